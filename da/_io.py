@@ -1,0 +1,72 @@
+"""Atomic writes: a temporary file in the same directory, then ``os.replace``.
+
+A reader (or a resumed sweep) never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_torch_save",
+           "torch_load"]
+
+
+def _atomic(path, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    return _atomic(path, lambda fh: fh.write(data))
+
+
+def atomic_write_text(path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path, obj, **kwargs) -> Path:
+    kwargs.setdefault("indent", 2)
+    kwargs.setdefault("sort_keys", True)
+    return atomic_write_text(path, json.dumps(obj, default=_json_default, **kwargs) + "\n")
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def atomic_torch_save(obj, path) -> Path:
+    import torch
+
+    return _atomic(path, lambda fh: torch.save(obj, fh))
+
+
+def torch_load(path, map_location=None):
+    """Load a checkpoint safely: tensors and plain containers only."""
+    import torch
+
+    return torch.load(path, map_location=map_location, weights_only=True)

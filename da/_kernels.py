@@ -1,0 +1,64 @@
+r"""Gaussian kernels shared by the alignment losses and the diagnostics.
+
+One convention across ``da``:
+
+.. math::  k_h(x, y) = \exp\!\left(-\frac{\lVert x-y\rVert^2}{2h^2}\right)
+
+with bandwidth :math:`h`. The median heuristic sets :math:`h` to the median
+Euclidean distance between distinct points of the **pooled** sample. Kernels
+are always built from **squared** distances, and several bandwidths reuse one
+squared-distance matrix.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+__all__ = ["pairwise_sq_dists", "median_bandwidth", "gaussian_kernels"]
+
+
+def pairwise_sq_dists(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared Euclidean distances ``D[i, j] = ||x_i - y_j||^2`` (clamped at 0).
+
+    Uses ``|x|^2 + |y|^2 - 2 x y^T`` so it costs one matrix product.
+    """
+    y = x if y is None else y
+    xx = (x * x).sum(-1, keepdim=True)
+    yy = (y * y).sum(-1, keepdim=True)
+    d2 = xx + yy.transpose(-2, -1) - 2.0 * (x @ y.transpose(-2, -1))
+    d2 = d2.clamp_min_(0.0) if not d2.requires_grad else d2.clamp_min(0.0)
+    if y is x and d2.dim() == 2 and not d2.requires_grad:
+        d2.fill_diagonal_(0.0)
+    return d2
+
+
+def median_bandwidth(d2: torch.Tensor) -> torch.Tensor:
+    """Median heuristic from a pooled, square squared-distance matrix.
+
+    Returns :math:`h = \\mathrm{median}_{i<j} \\lVert z_i - z_j \\rVert` (detached).
+    Raises ``ValueError`` when every distance is zero (constant data).
+    """
+    n = d2.shape[0]
+    iu = torch.triu_indices(n, n, offset=1, device=d2.device)
+    med = d2.detach()[iu[0], iu[1]].median()
+    if not bool(med > 0):
+        # Many ties at zero: fall back to the median of the non-zero distances,
+        # and reject only data that is genuinely constant.
+        nz = d2.detach()[iu[0], iu[1]]
+        nz = nz[nz > 0]
+        if nz.numel() == 0:
+            raise ValueError("all pairwise distances are zero (constant data): "
+                             "the median-heuristic bandwidth is undefined")
+        med = nz.median()
+    return med.sqrt()
+
+
+def gaussian_kernels(d2: torch.Tensor, bandwidths: Sequence[float] | torch.Tensor) -> torch.Tensor:
+    """Stack of Gaussian kernel matrices ``K[m] = exp(-d2 / (2 h_m^2))``.
+
+    All kernels share the one squared-distance matrix ``d2``.
+    """
+    h = torch.as_tensor(bandwidths, dtype=d2.dtype, device=d2.device).reshape(-1, *([1] * d2.dim()))
+    return torch.exp(-d2.unsqueeze(0) / (2.0 * h * h))

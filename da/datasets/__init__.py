@@ -1,0 +1,1 @@
+"""Real, offline domain pairs."""
