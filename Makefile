@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/da run experiments/quickstart.yaml
+	$(VENV)/bin/da pairs
 
 test: $(STAMP)
 	$(PY) -m pytest

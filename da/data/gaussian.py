@@ -63,7 +63,7 @@ class GaussianDomain(Domain):
             raise ValueError("means contains NaN or inf values")
         K, d = means.shape
         covs = np.asarray(covs, dtype=np.float64)
-        if covs.ndim == 2:
+        if covs.shape == (d, d):
             covs = np.broadcast_to(covs, (K, d, d)).copy()
         if covs.shape != (K, d, d):
             raise ValueError(f"covs must have shape ({K}, {d}, {d}) or ({d}, {d}), got {covs.shape}")

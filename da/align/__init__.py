@@ -1,0 +1,39 @@
+r"""Alignment losses: one ``torch.nn.Module`` per method, one shared call.
+
+Every loss is called the same way::
+
+    loss(fs, ft, *, logits_s=None, logits_t=None, ys=None, p=None) -> scalar tensor
+
+with source features ``fs`` (N, d) and target features ``ft`` (M, d) (batch
+sizes may differ), optional logits, source labels and the training progress
+``p`` in [0, 1] (used only by the adversarial losses' schedules). After each
+call ``loss.last_stats_`` holds what the loss measured, as python floats.
+
+=========================  ==============================================  ======================
+Loss                       Measures                                        Needs
+=========================  ==============================================  ======================
+:class:`MMDLoss`           multi-kernel MMD² (DAN) / JMMD (JAN)            logits if ``joint``
+:class:`CORALLoss`         covariance gap (Deep CORAL)                     --
+:class:`SinkhornLoss`      entropic OT / Sinkhorn divergence               --
+:class:`SlicedWassersteinLoss`  sliced Wasserstein distance               --
+:class:`JDOTLoss`          joint feature/label OT cost (DeepJDOT)          ``ys``, ``logits_t``
+:class:`DANNLoss`          domain discriminator behind gradient reversal   ``p`` for ``"ganin"``
+:class:`CDANLoss`          discriminator on features ⊗ predictions         logits, ``p``
+=========================  ==============================================  ======================
+"""
+
+from da.align.cdan import CDANLoss
+from da.align.coral import CORALLoss
+from da.align.dann import DANNLoss
+from da.align.grl import GradientReversal, grad_reverse
+from da.align.jdot import JDOTLoss
+from da.align.mmd import MMDLoss
+from da.align.ot_losses import SinkhornLoss, SlicedWassersteinLoss
+from da.align.schedules import ganin_lambda, ganin_lr_factor, make_schedule, progress
+
+__all__ = [
+    "MMDLoss", "CORALLoss", "SinkhornLoss", "SlicedWassersteinLoss", "JDOTLoss",
+    "DANNLoss", "CDANLoss",
+    "GradientReversal", "grad_reverse",
+    "ganin_lambda", "ganin_lr_factor", "make_schedule", "progress",
+]

@@ -1,0 +1,1 @@
+"""The ``da`` command line."""
