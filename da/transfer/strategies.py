@@ -13,7 +13,7 @@ Named constructors cover the usual cases: :func:`full_finetune`,
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -105,7 +105,6 @@ class Strategy:
     l2sp_alpha: float = 0.0
     l2sp_beta: float = 0.0
     freeze_batchnorm: bool = True
-    _extra: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
         if not isinstance(self.freeze_blocks, int) or self.freeze_blocks < -1:

@@ -1,0 +1,42 @@
+"""Transfer: pretrain on the source, transfer the model, fine-tune with ERM + alignment, select, evaluate.
+
+The pipeline is
+
+1. :func:`pretrain` a :class:`FeaturizerHead` (an :func:`mlp`, a :func:`lenet`,
+   a :func:`resnet` or any ``(featurizer, head)`` pair) on the labelled source;
+2. choose what to transfer (:mod:`~da.transfer.strategies`: full, partial,
+   linear probe, head re-initialisation, discriminative learning rates, L2-SP);
+3. :func:`finetune` with cross-entropy plus Σ λ_i(p) L_i of :mod:`da.align`
+   losses, in the one training loop (:class:`Trainer`), selecting the model
+   with a named criterion (:mod:`~da.transfer.selection`);
+4. :func:`evaluate` on the held-out target test split against the
+   :mod:`~da.transfer.baselines`.
+
+:class:`DomainAdaptationClassifier` is the scikit-learn form of steps 3-4.
+"""
+
+from da.transfer.baselines import BASELINES, finetune_no_align, scratch, source_only, target_only
+from da.transfer.checkpoint import load_checkpoint, save_checkpoint
+from da.transfer.estimator import DomainAdaptationClassifier
+from da.transfer.evaluate import classification_metrics, evaluate, expected_calibration_error
+from da.transfer.losses import ALIGN_METHODS, LossTerm, make_alignment
+from da.transfer.models import FeaturizerHead, lenet, mlp, resnet
+from da.transfer.pretrain import pretrain
+from da.transfer.selection import CRITERIA, get_criterion
+from da.transfer.strategies import (STRATEGIES, L2SPRegularizer, Strategy, discriminative_lr,
+                                    full_finetune, head_reinit, l2sp, linear_probe, partial)
+from da.transfer.trainer import (FitResult, TrainConfig, Trainer, TrainingDivergedError, finetune,
+                                 make_split)
+
+__all__ = [
+    "FeaturizerHead", "mlp", "lenet", "resnet",
+    "pretrain", "finetune", "Trainer", "TrainConfig", "FitResult", "TrainingDivergedError", "make_split",
+    "Strategy", "L2SPRegularizer", "full_finetune", "partial", "linear_probe", "head_reinit",
+    "discriminative_lr", "l2sp", "STRATEGIES",
+    "CRITERIA", "get_criterion",
+    "source_only", "finetune_no_align", "scratch", "target_only", "BASELINES",
+    "evaluate", "classification_metrics", "expected_calibration_error",
+    "save_checkpoint", "load_checkpoint",
+    "LossTerm", "make_alignment", "ALIGN_METHODS",
+    "DomainAdaptationClassifier",
+]

@@ -1,0 +1,207 @@
+"""A scikit-learn estimator over the training loop: ``DomainAdaptationClassifier``."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from da._validation import check_array, check_labels
+from da.transfer.models import FeaturizerHead, mlp
+from da.transfer.trainer import TrainConfig, Trainer, make_split
+
+__all__ = ["DomainAdaptationClassifier"]
+
+
+class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
+    r"""Unsupervised (or few-shot) domain adaptation as one ``fit`` call.
+
+    Trains ``head(featurizer(x))`` by minimising
+
+    .. math:: \mathrm{CE}_S + \mathrm{CE}_{T,\mathrm{labelled}} + \sum_i \lambda_i(p)\, L_i(f_s, f_t)
+
+    with the training loop of :func:`da.transfer.finetune` (this class is a
+    thin wrapper over it).
+
+    Parameters
+    ----------
+    featurizer, head : nn.Module, optional
+        Omitted: an MLP ``in_dim -> hidden -> n_classes`` sized from the data.
+        Given modules are copied at ``fit``; the originals are left untouched.
+    align : None, str, loss module or list of (loss, weight)
+        ``None`` (source only), ``"mmd"``, ``"dann"``, ``"cdan"``, ``"jdot"``,
+        ``"coral"``, ``"sinkhorn"``, ``"swd"``, a :mod:`da.align` loss, or a list
+        of ``(loss, weight_or_schedule)`` pairs (``loss`` a module or a name).
+    weight : float, str or callable
+        Weight λ of a single ``align`` given by name or module: a number, a
+        schedule name (``"ganin"``) or a callable ``p -> lambda``.
+    hidden : tuple of int
+        Hidden widths of the default MLP.
+    epochs, batch_size, lr, optimizer, weight_decay, lr_schedule, horizon, grad_clip, patience
+        See :class:`~da.transfer.TrainConfig`.
+    selection : str
+        Named model-selection criterion (``"source_val"``, ``"iwcv"``, ``"dev"``,
+        ``"entropy"``, ``"snd"``, ``"last"``). ``"oracle"`` is not available here
+        (no labelled target validation data); use :func:`da.transfer.finetune` with a Split.
+    val_fraction : float
+        Source fraction held out for validation.
+    strategy : Strategy or str, optional
+        Transfer strategy applied to the given (pretrained) featurizer/head.
+    device : str, optional
+    seed : int
+    verbose : bool
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    model_ : FeaturizerHead
+        The trained network (selected weights).
+    history_ : list of dict
+        Per-epoch records: losses, λ, lr, discriminator statistics, accuracies.
+    result_ : FitResult
+    selection_ : str
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> Xs, ys = rng.normal(size=(80, 2)).astype("float32"), rng.integers(0, 2, 80)
+    >>> Xt = rng.normal(size=(60, 2)).astype("float32") + 1.0
+    >>> clf = DomainAdaptationClassifier(align="mmd", epochs=2, batch_size=32, hidden=(8,), device="cpu")
+    >>> clf.fit(Xs, ys, Xt).predict(Xt).shape
+    (60,)
+    """
+
+    def __init__(self, featurizer=None, head=None, align="dann", weight=1.0, *, hidden=(256, 128),
+                 epochs=30, batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0,
+                 lr_schedule="constant", horizon=None, grad_clip=None, patience=None,
+                 selection="source_val", val_fraction=0.1, strategy=None, device=None, seed=0,
+                 verbose=False):
+        self.featurizer = featurizer
+        self.head = head
+        self.align = align
+        self.weight = weight
+        self.hidden = hidden
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.horizon = horizon
+        self.grad_clip = grad_clip
+        self.patience = patience
+        self.selection = selection
+        self.val_fraction = val_fraction
+        self.strategy = strategy
+        self.device = device
+        self.seed = seed
+        self.verbose = verbose
+
+    def _config(self) -> TrainConfig:
+        if self.selection == "oracle":
+            raise ValueError("selection='oracle' needs labelled target validation data, which fit() does "
+                             "not take; use da.transfer.finetune with a da.data.Split")
+        return TrainConfig.from_kwargs(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
+            weight_decay=self.weight_decay, lr_schedule=self.lr_schedule, horizon=self.horizon,
+            grad_clip=self.grad_clip, patience=self.patience, selection=self.selection,
+            val_fraction=self.val_fraction, device=self.device, seed=self.seed)
+
+    def _terms(self):
+        a = self.align
+        if a is None:
+            return None
+        if isinstance(a, (str, torch.nn.Module)):
+            return [(copy.deepcopy(a), self.weight)]
+        return copy.deepcopy(a)  # a list of terms (or one pair); never train the user's modules
+
+    def fit(self, Xs, ys, Xt, yt_labeled=None, labeled_idx=None):
+        """Fit on labelled source ``(Xs, ys)`` and unlabelled target ``Xt``.
+
+        Parameters
+        ----------
+        Xs : array or tensor of shape (n_s, ...)
+        ys : array of shape (n_s,)
+            Any class labels (encoded to ``classes_``).
+        Xt : array or tensor of shape (n_t, ...)
+        yt_labeled : array, optional
+            Labels of the few labelled target rows ``Xt[labeled_idx]``.
+        labeled_idx : array of int, optional
+
+        Returns
+        -------
+        self
+        """
+        cfg = self._config()
+        Xs = check_array(Xs, "Xs", ndim=None, min_samples=2)
+        Xt = check_array(Xt, "Xt", ndim=None, min_samples=1 if self.align is not None else 0)
+        ys = np.asarray(ys.detach().cpu() if isinstance(ys, torch.Tensor) else ys)
+        if ys.ndim != 1 or ys.shape[0] != Xs.shape[0]:
+            raise ValueError(f"ys must be 1-D with {Xs.shape[0]} labels, got shape {ys.shape}")
+        yl = None
+        if yt_labeled is not None:
+            yl = np.asarray(yt_labeled.detach().cpu() if isinstance(yt_labeled, torch.Tensor) else yt_labeled)
+        self.classes_ = np.unique(ys if yl is None else np.concatenate([ys, yl]))
+        enc = lambda y: np.searchsorted(self.classes_, y)  # noqa: E731
+        ys_enc = check_labels(enc(ys), "ys")
+        yl_enc = None if yl is None else check_labels(enc(yl), "yt_labeled")
+        n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(f"ys must hold at least 2 classes, got {self.classes_}")
+        self.n_features_in_ = int(np.prod(Xs.shape[1:]))
+        if self.featurizer is None and self.head is None:
+            featurizer, head = mlp(self.n_features_in_, tuple(self.hidden), n_classes, seed=self.seed)
+        elif self.featurizer is not None and self.head is not None:
+            featurizer, head = copy.deepcopy(self.featurizer), copy.deepcopy(self.head)
+        elif self.featurizer is not None:
+            featurizer = copy.deepcopy(self.featurizer)
+            from da.transfer._rng import seeded
+            from da.transfer.models import feature_dim
+
+            d = feature_dim(featurizer, torch.as_tensor(Xs[:2]))
+            with seeded(self.seed):
+                head = torch.nn.Linear(d, n_classes)
+        else:
+            raise ValueError("head given without featurizer; pass both, or a featurizer only")
+        split = make_split(Xs, ys_enc, Xt, yt_labeled=yl_enc, labeled_idx=labeled_idx,
+                           val_fraction=cfg.val_fraction, seed=self.seed, n_classes=n_classes)
+        trainer = Trainer(cfg, self._terms(), self.strategy, run_dir=None, verbose=self.verbose,
+                          tags={"estimator": type(self).__name__})
+        self.result_ = trainer.fit(FeaturizerHead(featurizer, head), split)
+        self.model_ = self.result_.model
+        self.history_ = self.result_.history
+        self.selection_ = self.result_.selection
+        return self
+
+    def _forward(self, X, what: str):
+        check_is_fitted(self, "model_")
+        X = check_array(X, "X", ndim=None)
+        if int(np.prod(X.shape[1:])) != self.n_features_in_:
+            raise ValueError(f"X has {int(np.prod(X.shape[1:]))} features, but the classifier was fitted "
+                             f"with {self.n_features_in_} (shape {X.shape})")
+        from da.transfer.evaluate import predict_outputs
+
+        return predict_outputs(self.model_, X, features=(what == "features"))
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logits, shape (n, n_classes)."""
+        return self._forward(X, "logits")["logits"]
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (softmax of the logits), shape (n, n_classes)."""
+        z = self.decision_function(X).astype(np.float64)
+        z -= z.max(1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels (from ``classes_``)."""
+        return self.classes_[self.decision_function(X).argmax(1)]
+
+    def transform(self, X) -> np.ndarray:
+        """The learned features ``featurizer(X)``, shape (n, d)."""
+        return self._forward(X, "features")["features"]
