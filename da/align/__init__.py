@@ -9,17 +9,16 @@ sizes may differ), optional logits, source labels and the training progress
 ``p`` in [0, 1] (used only by the adversarial losses' schedules). After each
 call ``loss.last_stats_`` holds what the loss measured, as python floats.
 
-=========================  ==============================================  ======================
-Loss                       Measures                                        Needs
-=========================  ==============================================  ======================
-:class:`MMDLoss`           multi-kernel MMD² (DAN) / JMMD (JAN)            logits if ``joint``
-:class:`CORALLoss`         covariance gap (Deep CORAL)                     --
-:class:`SinkhornLoss`      entropic OT / Sinkhorn divergence               --
-:class:`SlicedWassersteinLoss`  sliced Wasserstein distance               --
-:class:`JDOTLoss`          joint feature/label OT cost (DeepJDOT)          ``ys``, ``logits_t``
-:class:`DANNLoss`          domain discriminator behind gradient reversal   ``p`` for ``"ganin"``
-:class:`CDANLoss`          discriminator on features ⊗ predictions         logits, ``p``
-=========================  ==============================================  ======================
+- :class:`MMDLoss`: multi-kernel MMD² (DAN), or JMMD (JAN) with ``joint=True`` (needs logits);
+- :class:`CORALLoss`: gap between the feature covariances (Deep CORAL);
+- :class:`SinkhornLoss`: entropic OT cost or Sinkhorn divergence;
+- :class:`SlicedWassersteinLoss`: sliced Wasserstein distance;
+- :class:`JDOTLoss`: joint feature/label OT cost (DeepJDOT; needs ``ys`` and ``logits_t``);
+- :class:`DANNLoss`: domain discriminator behind gradient reversal (``p`` for ``"ganin"``);
+- :class:`CDANLoss`: discriminator on features ⊗ predictions (needs logits, ``p``).
+
+Schedules of the progress ``p`` (:mod:`da.align.schedules`) and the gradient
+reversal layer (:mod:`da.align.grl`) are public too.
 """
 
 from da.align.cdan import CDANLoss

@@ -43,6 +43,39 @@ def _block_mmd2(k: torch.Tensor, n: int, estimator: str) -> torch.Tensor:
     return (sxx + n) / (n * n) + (syy + m) / (m * m) - 2.0 * kxy.mean()
 
 
+class _MeanGaussianKernel(torch.autograd.Function):
+    r"""``mean_u exp(-d2 / 2h_u^2)`` with a hand-written backward.
+
+    Autograd through the stack of kernels would keep all ``U`` kernel
+    matrices and run several elementwise passes over them; here the forward
+    pass also forms the derivative
+    :math:`\partial \bar k / \partial d^2 = -\frac1U \sum_u k_u / 2h_u^2`
+    and saves only that one matrix. The bandwidths get no gradient (they are
+    fixed or detached).
+    """
+
+    @staticmethod
+    def forward(ctx, d2, bandwidths):
+        ks = gaussian_kernels(d2, bandwidths)
+        u = ks.shape[0]
+        if not ctx.needs_input_grad[0]:
+            return ks.mean(0)
+        weights = torch.stack([torch.full_like(bandwidths, 1.0 / u), -1.0 / (2.0 * u * bandwidths ** 2)])
+        k_mean, dk = (weights @ ks.reshape(u, -1)).reshape(2, *d2.shape).unbind(0)
+        ctx.save_for_backward(dk)
+        return k_mean
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (dk,) = ctx.saved_tensors
+        return grad * dk, None
+
+
+def _mean_gaussian_kernel(d2: torch.Tensor, bandwidths: torch.Tensor) -> torch.Tensor:
+    return _MeanGaussianKernel.apply(d2, bandwidths.detach())
+
+
 def _sq_norm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return ((a - b) ** 2).sum(-1)
 
@@ -188,7 +221,7 @@ class MMDLoss(nn.Module):
         else:
             if d2 is None:
                 d2 = pairwise_sq_dists(z)
-            k = gaussian_kernels(d2, bandwidths).mean(0)
+            k = _mean_gaussian_kernel(d2, bandwidths)
             if self.joint:
                 k = k * gaussian_kernels(pairwise_sq_dists(g), [self.joint_bandwidth])[0]
             value = _block_mmd2(k, n, self.estimator)
@@ -201,7 +234,7 @@ class MMDLoss(nn.Module):
         y1, y2 = ft[0:2 * pairs:2], ft[1:2 * pairs:2]
         # rows: k(x1,x2), k(y1,y2), k(x1,y2), k(x2,y1) for each pair
         d2 = torch.stack([_sq_norm(x1, x2), _sq_norm(y1, y2), _sq_norm(x1, y2), _sq_norm(x2, y1)])
-        k = gaussian_kernels(d2, bandwidths).mean(0)
+        k = _mean_gaussian_kernel(d2, bandwidths)
         if self.joint:
             a1, a2 = gs[0:2 * pairs:2], gs[1:2 * pairs:2]
             b1, b2 = gt[0:2 * pairs:2], gt[1:2 * pairs:2]
