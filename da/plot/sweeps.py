@@ -1,0 +1,281 @@
+"""Figures over many runs: shift severity, ablations and learning curves.
+
+Each takes tidy results, one row per run (as ``da collect`` produces, or a
+list of ``result.json`` records), and averages over repeated seeds: a line is
+the mean and its band the Student-t confidence interval of the mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from da.plot._inputs import as_frame, numeric_column, pick_column
+from da.plot._layout import axes_grid
+from da.plot._summary import mean_ci
+from da.plot.style import METRIC_LABELS, TRUTH_COLOR, colors_for, metric_label
+
+__all__ = ["plot_shift_severity", "plot_ablation", "plot_learning_curve"]
+
+TARGET_ACC = ("target_acc", "target_test_acc", "acc_target", "target_accuracy", "test_target_acc",
+              "metrics.target_acc", "metrics.target_test_acc", "accuracy", "acc")
+_SEVERITY = ("severity", "shift_severity", "shift.severity", "config.severity", "strength", "shift",
+             "angle", "deg")
+_GAP = ("gap", "estimated_gap", "gap_estimate", "mmd2", "metrics.mmd2", "a_distance")
+_TRUTH = ("true_gap", "truth", "gap_truth", "mmd2_truth", "truth.mmd2", "ground_truth")
+_N_LABELED = ("n_labeled", "n_target_labeled", "n_labelled", "config.n_target_labeled", "shots", "n_shots")
+_STRATEGY = ("strategy", "method", "config.strategy", "config.method", "variant")
+_STRATEGY_ORDER = ("scratch", "finetune", "fine-tune", "finetune+align", "fine-tune + alignment")
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(s)) and not pd.api.types.is_bool_dtype(s)
+
+
+def _factor_label(df, col) -> str:
+    """A numeric factor's values are as configured; a categorical one needs no unit."""
+    if col in METRIC_LABELS or not _is_numeric(df[col]):
+        return metric_label(col) if col in METRIC_LABELS else str(col)
+    return f"{col} (as configured)"
+
+
+def _check_confidence(confidence):
+    if not 0 < float(confidence) < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+
+
+def _draw_lines(ax, df, x, y, hue, *, confidence, order=None, linestyle="-"):
+    """Mean ± CI of ``y`` vs ``x``, one line (and band) per ``hue`` level. Returns handles."""
+    groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
+    if hue is not None and order:
+        rank = {v: i for i, v in enumerate(order)}
+        groups.sort(key=lambda g: rank.get(str(g[0]).lower(), len(rank)))
+    colors = colors_for([g for g, _ in groups])
+    numeric_x = _is_numeric(df[x])
+    cats = list(dict.fromkeys(df[x])) if not numeric_x else None
+    handles = []
+    for g, sub in groups:
+        s = mean_ci(sub, x, y, confidence)
+        xs = s[x].to_numpy(dtype=float) if numeric_x else np.array([cats.index(v) for v in s[x]], float)
+        order_ = np.argsort(xs, kind="stable")
+        xs = xs[order_]
+        label = str(g) if hue is not None else metric_label(y).split(" (")[0]
+        (line,) = ax.plot(xs, s["mean"].to_numpy()[order_], marker="o", markersize=4, color=colors[g],
+                          linestyle=linestyle, label=label)
+        if (s["n"] > 1).any():
+            ax.fill_between(xs, s["low"].to_numpy()[order_], s["high"].to_numpy()[order_],
+                            color=colors[g], alpha=0.2, linewidth=0)
+        handles.append(line)
+    if not numeric_x:
+        ax.set_xticks(range(len(cats)), [str(c) for c in cats])
+    return handles
+
+
+def _band_note(df, by, confidence):
+    n = df.groupby(by).size()
+    lo, hi = int(n.min()), int(n.max())
+    seeds = f"{lo}" if lo == hi else f"{lo}–{hi}"
+    return f"mean ± {confidence:.0%} CI over {seeds} run(s)"
+
+
+def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, truth=None, hue="method",
+                        confidence: float = 0.95, ax=None):
+    """Target accuracy and estimated gap against shift severity, one line per method.
+
+    Left panel: target accuracy. Right panel: the estimated gap, with the
+    analytic (true) gap on a twin y-axis where the results carry it, since
+    the estimate and the truth may be on different scales (e.g. an MMD² on
+    learned features against the analytic MMD² on the inputs).
+
+    Parameters
+    ----------
+    results : DataFrame, list of dict or dict of columns
+        One row per run. Columns (first alias found is used, or pass the name):
+        severity (``severity``, ``shift_severity``, ``strength``, ``angle``),
+        accuracy (``target_acc``, ``target_test_acc``, ``accuracy``), gap
+        (``gap``, ``estimated_gap``, ``mmd2``, ``a_distance``; optional), truth
+        (``true_gap``, ``truth``, ``mmd2_truth``; optional, NaN where unknown).
+        Repeated rows (seeds) are averaged, with a CI band.
+    severity, accuracy, gap, truth : str, optional
+        Column names overriding the aliases.
+    hue : str or None
+        The column naming the method; ignored when absent.
+    confidence : float
+        Level of the CI bands.
+    ax : sequence of 2 Axes (1 without a gap column), optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _check_confidence(confidence)
+    df = as_frame(results, "results")
+    xcol = pick_column(df, severity, _SEVERITY, "results", "the shift severity")
+    acc = pick_column(df, accuracy, TARGET_ACC, "results", "target accuracy")
+    gcol = pick_column(df, gap, _GAP, "results", "the estimated gap", required=False)
+    tcol = pick_column(df, truth, _TRUTH, "results", "the true gap", required=False)
+    hue = hue if hue is not None and hue in df.columns else None
+    df[xcol] = numeric_column(df, xcol, "results")
+    df[acc] = numeric_column(df, acc, "results")
+    if gcol is not None:
+        df[gcol] = numeric_column(df, gcol, "results")
+    fig, axes = axes_grid(ax, 2 if gcol is not None else 1, figsize_per=(4.6, 3.4), what="panels")
+    note = _band_note(df, [xcol] + ([hue] if hue else []), confidence)
+    xlabel = metric_label(xcol) if xcol != "severity" else "shift severity (as dialled)"
+    h = _draw_lines(axes[0], df, xcol, acc, hue, confidence=confidence)
+    axes[0].set_xlabel(xlabel)
+    axes[0].set_ylabel(metric_label("target_acc") if acc in TARGET_ACC else metric_label(acc))
+    axes[0].legend(handles=h, frameon=False, fontsize="small", title=note, title_fontsize="x-small")
+    axes[0].grid(alpha=0.3)
+    if gcol is not None:
+        h = _draw_lines(axes[1], df, xcol, gcol, hue, confidence=confidence)
+        axes[1].set_xlabel(xlabel)
+        axes[1].set_ylabel(f"estimated {metric_label(gcol)}" if gcol in METRIC_LABELS
+                           else "estimated gap (dimensionless)")
+        axes[1].grid(alpha=0.3)
+        if tcol is not None:
+            t = pd.to_numeric(df[tcol], errors="coerce")
+            known = np.isfinite(t.to_numpy(dtype=float))
+            if known.any():
+                tt = df.loc[known, [xcol]].assign(_t=t[known]).groupby(xcol)["_t"].mean().sort_index()
+                twin = axes[1].twinx()
+                (tl,) = twin.plot(tt.index.to_numpy(float), tt.to_numpy(float), color=TRUTH_COLOR,
+                                  linestyle="--", marker="D", markersize=4, label="true gap (analytic)")
+                twin.set_ylabel(f"true {metric_label(tcol)}" if tcol in METRIC_LABELS
+                                else "true gap, analytic (dimensionless)")
+                h.append(tl)
+        axes[1].legend(handles=h, frameon=False, fontsize="small")
+    return fig
+
+
+def plot_ablation(results, x, y, hue=None, *, kind: str = "line", confidence: float = 0.95, ax=None,
+                  logx: bool = False, xlabel=None, ylabel=None):
+    """One factor's effect on a metric: lines with CI bands, or a heatmap over two factors.
+
+    Parameters
+    ----------
+    results : DataFrame, list of dict or dict of columns
+        One row per run; rows that share ``x`` (and ``hue``) are repeats
+        (seeds) and are averaged.
+    x : str
+        The factor on the x-axis (numeric, or categorical in order of appearance).
+    y : str
+        The metric (e.g. ``"target_acc"``).
+    hue : str, optional
+        A second factor: one line per level, or the heatmap's rows.
+    kind : {"line", "heatmap"}
+        ``"line"``: mean ± CI band (Student t over repeats; no band for a
+        single run). ``"heatmap"``: the mean of ``y`` for each (hue, x) cell,
+        annotated with the value and run count; the colour bar is its legend.
+    confidence : float
+    ax : Axes, optional
+    logx : bool
+        Log-scale x (line plots with positive numeric x).
+    xlabel, ylabel : str, optional
+        Override the default labels (``"<name> (as recorded)"`` for a factor).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _check_confidence(confidence)
+    if kind not in ("line", "heatmap"):
+        raise ValueError(f"kind must be 'line' or 'heatmap', got {kind!r}")
+    df = as_frame(results, "results")
+    for col, what in ((x, "x"), (y, "y")):
+        pick_column(df, col, (), "results", what)
+    if hue is not None:
+        pick_column(df, hue, (), "results", "hue")
+        if df[hue].isna().any():
+            raise ValueError(f"results[{hue!r}] has missing values")
+    df[y] = numeric_column(df, y, "results")
+    if _is_numeric(df[x]):
+        df[x] = numeric_column(df, x, "results")
+    elif df[x].isna().any():
+        raise ValueError(f"results[{x!r}] has missing values")
+    fig, (a,) = axes_grid(ax, 1, figsize_per=(5.0, 3.6))
+    if kind == "heatmap":
+        if hue is None:
+            raise ValueError("a heatmap needs two factors: pass hue= as the second one")
+        s = mean_ci(df, [hue, x], y, confidence)
+        grid = s.pivot(index=hue, columns=x, values="mean")
+        counts = s.pivot(index=hue, columns=x, values="n")
+        im = a.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
+        a.set_xticks(range(grid.shape[1]), [str(v) for v in grid.columns])
+        a.set_yticks(range(grid.shape[0]), [str(v) for v in grid.index])
+        vals = grid.to_numpy(dtype=float)
+        mid = np.nanmean(vals)
+        for i in range(grid.shape[0]):
+            for j in range(grid.shape[1]):
+                if np.isfinite(vals[i, j]):
+                    a.text(j, i, f"{vals[i, j]:.3g}\n(n={int(counts.iat[i, j])})", ha="center",
+                           va="center", fontsize="x-small", color="white" if vals[i, j] < mid else "black")
+        cb = fig.colorbar(im, ax=a)
+        cb.set_label(ylabel or f"mean {metric_label(y)}")
+        a.set_xlabel(xlabel or _factor_label(df, x))
+        a.set_ylabel(_factor_label(df, hue))
+        return fig
+    h = _draw_lines(a, df, x, y, hue, confidence=confidence)
+    if logx:
+        if not _is_numeric(df[x]) or (df[x] <= 0).any():
+            raise ValueError("logx needs a positive numeric x")
+        a.set_xscale("log")
+    a.set_xlabel(xlabel or _factor_label(df, x))
+    a.set_ylabel(ylabel or metric_label(y))
+    a.grid(alpha=0.3)
+    a.legend(handles=h, frameon=False, fontsize="small", title=hue,
+             title_fontsize="small")
+    a.set_title(_band_note(df, [x] + ([hue] if hue else []), confidence), fontsize="small")
+    return fig
+
+
+def plot_learning_curve(results, *, n_labeled=None, accuracy=None, strategy=None,
+                        confidence: float = 0.95, ax=None):
+    """Target accuracy against the number of labelled target examples, per strategy.
+
+    The usual comparison is training from scratch on the labelled target
+    examples, fine-tuning a source model on them, and fine-tuning with an
+    alignment loss on the unlabelled target as well; any strategy names work.
+
+    Parameters
+    ----------
+    results : DataFrame, list of dict or dict of columns
+        One row per run, with the number of labelled target examples
+        (``n_labeled``, ``n_target_labeled``, ``shots``), the target accuracy
+        (``target_acc``, ``target_test_acc``, ``accuracy``) and the strategy
+        (``strategy``, ``method``). Repeats (seeds) become CI bands.
+    n_labeled, accuracy, strategy : str, optional
+        Column names overriding the aliases.
+    confidence : float
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    The x-axis is logarithmic (symmetric-log when a 0-shot point is present),
+    since budgets usually grow geometrically.
+    """
+    _check_confidence(confidence)
+    df = as_frame(results, "results")
+    xcol = pick_column(df, n_labeled, _N_LABELED, "results", "the number of labelled target examples")
+    acc = pick_column(df, accuracy, TARGET_ACC, "results", "target accuracy")
+    hue = pick_column(df, strategy, _STRATEGY, "results", "the strategy", required=False)
+    df[xcol] = numeric_column(df, xcol, "results")
+    df[acc] = numeric_column(df, acc, "results")
+    if (df[xcol] < 0).any():
+        raise ValueError(f"results[{xcol!r}] has negative counts")
+    fig, (a,) = axes_grid(ax, 1, figsize_per=(5.0, 3.6))
+    h = _draw_lines(a, df, xcol, acc, hue, confidence=confidence, order=_STRATEGY_ORDER)
+    if (df[xcol] == 0).any():
+        a.set_xscale("symlog", linthresh=1)
+    else:
+        a.set_xscale("log")
+    a.set_xlabel("labelled target examples (count)")
+    a.set_ylabel(metric_label("target_acc"))
+    a.grid(alpha=0.3, which="both")
+    a.legend(handles=h, frameon=False, fontsize="small",
+             title=_band_note(df, [xcol] + ([hue] if hue else []), confidence), title_fontsize="x-small")
+    return fig

@@ -1,0 +1,136 @@
+"""Before/after gap bars and the training trajectory."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from da.plot import gap_frame, plot_gap_before_after, plot_gap_trajectory
+
+from plot_checks import assert_labelled, assert_saves, bar_containers, legend_texts
+
+BEFORE = {"inputs": {"mmd2": {"value": 0.30, "ci": (0.25, 0.35), "truth": 0.31},
+                     "proxy_a": {"value": 1.2, "ci": (1.1, 1.3)}},
+          "features": {"mmd2": {"value": 0.50, "ci": (0.40, 0.60)},
+                       "proxy_a": {"value": 1.5, "ci": (1.4, 1.6)}}}
+AFTER = {"inputs": {"mmd2": {"value": 0.30, "ci": (0.25, 0.35), "truth": 0.31},
+                    "proxy_a": {"value": 1.2, "ci": (1.1, 1.3)}},
+         "features": {"mmd2": {"value": 0.05, "ci": (0.02, 0.08)},
+                      "proxy_a": {"value": 0.3, "ci": None}}}
+
+
+class FakeReport:
+    """Duck-typed ShiftReport: only ``to_frame()`` is used."""
+
+    def __init__(self, frame):
+        self.frame = frame
+
+    def to_frame(self):
+        return self.frame
+
+
+def test_before_after_draws_one_panel_per_metric(tmp_path):
+    fig = plot_gap_before_after(BEFORE, AFTER)
+    axes = fig.axes
+    assert len(axes) == 2
+    for ax in axes:
+        assert_labelled(ax)
+        bars = bar_containers(ax)
+        assert len(bars) == 2 and all(len(b) == 2 for b in bars)  # before/after x inputs/features
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["inputs", "features"]
+    assert set(legend_texts(axes[0])) == {"before", "after", "analytic truth"}
+    truth = [ln for ln in axes[0].get_lines() if ln.get_marker() == "D"]
+    assert len(truth) == 2 and np.allclose(truth[0].get_ydata(), 0.31)  # one marker per side
+    heights = [r.get_height() for r in bar_containers(axes[0])[1]]
+    assert np.allclose(heights, [0.30, 0.05])
+    assert_saves(fig, tmp_path)
+
+
+def test_before_after_accepts_report_objects_and_a_single_axes():
+    rows = pd.DataFrame({"metric": ["mmd2", "mmd2"], "space": ["inputs", "features"],
+                         "value": [0.3, 0.5], "ci_low": [0.2, np.nan], "ci_high": [0.4, np.nan],
+                         "truth": [0.31, np.nan]})
+    after = rows.assign(value=[0.3, 0.1])
+    fig, ax = plt.subplots()
+    out = plot_gap_before_after(FakeReport(rows), FakeReport(after), ax=ax)
+    assert out is fig and len(fig.axes) == 1
+    assert [len(b) for b in bar_containers(ax)] == [2, 2]
+    assert_labelled(ax)
+    assert "analytic truth" in legend_texts(ax)
+
+
+def test_gap_frame_formats_agree():
+    flat = gap_frame({"mmd2": {"value": 0.3, "ci": (0.2, 0.4), "truth": 0.31}, "proxy_a": 1.1})
+    assert flat["space"].tolist() == ["inputs", "inputs"]
+    assert flat.loc[1, "value"] == 1.1 and np.isnan(flat.loc[1, "ci_low"])
+    wrapped = gap_frame({"gaps": {"mmd2": {"value": 0.3, "ci": [0.2, 0.4], "truth": 0.31}}})
+    pd.testing.assert_frame_equal(wrapped, flat.iloc[:1])
+    df = gap_frame(pd.DataFrame({"metric": ["mmd2"], "value": [0.3], "ci": [(0.2, 0.4)]}))
+    assert df.loc[0, "ci_high"] == 0.4 and df.loc[0, "space"] == "inputs"
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({}, "empty"),
+    ({"mmd2": {"value": float("nan")}}, "NaN"),
+    ({"mmd2": {"ci": (0, 1)}}, "no 'value'"),
+    (pd.DataFrame({"metric": ["mmd2"], "value": [np.nan]}), "NaN"),
+    (pd.DataFrame(), "empty"),
+])
+def test_before_after_rejects_empty_and_nan(bad, match):
+    with pytest.raises(ValueError, match=match):
+        plot_gap_before_after(bad, AFTER)
+
+
+def test_before_after_metric_selection():
+    fig = plot_gap_before_after(BEFORE, AFTER, metrics=["proxy_a"])
+    assert len(fig.axes) == 1 and fig.axes[0].get_title() == "proxy_a"
+    with pytest.raises(ValueError, match="not found"):
+        plot_gap_before_after(BEFORE, AFTER, metrics=["kl"])
+    with pytest.raises(ValueError, match="2 metric panels"):
+        _, axs = plt.subplots(1, 3)
+        plot_gap_before_after(BEFORE, AFTER, ax=axs)
+
+
+def _records():
+    recs = [{"step": s, "mmd2": np.exp(-s / 100), "lambda": 1 - np.exp(-s / 50),
+             "disc_acc": 0.9 - 0.4 * s / 500, "a_distance": 1.5 - s / 500} for s in range(0, 500, 50)]
+    recs += [{"step": s, "target_acc": 0.6 + s / 2000} for s in range(0, 500, 100)]  # sparse eval records
+    return recs
+
+
+def test_trajectory_one_panel_per_quantity_with_shared_x(tmp_path):
+    fig = plot_gap_trajectory(_records(), truth={"mmd2": 0.1})
+    axes = fig.axes
+    assert len(axes) == 5
+    assert all(len([ln for ln in ax.get_lines() if ln.get_linestyle() == "-"]) == 1 for ax in axes)
+    assert axes[-1].get_xlabel().startswith("training step")
+    assert axes[0].get_shared_x_axes().joined(axes[0], axes[-1])
+    for ax in axes:
+        assert ax.get_ylabel().strip() and "(" in ax.get_ylabel()
+    assert legend_texts(axes[0]) == ["mmd2", "a_distance", "disc_acc", "lambda", "target_acc",
+                                     "analytic truth"]
+    assert len(axes[-1].get_lines()[0].get_xdata()) == 5  # only the steps where it was logged
+    assert_saves(fig, tmp_path)
+
+
+def test_trajectory_hue_and_nested_records():
+    recs = [{"step": s, "method": m, "metrics": {"mmd2": s * k}} for m, k in (("dann", 1), ("mmd", 2))
+            for s in range(5)]
+    fig = plot_gap_trajectory(pd.DataFrame(recs).join(pd.json_normalize(recs)[["metrics.mmd2"]]),
+                              hue="method")
+    (ax,) = fig.axes
+    assert len(ax.get_lines()) == 2 and legend_texts(ax) == ["dann", "mmd"]
+    fig = plot_gap_trajectory(recs, quantities=["mmd2"])
+    assert len(fig.axes) == 1
+
+
+@pytest.mark.parametrize("bad, match", [
+    ([], "empty"),
+    ([{"step": 0, "mmd2": float("nan")}], "NaN"),
+    ([{"mmd2": 0.1}], "no step column"),
+    ([{"step": 0, "unrelated": 1.0}], "none of"),
+    (pd.DataFrame({"step": [0, 1], "mmd2": [np.nan, np.nan]}), "no finite value"),
+])
+def test_trajectory_rejects_empty_and_nan(bad, match):
+    with pytest.raises(ValueError, match=match):
+        plot_gap_trajectory(bad)

@@ -1,0 +1,98 @@
+"""Shift severity, ablation (lines with CI bands, heatmap) and learning curves."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from da.plot import plot_ablation, plot_learning_curve, plot_shift_severity
+from da.plot._summary import mean_ci
+from plot_checks import assert_labelled, assert_saves, legend_texts
+
+
+def test_mean_ci_is_student_t():
+    df = pd.DataFrame({"g": [0, 0, 0, 1], "y": [1.0, 2.0, 3.0, 5.0]})
+    s = mean_ci(df, "g", "y")
+    half = stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)
+    assert s.loc[0, "mean"] == 2.0 and s.loc[0, "high"] == pytest.approx(2.0 + half)
+    assert s.loc[1, "low"] == s.loc[1, "high"] == 5.0 and s.loc[1, "n"] == 1  # one run: no band
+
+
+def test_shift_severity_lines_bands_and_twin_truth(sweep_rows, tmp_path):
+    fig = plot_shift_severity(sweep_rows)
+    acc, gap, twin = fig.axes
+    assert len(acc.get_lines()) == 3 and len(gap.get_lines()) == 3  # one line per method
+    assert len(acc.collections) == 3  # one CI band per method
+    assert twin.get_ylabel().startswith("true gap") and len(twin.get_lines()) == 1
+    assert legend_texts(acc) == ["source_only", "dann", "mmd"]
+    assert legend_texts(gap)[-1] == "true gap (analytic)"
+    assert np.allclose(twin.get_lines()[0].get_ydata(), [0, 0.25, 1])
+    for ax in (acc, gap):
+        assert_labelled(ax)
+    assert_saves(fig, tmp_path)
+
+
+def test_shift_severity_without_gap_or_truth():
+    rows = [{"severity": s, "target_acc": 1 - s / 100} for s in (0, 10, 20)]
+    fig = plot_shift_severity(rows)
+    (ax,) = fig.axes
+    assert len(ax.get_lines()) == 1 and not ax.collections  # single runs: no band
+    assert legend_texts(ax)
+
+
+def test_ablation_lines_with_ci_bands(sweep_rows, tmp_path):
+    fig, ax = plt.subplots()
+    assert plot_ablation(sweep_rows, x="severity", y="target_acc", hue="method", ax=ax) is fig
+    assert len(ax.get_lines()) == 3 and len(ax.collections) == 3
+    assert_labelled(ax)
+    assert legend_texts(ax) == ["source_only", "dann", "mmd"]
+    assert "95% CI over 3 run(s)" in ax.get_title()
+    assert_saves(fig, tmp_path)
+
+
+def test_ablation_categorical_x_and_heatmap(sweep_rows):
+    fig = plot_ablation(sweep_rows, x="method", y="target_acc")
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["source_only", "dann", "mmd"]
+    fig = plot_ablation(sweep_rows, x="severity", y="target_acc", hue="method", kind="heatmap")
+    ax, cbar = fig.axes
+    assert ax.images and ax.images[0].get_array().shape == (3, 3)
+    assert "target accuracy" in cbar.get_ylabel()
+    assert len(ax.texts) == 9
+    with pytest.raises(ValueError, match="two factors"):
+        plot_ablation(sweep_rows, x="severity", y="target_acc", kind="heatmap")
+
+
+def test_learning_curve_three_strategies(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = [{"strategy": s, "n_labeled": n, "seed": k, "target_acc": 0.5 + 0.05 * np.log1p(n) + rng.normal(0, .01)}
+            for s in ("finetune+align", "scratch", "finetune") for n in (0, 10, 100) for k in range(2)]
+    fig = plot_learning_curve(rows)
+    (ax,) = fig.axes
+    assert legend_texts(ax) == ["scratch", "finetune", "finetune+align"]  # canonical order
+    assert len(ax.get_lines()) == 3 and len(ax.collections) == 3
+    assert ax.get_xscale() == "symlog"
+    assert_labelled(ax)
+    assert_saves(fig, tmp_path)
+
+
+@pytest.mark.parametrize("fn, kwargs", [
+    (plot_shift_severity, {}),
+    (plot_ablation, {"x": "severity", "y": "target_acc"}),
+    (plot_learning_curve, {}),
+])
+def test_sweep_plots_reject_empty_and_nan(fn, kwargs):
+    with pytest.raises(ValueError, match="empty"):
+        fn([], **kwargs)
+    nan_rows = [{"severity": 0, "n_labeled": 1, "method": "a", "target_acc": np.nan},
+                {"severity": 1, "n_labeled": 2, "method": "a", "target_acc": 0.5}]
+    with pytest.raises(ValueError, match="NaN"):
+        fn(nan_rows, **kwargs)
+
+
+def test_missing_columns_are_named():
+    with pytest.raises(ValueError, match="no column 'lr'"):
+        plot_ablation([{"a": 1, "target_acc": 0.5}], x="lr", y="target_acc")
+    with pytest.raises(ValueError, match="shift severity"):
+        plot_shift_severity([{"target_acc": 0.5}])
