@@ -1,0 +1,103 @@
+"""``da run CONFIG [key.path=value ...]``: run an experiment config and print its summary table.
+
+A config with a ``grid``/``zip`` block (like ``experiments/quickstart.yaml``,
+one run per method) runs every point, here in this process (or ``--jobs N``
+worker processes); ``da sweep`` is the same with the distributed backends.
+Completed runs are not run again: their records are read back (``--force``
+reruns them).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def add_common_arguments(p, *, jobs_default: int = 1) -> None:
+    p.add_argument("config", help="experiment YAML file")
+    p.add_argument("overrides", nargs="*", metavar="key.path=value",
+                   help="override config keys (values are YAML): train.epochs=5 align.0.weight=0.5 "
+                        "'seed=[0,1,2]' is a value, not a sweep; use grid.seed='[0,1,2]'")
+    p.add_argument("--output", "-o", metavar="DIR", help="output root (default: the config's `output`)")
+    p.add_argument("--jobs", "-j", type=int, default=jobs_default, metavar="N",
+                   help=f"runs in parallel (worker processes; default {jobs_default})")
+    p.add_argument("--threads-per-run", type=int, default=None, metavar="T",
+                   help="torch threads in each worker (default: CPUs / jobs)")
+    p.add_argument("--retry-failed", action="store_true", help="run again the runs that failed before")
+    p.add_argument("--force", action="store_true", help="run again even the completed runs")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the runs (id, state) without running anything")
+    p.add_argument("--show-config", action="store_true", help="print the resolved config(s) and exit")
+
+
+def add_parser(sub):
+    p = sub.add_parser("run", help="run an experiment config (pretrain, diagnose, fine-tune, evaluate)",
+                       description=__doc__.split("\n\n")[0])
+    add_common_arguments(p)
+    p.set_defaults(func=run)
+
+
+def resolve_runs(args):
+    """CONFIG + overrides -> the resolved configs (one per sweep point)."""
+    from da.experiments.config import expand_sweep, load_config, set_path
+
+    raw = load_config(args.config)
+    grid_ov = [o for o in args.overrides if o.split("=", 1)[0].startswith(("grid.", "zip."))]
+    plain = [o for o in args.overrides if o not in grid_ov]
+    if grid_ov:  # `grid.seed=[0,1]` edits the sweep block itself; dotted keys inside it stay whole
+        from da.experiments.config import parse_override
+
+        for ov in grid_ov:
+            key, value = parse_override(ov)
+            block, _, inner = key.partition(".")
+            raw.setdefault(block, {})
+            raw[block][inner] = value
+    configs = expand_sweep(raw, plain)
+    if args.output:
+        for c in configs:
+            set_path(c, "output", str(args.output))
+    return configs
+
+
+def execute(args, backend: str = "local", scheduler=None) -> int:
+    from da.experiments.collect import summary_table
+    from da.experiments.config import dump_config
+    from da.experiments.sweep import plan_sweep, run_sweep
+
+    configs = resolve_runs(args)
+    if args.show_config:
+        for c in configs:
+            print("---")
+            print(dump_config(c), end="")
+        return 0
+    plan = plan_sweep(configs, args.output)
+    states = [p["state"] for p in plan]
+    n_done = states.count("completed") if not args.force else 0
+    n_failed = states.count("failed") if not (args.force or args.retry_failed) else 0
+    if args.dry_run:
+        for p, c in zip(plan, configs):
+            print(f"{p['run_id']}  {p['state']:<9}  method={c['method']}  seed={c['seed']}  {p['run_dir']}")
+        return 0
+    roots = sorted({str(Path(p["run_dir"]).parent) for p in plan})
+    if not args.quiet:
+        print(f"{len(configs)} run(s) in {', '.join(roots)}"
+              + (f"; {n_done} already completed (--force reruns them)" if n_done else "")
+              + (f"; {n_failed} failed before (--retry-failed reruns them)" if n_failed else ""),
+              file=sys.stderr)
+    statuses = run_sweep(configs, args.output, backend=backend, jobs=args.jobs, scheduler=scheduler,
+                         retry_failed=args.retry_failed, force=args.force, quiet=args.quiet,
+                         threads_per_run=args.threads_per_run)
+    print(summary_table(statuses), end="")
+    bad = [s for s in statuses if s["status"] in ("failed", "crashed", "skipped_failed")]
+    counts = {k: sum(1 for s in statuses if s["status"] == k)
+              for k in ("completed", "skipped", "failed", "skipped_failed", "crashed")}
+    print(f"\nran {counts['completed']}, already done {counts['skipped']}, failed {counts['failed']}"
+          + (f", failed before {counts['skipped_failed']}" if counts["skipped_failed"] else "")
+          + (f", lost to a dead worker {counts['crashed']} (rerun to resume)" if counts["crashed"] else "")
+          + (f"; records under {', '.join(roots)}" if roots else ""), file=sys.stderr)
+    return 1 if bad else 0
+
+
+def run(args) -> int:
+    return execute(args)
