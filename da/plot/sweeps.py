@@ -44,13 +44,13 @@ def _check_confidence(confidence):
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
 
 
-def _draw_lines(ax, df, x, y, hue, *, confidence, order=None, linestyle="-"):
+def _draw_lines(ax, df, x, y, hue, *, confidence, order=None, linestyle="-", colors=None):
     """Mean ± CI of ``y`` vs ``x``, one line (and band) per ``hue`` level. Returns handles."""
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
     if hue is not None and order:
         rank = {v: i for i, v in enumerate(order)}
         groups.sort(key=lambda g: rank.get(str(g[0]).lower(), len(rank)))
-    colors = colors_for([g for g, _ in groups])
+    colors = colors or colors_for([g for g, _ in groups])
     numeric_x = _is_numeric(df[x])
     cats = list(dict.fromkeys(df[x])) if not numeric_x else None
     handles = []
@@ -74,18 +74,40 @@ def _draw_lines(ax, df, x, y, hue, *, confidence, order=None, linestyle="-"):
 def _band_note(df, by, confidence):
     n = df.groupby(by).size()
     lo, hi = int(n.min()), int(n.max())
+    if hi == 1:
+        return "one run per point (no CI band)"
     seeds = f"{lo}" if lo == hi else f"{lo}–{hi}"
     return f"mean ± {confidence:.0%} CI over {seeds} run(s)"
 
 
+def _draw_truth(ax, df, x, hue, colors):
+    """The analytic gap: one black line when it is a property of the data alone (the same
+    for every method at a severity), else one dashed line per hue level, in its colour."""
+    per_hue = hue is not None and bool((df.groupby(x)["_t"].nunique() > 1).any())
+    if per_hue:
+        groups = [(sub, colors[g], f"{g}: true gap") for g, sub in df.groupby(hue, sort=False)]
+    else:
+        groups = [(df, TRUTH_COLOR, "true gap (analytic)")]
+    handles = []
+    for sub, color, label in groups:
+        tt = sub.groupby(x)["_t"].mean().sort_index()
+        (tl,) = ax.plot(tt.index.to_numpy(float), tt.to_numpy(float), color=color, linestyle="--",
+                        marker="D", markersize=4, label=label)
+        handles.append(tl)
+    return handles
+
+
 def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, truth=None, hue="method",
-                        confidence: float = 0.95, ax=None):
+                        truth_axis: str = "twin", confidence: float = 0.95, ax=None):
     """Target accuracy and estimated gap against shift severity, one line per method.
 
     Left panel: target accuracy. Right panel: the estimated gap, with the
     analytic (true) gap on a twin y-axis where the results carry it, since
     the estimate and the truth may be on different scales (e.g. an MMD² on
-    learned features against the analytic MMD² on the inputs).
+    learned features against the analytic MMD² on the inputs). The truth is
+    one black dashed line when it depends on the severity only; when it also
+    differs between hue levels (e.g. ``hue`` names the kind of shift), each
+    level gets its own dashed line in its colour.
 
     Parameters
     ----------
@@ -100,6 +122,10 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
         Column names overriding the aliases.
     hue : str or None
         The column naming the method; ignored when absent.
+    truth_axis : {"twin", "same"}
+        ``"twin"``: the truth on its own y-axis (right). ``"same"``: on the
+        estimate's axis, for when both are the same quantity (e.g. MMD² at the
+        same bandwidth), so that their distance can be read off.
     confidence : float
         Level of the CI bands.
     ax : sequence of 2 Axes (1 without a gap column), optional
@@ -109,6 +135,8 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
     matplotlib.figure.Figure
     """
     _check_confidence(confidence)
+    if truth_axis not in ("twin", "same"):
+        raise ValueError(f"truth_axis must be 'twin' or 'same', got {truth_axis!r}")
     df = as_frame(results, "results")
     xcol = pick_column(df, severity, _SEVERITY, "results", "the shift severity")
     acc = pick_column(df, accuracy, TARGET_ACC, "results", "target accuracy")
@@ -122,13 +150,14 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
     fig, axes = axes_grid(ax, 2 if gcol is not None else 1, figsize_per=(4.6, 3.4), what="panels")
     note = _band_note(df, [xcol] + ([hue] if hue else []), confidence)
     xlabel = metric_label(xcol) if xcol != "severity" else "shift severity (as dialled)"
-    h = _draw_lines(axes[0], df, xcol, acc, hue, confidence=confidence)
+    colors = colors_for(list(dict.fromkeys(df[hue]))) if hue is not None else None
+    h = _draw_lines(axes[0], df, xcol, acc, hue, confidence=confidence, colors=colors)
     axes[0].set_xlabel(xlabel)
     axes[0].set_ylabel(metric_label("target_acc") if acc in TARGET_ACC else metric_label(acc))
     axes[0].legend(handles=h, frameon=False, fontsize="small", title=note, title_fontsize="x-small")
     axes[0].grid(alpha=0.3)
     if gcol is not None:
-        h = _draw_lines(axes[1], df, xcol, gcol, hue, confidence=confidence)
+        h = _draw_lines(axes[1], df, xcol, gcol, hue, confidence=confidence, colors=colors)
         axes[1].set_xlabel(xlabel)
         axes[1].set_ylabel(f"estimated {metric_label(gcol)}" if gcol in METRIC_LABELS
                            else "estimated gap (dimensionless)")
@@ -137,14 +166,15 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
             t = pd.to_numeric(df[tcol], errors="coerce")
             known = np.isfinite(t.to_numpy(dtype=float))
             if known.any():
-                tt = df.loc[known, [xcol]].assign(_t=t[known]).groupby(xcol)["_t"].mean().sort_index()
-                twin = axes[1].twinx()
-                (tl,) = twin.plot(tt.index.to_numpy(float), tt.to_numpy(float), color=TRUTH_COLOR,
-                                  linestyle="--", marker="D", markersize=4, label="true gap (analytic)")
-                twin.set_ylabel(f"true {metric_label(tcol)}" if tcol in METRIC_LABELS
-                                else "true gap, analytic (dimensionless)")
-                h.append(tl)
-        axes[1].legend(handles=h, frameon=False, fontsize="small")
+                tax = axes[1].twinx() if truth_axis == "twin" else axes[1]
+                h.extend(_draw_truth(tax, df[known].assign(_t=t[known]), xcol, hue, colors))
+                if truth_axis == "twin":
+                    tax.set_ylabel(f"true {metric_label(tcol)}" if tcol in METRIC_LABELS
+                                   else "true gap, analytic (dimensionless)")
+        outside = len(h) > 5
+        axes[1].legend(handles=h, frameon=False, fontsize="small" if not outside else "x-small",
+                       loc="upper left", bbox_to_anchor=(1.18 if truth_axis == "twin" else 1.02, 1.0)
+                       if outside else None)
     return fig
 
 

@@ -96,3 +96,24 @@ def test_missing_columns_are_named():
         plot_ablation([{"a": 1, "target_acc": 0.5}], x="lr", y="target_acc")
     with pytest.raises(ValueError, match="shift severity"):
         plot_shift_severity([{"target_acc": 0.5}])
+
+
+def test_shift_severity_truth_per_hue_when_it_differs():
+    rows = [{"shift": k, "severity": s, "target_acc": 1 - s / 2, "gap": s * f, "true_gap": s * f}
+            for k, f in (("rotation", 1.0), ("label", 0.2)) for s in (0.0, 0.5, 1.0)]
+    fig = plot_shift_severity(rows, hue="shift")
+    twin = fig.axes[2]
+    assert len(twin.get_lines()) == 2
+    assert legend_texts(fig.axes[1])[-2:] == ["rotation: true gap", "label: true gap"]
+
+
+def test_truth_lines_share_the_method_colour_and_can_share_the_axis():
+    rows = [{"shift": k, "severity": s, "target_acc": 0.9, "gap": s * f,
+             "true_gap": np.nan if k == "covariate" else s * f}
+            for k, f in (("label", 0.2), ("covariate", 0.5), ("rotation", 1.0)) for s in (0.0, 1.0)]
+    fig = plot_shift_severity(rows, hue="shift", truth_axis="same")
+    assert len(fig.axes) == 2  # no twin axis
+    lines = {ln.get_label(): ln.get_color() for ln in fig.axes[1].get_lines()}
+    assert lines["rotation: true gap"] == lines["rotation"] and lines["label: true gap"] == lines["label"]
+    with pytest.raises(ValueError, match="truth_axis"):
+        plot_shift_severity(rows, hue="shift", truth_axis="left")
