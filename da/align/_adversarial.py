@@ -37,24 +37,23 @@ def _check_dropout(dropout) -> float:
     return float(dropout)
 
 
-class DomainDiscriminator(nn.Sequential):
+def _domain_discriminator(in_features: int, hidden: Sequence[int] = (1024, 1024),
+                          dropout: float = 0.0) -> nn.Sequential:
     """MLP ``Linear-ReLU[-Dropout] x len(hidden)`` then ``Linear(., 1)``.
 
     Outputs one raw logit per sample (shape ``(n, 1)``), with no sigmoid: the
     loss uses :func:`torch.nn.functional.binary_cross_entropy_with_logits`,
     which is stable for confident logits.
     """
-
-    def __init__(self, in_features: int, hidden: Sequence[int] = (1024, 1024), dropout: float = 0.0):
-        widths = (check_positive_int(in_features, "in_features"),) + _check_hidden(hidden)
-        dropout = _check_dropout(dropout)
-        layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(widths[-1], 1))
-        super().__init__(*layers)
+    widths = (check_positive_int(in_features, "in_features"),) + _check_hidden(hidden)
+    dropout = _check_dropout(dropout)
+    layers: list[nn.Module] = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(widths[-1], 1))
+    return nn.Sequential(*layers)
 
 
 def _seeded_build(seed, build):

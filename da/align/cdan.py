@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 
 from da._validation import check_positive_int
-from da.align._adversarial import DomainDiscriminator, _AdversarialLoss, _seeded_build
+from da.align._adversarial import _AdversarialLoss, _domain_discriminator, _seeded_build
 from da.align._checks import _check_features, _check_logits
 
 __all__ = ["CDANLoss"]
@@ -72,7 +72,8 @@ class CDANLoss(_AdversarialLoss):
 
     Attributes
     ----------
-    discriminator : DomainDiscriminator
+    discriminator : torch.nn.Sequential
+        The MLP, one raw logit per sample.
     random_matrix_f, random_matrix_g : torch.Tensor
         Buffers :math:`R_f`, :math:`R_g` (only when randomized); they move
         with ``loss.to(...)``.
@@ -136,7 +137,7 @@ class CDANLoss(_AdversarialLoss):
                 rg = torch.randn(c, random_dim)
             else:
                 rf = rg = None
-            return rf, rg, DomainDiscriminator(map_dim, hidden, dropout)
+            return rf, rg, _domain_discriminator(map_dim, hidden, dropout)
 
         rf, rg, self.discriminator = _seeded_build(seed, build)
         self.register_buffer("random_matrix_f", rf)

@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 
 from da._validation import check_positive_int
-from da.align._adversarial import DomainDiscriminator, _AdversarialLoss, _seeded_build
+from da.align._adversarial import _AdversarialLoss, _domain_discriminator, _seeded_build
 from da.align._checks import _check_features
 
 __all__ = ["DANNLoss"]
@@ -57,9 +57,10 @@ class DANNLoss(_AdversarialLoss):
 
     Attributes
     ----------
-    discriminator : DomainDiscriminator
-        Give its parameters their own optimiser group (Ganin et al. train it
-        with ten times the feature extractor's learning rate in some setups).
+    discriminator : torch.nn.Sequential
+        ``Linear-ReLU[-Dropout] ... Linear(., 1)``, one raw logit per sample.
+        Give its parameters their own optimiser group if they need their own
+        learning rate.
     last_stats_ : dict
         After each call: ``disc_loss``, ``disc_acc`` (balanced), ``disc_acc_s``,
         ``disc_acc_t``, ``lambda``.
@@ -98,7 +99,7 @@ class DANNLoss(_AdversarialLoss):
         self.seed = seed
         check_positive_int(in_features, "in_features")
         self._init_schedule(schedule, lambda_, gamma)
-        self.discriminator = _seeded_build(seed, lambda: DomainDiscriminator(in_features, hidden, dropout))
+        self.discriminator = _seeded_build(seed, lambda: _domain_discriminator(in_features, hidden, dropout))
 
     def forward(self, fs: torch.Tensor, ft: torch.Tensor, *, logits_s=None, logits_t=None, ys=None,
                 p: float | None = None) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from da._kernels import pairwise_sq_dists
+from da._validation import check_positive_int
 from da.align._checks import (_check_choice, _check_class_labels, _check_features, _check_logits,
                               _check_nonnegative, _check_positive)
 
@@ -49,6 +50,11 @@ class JDOTLoss(nn.Module):
         regularisation ``reg``, in the units of :math:`C`.
     reg : float, default 0.1
         Entropic regularisation for ``solver="sinkhorn"``.
+    max_iter : int, default 1000
+        ``numItermax`` of :func:`ot.sinkhorn` (``solver="sinkhorn"`` only).
+    tol : float, default 1e-6
+        ``stopThr`` of :func:`ot.sinkhorn` (``solver="sinkhorn"`` only); POT's
+        1e-9 is below float32 rounding error.
 
     Attributes
     ----------
@@ -84,16 +90,21 @@ class JDOTLoss(nn.Module):
     torch.Size([6, 4])
     """
 
-    def __init__(self, alpha: float = 1.0, lambda_t: float = 1.0, solver: str = "emd", reg: float = 0.1):
+    def __init__(self, alpha: float = 1.0, lambda_t: float = 1.0, solver: str = "emd", reg: float = 0.1,
+                 max_iter: int = 1000, tol: float = 1e-6):
         super().__init__()
         self.alpha = alpha
         self.lambda_t = lambda_t
         self.solver = solver
         self.reg = reg
+        self.max_iter = max_iter
+        self.tol = tol
         _check_nonnegative(alpha, "alpha")
         _check_nonnegative(lambda_t, "lambda_t")
         _check_choice(solver, "solver", _SOLVERS)
         _check_positive(reg, "reg")
+        check_positive_int(max_iter, "max_iter")
+        _check_positive(tol, "tol")
 
     def forward(self, fs: torch.Tensor, ft: torch.Tensor, *, logits_s=None, logits_t=None, ys=None,
                 p: float | None = None) -> torch.Tensor:
@@ -120,7 +131,8 @@ class JDOTLoss(nn.Module):
         b = torch.full((m,), 1.0 / m, dtype=cost.dtype, device=cost.device)
         if self.solver == "emd":
             return ot.emd(a, b, cost)
-        return ot.sinkhorn(a, b, cost, self.reg, method="sinkhorn_log")
+        return ot.sinkhorn(a, b, cost, float(self.reg), method="sinkhorn_log", numItermax=self.max_iter,
+                           stopThr=float(self.tol))
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, lambda_t={self.lambda_t}, solver={self.solver!r}, reg={self.reg}"

@@ -14,9 +14,11 @@ import torch
 from torch import nn
 
 from da._validation import check_positive_int
-from da.align._checks import _check_features, _check_positive
+from da.align._checks import _check_choice, _check_features, _check_positive
 
 __all__ = ["SinkhornLoss", "SlicedWassersteinLoss"]
+
+_SCALES = ("median", "mean", "max")
 
 
 def _uniform(n: int, like: torch.Tensor) -> torch.Tensor:
@@ -46,30 +48,47 @@ class SinkhornLoss(nn.Module):
     Parameters
     ----------
     reg : float, default 0.1
-        Entropic regularisation :math:`\varepsilon`, in the units of the cost
-        (squared feature distances): scale it with your features.
+        Entropic regularisation: :math:`\varepsilon` itself (``scale=None``)
+        or relative to the cost (see ``scale``).
     debiased : bool, default True
         Return the Sinkhorn divergence instead of :math:`W_\varepsilon(x, y)`.
+    scale : {None, "median", "mean", "max"}, default None
+        ``None``: :math:`\varepsilon` = ``reg``, in the units of the cost
+        (squared feature distances). Otherwise :math:`\varepsilon` = ``reg``
+        times that statistic of the (detached) source-target cost matrix, so
+        ``reg`` is relative to the typical squared distance, the same
+        :math:`\varepsilon` for all three terms of the divergence. This is
+        POT's ``cost_normalization`` applied to :math:`\varepsilon` instead of
+        the cost, so the value stays in squared-distance units.
     max_iter : int, default 1000
         ``numItermax`` of :func:`ot.sinkhorn2`.
-    tol : float, default 1e-9
-        ``stopThr`` of :func:`ot.sinkhorn2` (the marginal violation).
+    tol : float, default 1e-6
+        ``stopThr`` of :func:`ot.sinkhorn2` (the norm of the marginal
+        violation). POT's default, 1e-9, is below float32 rounding error and
+        would make every float32 call run ``max_iter`` iterations.
 
     Attributes
     ----------
     last_stats_ : dict
-        ``transport_cost`` (:math:`W_\varepsilon(x, y)`) and ``sinkhorn``
-        (the returned value).
+        ``transport_cost`` (:math:`W_\varepsilon(x, y)`), ``sinkhorn``
+        (the returned value) and ``epsilon`` (the :math:`\varepsilon` used).
 
     Notes
     -----
     Call as ``loss(fs, ft)``; batch sizes may differ. ``logits_s``,
     ``logits_t``, ``ys`` and ``p`` are ignored. Solved with
-    ``method="sinkhorn_log"``, stable for small ``reg``. The gradient is that of
-    the returned value, obtained by automatic differentiation through the
-    Sinkhorn iterations (as in Genevay et al.); its memory grows with the
-    number of iterations, so a looser ``tol`` or smaller ``max_iter`` makes
-    the backward pass cheaper.
+    ``method="sinkhorn_log"``, stable for small :math:`\varepsilon`. The
+    gradient is that of the returned value, obtained by automatic
+    differentiation through the Sinkhorn iterations (as in Genevay et al.);
+    time and memory grow with the number of iterations.
+
+    The number of iterations grows with cost / :math:`\varepsilon`. With
+    ``scale=None`` and features whose squared distances are in the hundreds
+    (e.g. unnormalised 256-d features), ``reg=0.1`` is nearly unregularised
+    OT: the solver runs all ``max_iter`` iterations, does not converge and, in
+    float32, spends its time on subnormal numbers (seconds per call on a CPU).
+    Use ``scale="median"`` (or a ``reg`` matched to your features) unless you
+    need :math:`\varepsilon` in absolute units.
 
     References
     ----------
@@ -91,33 +110,49 @@ class SinkhornLoss(nn.Module):
     True
     """
 
-    def __init__(self, reg: float = 0.1, debiased: bool = True, max_iter: int = 1000, tol: float = 1e-9):
+    def __init__(self, reg: float = 0.1, debiased: bool = True, scale: str | None = None,
+                 max_iter: int = 1000, tol: float = 1e-6):
         super().__init__()
         self.reg = reg
         self.debiased = debiased
+        self.scale = scale
         self.max_iter = max_iter
         self.tol = tol
         _check_positive(reg, "reg")
         if debiased not in (True, False):
             raise ValueError(f"debiased must be True or False, got {debiased!r}")
+        if scale is not None:
+            _check_choice(scale, "scale", _SCALES)
         check_positive_int(max_iter, "max_iter")
         _check_positive(tol, "tol")
 
-    def _w(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return ot.sinkhorn2(_uniform(x.shape[0], x), _uniform(y.shape[0], y), ot.dist(x, y),
-                            float(self.reg), method="sinkhorn_log", numItermax=self.max_iter,
-                            stopThr=float(self.tol))
+    def _w(self, cost: torch.Tensor, eps: float) -> torch.Tensor:
+        n, m = cost.shape
+        return ot.sinkhorn2(_uniform(n, cost), _uniform(m, cost), cost, eps, method="sinkhorn_log",
+                            numItermax=self.max_iter, stopThr=float(self.tol))
 
     def forward(self, fs: torch.Tensor, ft: torch.Tensor, *, logits_s=None, logits_t=None, ys=None,
                 p: float | None = None) -> torch.Tensor:
         fs, ft = _check_features(fs, ft)
-        w_st = self._w(fs, ft)
-        value = w_st - 0.5 * (self._w(fs, fs) + self._w(ft, ft)) if self.debiased else w_st
-        self.last_stats_ = {"transport_cost": float(w_st.detach()), "sinkhorn": float(value.detach())}
+        cost = ot.dist(fs, ft)
+        eps = float(self.reg)
+        if self.scale is not None:
+            stat = float(getattr(torch, self.scale)(cost.detach()))
+            if not stat > 0:
+                raise ValueError(f"scale={self.scale!r}: the {self.scale} squared distance between fs and ft "
+                                 f"is {stat}, so a relative reg is undefined")
+            eps *= stat
+        w_st = self._w(cost, eps)
+        if self.debiased:
+            value = w_st - 0.5 * (self._w(ot.dist(fs, fs), eps) + self._w(ot.dist(ft, ft), eps))
+        else:
+            value = w_st
+        self.last_stats_ = {"transport_cost": float(w_st.detach()), "sinkhorn": float(value.detach()),
+                            "epsilon": eps}
         return value
 
     def extra_repr(self) -> str:
-        return f"reg={self.reg}, debiased={self.debiased}"
+        return f"reg={self.reg}, debiased={self.debiased}, scale={self.scale!r}"
 
 
 class SlicedWassersteinLoss(nn.Module):

@@ -1,0 +1,94 @@
+"""SinkhornLoss and SlicedWassersteinLoss against POT called on numpy inputs."""
+
+import numpy as np
+import ot
+import pytest
+import torch
+
+from da.align import SinkhornLoss, SlicedWassersteinLoss
+
+
+def _data(n=9, m=7, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)), rng.normal(size=(m, d)) * 0.8 + 0.5
+
+
+def _np_sinkhorn2(x, y, reg, tol=1e-6):
+    a, b = np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y))
+    return float(ot.sinkhorn2(a, b, ot.dist(x, y), reg, method="sinkhorn_log", stopThr=tol))
+
+
+@pytest.mark.parametrize("reg", [0.05, 0.5])
+def test_sinkhorn_matches_ot_sinkhorn2_on_numpy(reg):
+    x, y = _data()
+    loss = SinkhornLoss(reg=reg, debiased=False)
+    got = loss(torch.tensor(x), torch.tensor(y))
+    np.testing.assert_allclose(float(got), _np_sinkhorn2(x, y, reg), rtol=1e-10)
+    assert loss.last_stats_["transport_cost"] == float(got)
+
+
+def test_sinkhorn_divergence_matches_three_ot_sinkhorn2_terms():
+    x, y = _data(seed=1)
+    expected = _np_sinkhorn2(x, y, 0.2) - 0.5 * (_np_sinkhorn2(x, x, 0.2) + _np_sinkhorn2(y, y, 0.2))
+    got = SinkhornLoss(reg=0.2)(torch.tensor(x), torch.tensor(y))
+    np.testing.assert_allclose(float(got), expected, rtol=1e-9)
+    assert abs(float(SinkhornLoss(reg=0.2)(torch.tensor(x), torch.tensor(x)))) < 1e-12
+
+
+@pytest.mark.parametrize("scale", ["median", "mean", "max"])
+def test_sinkhorn_relative_reg_matches_ot_sinkhorn2_with_scaled_reg(scale):
+    x, y = _data(n=9, m=7, seed=2)  # 63 costs: an odd count, so np.median is one of them
+    stat = getattr(np, scale)(ot.dist(x, y))
+    expected = _np_sinkhorn2(x, y, 0.1 * stat) - 0.5 * (_np_sinkhorn2(x, x, 0.1 * stat)
+                                                        + _np_sinkhorn2(y, y, 0.1 * stat))
+    loss = SinkhornLoss(reg=0.1, scale=scale)
+    got = loss(torch.tensor(x), torch.tensor(y))
+    np.testing.assert_allclose(float(got), expected, rtol=1e-9)
+    assert loss.last_stats_["epsilon"] == pytest.approx(0.1 * stat)
+
+
+def test_sinkhorn_gradient_matches_finite_differences():
+    x, y = _data(n=5, m=4, d=2, seed=3)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.tensor(y, requires_grad=True)
+    loss = SinkhornLoss(reg=3.0, tol=1e-11, max_iter=5000)
+    assert torch.autograd.gradcheck(loss, (tx, ty), atol=1e-5, rtol=1e-4, fast_mode=True)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("seed", [0, 7])
+def test_sliced_wasserstein_matches_pot_numpy_with_seed(p, seed):
+    x, y = _data(n=11, m=6, d=4)
+    expected = ot.sliced_wasserstein_distance(x, y, n_projections=50, p=p, seed=seed)
+    loss = SlicedWassersteinLoss(n_projections=50, seed=seed, p=p)
+    got = loss(torch.tensor(x), torch.tensor(y))
+    np.testing.assert_allclose(float(got), expected, rtol=1e-10)
+    assert loss.last_stats_["sliced_wasserstein"] == float(got)
+    again = loss(torch.tensor(x), torch.tensor(y))  # an int seed: the same directions every call
+    assert float(again) == float(got)
+
+
+def test_sliced_wasserstein_generator_seed_draws_fresh_reproducible_directions():
+    x, y = _data()
+    tx, ty = torch.tensor(x), torch.tensor(y)
+    a = SlicedWassersteinLoss(n_projections=20, seed=np.random.default_rng(3))
+    b = SlicedWassersteinLoss(n_projections=20, seed=np.random.default_rng(3))
+    first, second = float(a(tx, ty)), float(a(tx, ty))
+    assert first != second
+    assert [float(b(tx, ty)), float(b(tx, ty))] == [first, second]
+
+
+def test_sliced_wasserstein_gradient_is_finite_for_identical_batches():
+    x = torch.ones(6, 3, dtype=torch.float64, requires_grad=True)
+    y = torch.ones(6, 3, dtype=torch.float64)
+    value = SlicedWassersteinLoss(n_projections=8)(x, y)
+    value.backward()
+    assert value.item() == 0.0
+    assert bool(torch.isfinite(x.grad).all())
+
+
+def test_sliced_wasserstein_gradient_matches_finite_differences():
+    x, y = _data(n=6, m=5, d=3, seed=4)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.tensor(y, requires_grad=True)
+    assert torch.autograd.gradcheck(SlicedWassersteinLoss(n_projections=10), (tx, ty))
