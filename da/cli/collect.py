@@ -68,3 +68,11 @@ def run(args) -> int:
     elif args.format == "csv":
         print(df.to_csv(index=False), end="")
     return 0
+
+
+if __name__ == "__main__":  # `python -m da.cli.collect ...`, the same as `da collect ...`
+    import sys as _sys
+
+    from da.cli.run import standalone
+
+    _sys.exit(standalone("collect", _sys.modules[__name__], _sys.argv[1:]))

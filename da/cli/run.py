@@ -101,3 +101,26 @@ def execute(args, backend: str = "local", scheduler=None) -> int:
 
 def run(args) -> int:
     return execute(args)
+
+
+def standalone(name: str, module, argv) -> int:
+    """Run one sub-command module as its own program (``python -m da.cli.sweep ...``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="da")
+    sub = parser.add_subparsers(dest="command")
+    module.add_parser(sub)
+    args = parser.parse_args([name, *argv])
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        print(f"da {name}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # `python -m da.cli.run ...`, the same as `da run ...`
+    import sys as _sys
+
+    from da.cli.run import standalone
+
+    _sys.exit(standalone("run", _sys.modules[__name__], _sys.argv[1:]))

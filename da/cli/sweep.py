@@ -24,3 +24,11 @@ def add_parser(sub):
 
 def run(args) -> int:
     return execute(args, backend="dask" if args.scheduler else args.backend, scheduler=args.scheduler)
+
+
+if __name__ == "__main__":  # `python -m da.cli.sweep ...`, the same as `da sweep ...`
+    import sys as _sys
+
+    from da.cli.run import standalone
+
+    _sys.exit(standalone("sweep", _sys.modules[__name__], _sys.argv[1:]))

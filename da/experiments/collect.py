@@ -95,6 +95,7 @@ def collect_runs(path, *, include_failed: bool = False) -> pd.DataFrame:
             continue
         cfg_cols.update(dict.fromkeys(flat))
         met_cols.update(dict.fromkeys(mets))
+    cfg_cols = dict.fromkeys(sorted(cfg_cols, key=_schema_rank))
     cols = list(_ID_COLUMNS) + list(cfg_cols) + [c for c in met_cols if c not in cfg_cols]
     if include_failed and any(r["status"] == "failed" for r in rows):
         cols.append("error")
@@ -103,6 +104,21 @@ def collect_runs(path, *, include_failed: bool = False) -> pd.DataFrame:
     df.attrs["config_columns"] = list(cfg_cols)
     df.attrs["metric_columns"] = [c for c in met_cols if c not in cfg_cols]
     return df
+
+
+def _schema_rank(column: str) -> tuple:
+    """Config columns in the order of the schema (records are stored with sorted keys)."""
+    from da.experiments.config import SCHEMA
+
+    rank, node = [], SCHEMA
+    for part in column.split("."):
+        if isinstance(node, dict) and part in node:
+            rank.append((list(node).index(part), ""))
+            node = node[part]
+        else:
+            rank.append((len(node) if isinstance(node, dict) else 0, part))
+            node = None
+    return tuple(rank)
 
 
 def config_columns(df: pd.DataFrame) -> list[str]:
@@ -311,7 +327,7 @@ def summary_table(results, metrics=None, digits: int = 3) -> str:
         return "(no runs)\n"
     df = pd.DataFrame(recs)
     cfg_cols = [c for c in df.columns if "." in c or c in ("method", "lambda", "seed", "name", "output")]
-    df.attrs["config_columns"] = cfg_cols
+    df.attrs["config_columns"] = sorted(cfg_cols, key=_schema_rank)
     keys = [c for c in varying_columns(df, exclude=("name", "output")) if c != "method"]
     keys = (["method"] if "method" in df.columns else []) + keys
     if metrics is None:

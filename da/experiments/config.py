@@ -552,6 +552,13 @@ def resolve_config(raw: dict) -> dict:
             raise ConfigError("align", "method 'custom' needs an explicit align list")
         cfg["align"] = [_check_align_entry(copy.deepcopy(e), f"align[{i}]")
                         for i, e in enumerate(METHODS[cfg["method"]])]
+    elif cfg["method"] != "custom":
+        # `method` labels the run in every table: an explicit align list must be that method's
+        want = [e["loss"] for e in METHODS[cfg["method"]]]
+        got = [e["loss"] for e in cfg["align"]]
+        if got != want:
+            raise ConfigError("align", f"method {cfg['method']!r} means align losses {want}, got {got}; "
+                                       "set method: custom for another combination")
     if cfg["model"]["arch"] == "lenet" and data["generator"] is not None:
         raise ConfigError("model.arch", "lenet needs image inputs; synthetic domains are vectors (use mlp)")
     if data["generator"] is not None and data["pair"] is None:

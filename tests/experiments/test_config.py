@@ -1,0 +1,163 @@
+"""Configs: validation names the key path, overrides, sweep expansion, stable run ids."""
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from da.experiments.config import (SCHEMA, ConfigError, apply_overrides, defaults, expand_sweep,
+                                   load_config, parse_override, pretrain_key, resolve_config, run_id)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = sorted((ROOT / "experiments").glob("*.yaml"))
+
+
+def _err(cfg) -> str:
+    with pytest.raises(ConfigError) as info:
+        resolve_config(cfg)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("patch, expected", [
+    ({"align": [{"loss": "mmd"}, {"loss": "dann", "weight": "often"}]},
+     "align[1].weight: expected a number or a schedule"),
+    ({"align": [{"loss": "mmd", "weight": {"schedule": "ganin", "gamma": -1}}]},
+     "align[0].weight.gamma: must be > 0"),
+    ({"align": [{"loss": "mmd", "weight": {"schedule": "ganin", "slope": 2}}]},
+     "align[0].weight.slope: unknown key for schedule 'ganin'"),
+    ({"align": [{"loss": "mmdd"}]}, "align[0].loss: unknown value 'mmdd' (did you mean 'mmd'?)"),
+    ({"align": [{"loss": "mmd", "params": {"bandwith": 1.0}}]},
+     "align[0].params.bandwith: not a parameter of da.align.MMDLoss (did you mean 'bandwidth'?)"),
+    ({"train": {"epoch": 3}}, "train.epoch: unknown key (did you mean 'epochs'?)"),
+    ({"train": {"lr": "fast"}}, "train.lr: expected a number"),
+    ({"train": {"epochs": 2.5}}, "train.epochs: expected an integer"),
+    ({"train": {"batch_size": 0}}, "train.batch_size: must be >= 1"),
+    ({"diagnostics": {"compare": ["inputs", "logits"]}},
+     "diagnostics.compare[1]: unknown value 'logits'"),
+    ({"data": {"pair": "mnist->digit"}}, "data.pair: unknown value 'mnist->digit' (did you mean 'mnist->digits'?)"),
+    ({"data": {"generator": {"shift": "label", "severity": 2.0}}},
+     "data.generator.severity: must be in [0, 1] for shift 'label'"),
+    ({"method": "danm"}, "method: unknown value 'danm' (did you mean 'dann'?)"),
+    ({"lambda": -1}, "lambda: must be >= 0.0"),
+    ({"data": {"pair": "mnist->digits", "generator": {}}}, "data: give exactly one of data.pair"),
+    ({"grid": {"seed": [0, 1]}}, "grid: a sweep block"),
+])
+def test_validation_errors_name_the_key_path(tiny, patch, expected):
+    cfg = copy.deepcopy(tiny)
+    for k, v in patch.items():
+        if isinstance(v, dict) and isinstance(cfg.get(k), dict) and k != "data":
+            cfg[k] = {**cfg[k], **v}
+        else:
+            cfg[k] = v
+    assert _err(cfg).startswith(expected), _err(cfg)
+
+
+def test_defaults_come_from_one_schema_and_resolution_is_idempotent(tiny):
+    d = defaults()
+    assert set(d) == set(SCHEMA)
+    assert d["train"]["epochs"] == SCHEMA["train"]["epochs"].default
+    r = resolve_config(tiny)
+    assert resolve_config(r) == r
+    # the method preset is written out as an explicit align list
+    assert r["align"] == [{"loss": "mmd", "weight": 1.0, "params": {}}]
+
+
+def test_numbers_are_canonical_yaml_exponents_and_ints_included(tiny):
+    a = resolve_config(dict(tiny, train={"lr": "1e-3"}))  # YAML 1.1 reads 1e-3 as a string
+    b = resolve_config(dict(tiny, train={"lr": 0.001}))
+    assert a["train"]["lr"] == 0.001 and run_id(a) == run_id(b)
+    assert run_id(dict(tiny, **{"lambda": 1})) == run_id(dict(tiny, **{"lambda": 1.0}))
+
+
+def test_overrides_parse_yaml_values_and_list_indices(tiny):
+    assert parse_override("train.lr=1e-2") == ("train.lr", "1e-2")
+    assert parse_override("model.hidden=[4, 4]") == ("model.hidden", [4, 4])
+    assert parse_override("data.pair=null") == ("data.pair", None)
+    cfg = apply_overrides(dict(tiny, method="dann"),
+                          ["align.0.weight={schedule: ganin, max: 0.5}", "align[0].params.hidden=[16]",
+                           "train.lr=1e-2", "diagnostics.every=1", "seed=3"])
+    r = resolve_config(cfg)
+    assert r["align"] == [{"loss": "dann", "weight": {"schedule": "ganin", "max": 0.5, "gamma": 10.0},
+                           "params": {"hidden": [16]}}]
+    assert r["train"]["lr"] == 0.01 and r["diagnostics"]["every"] == 1 and r["seed"] == 3
+    # appending one past the end works; further is an error naming the path
+    r = resolve_config(apply_overrides(tiny, ["align.1={loss: coral, weight: 0.1}", "method=custom"]))
+    assert [a["loss"] for a in r["align"]] == ["mmd", "coral"]
+    with pytest.raises(ConfigError, match=r"align\[5\]: index out of range"):
+        apply_overrides(tiny, ["align.5.weight=1"])
+    with pytest.raises(ConfigError, match="key.path=value"):
+        apply_overrides(tiny, ["train.lr"])
+
+
+def test_load_config_reads_yaml_and_applies_overrides(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("method: coral\ndata: {generator: {domain: moons}}\ntrain: {epochs: 3}\n")
+    raw = load_config(p, ["train.epochs=5"])
+    assert raw["train"]["epochs"] == 5
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.yaml")
+    p.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="mapping at the top level"):
+        load_config(p)
+
+
+def test_sweep_expansion_grid_times_zip_and_errors(tiny):
+    raw = dict(tiny, grid={"method": ["mmd", "dann"], "seed": [0, 1, 2]},
+               zip={"lambda": [0.1, 1.0], "train.lr": [1e-3, 1e-2]})
+    cfgs = expand_sweep(raw)
+    assert len(cfgs) == 2 * 3 * 2
+    assert {(c["lambda"], c["train"]["lr"]) for c in cfgs} == {(0.1, 1e-3), (1.0, 1e-2)}
+    assert len({run_id(c) for c in cfgs}) == 12
+    with pytest.raises(ConfigError, match="zipped lists must have the same length"):
+        expand_sweep(dict(tiny, zip={"seed": [0, 1], "lambda": [1.0]}))
+    with pytest.raises(ConfigError, match=r"grid.seed: expected a non-empty list"):
+        expand_sweep(dict(tiny, grid={"seed": 3}))
+    with pytest.raises(ConfigError, match=r"train.lr: expected a number.*sweep point"):
+        expand_sweep(dict(tiny, grid={"train.lr": [0.1, "fast"]}))
+    # points that resolve to the same config are run once
+    assert len(expand_sweep(dict(tiny, grid={"lambda": [1, 1.0]}))) == 1
+
+
+def test_run_ids_are_stable_across_key_order_sweeps_and_labels(tiny):
+    rid = run_id(dict(tiny, seed=1, method="dann"))
+    reordered = {k: tiny[k] for k in reversed(list(tiny))}
+    reordered["data"] = {k: tiny["data"][k] for k in reversed(list(tiny["data"]))}
+    assert run_id(dict(reordered, method="dann", seed=1)) == rid
+    # the same point reached by two different sweeps (and orders) gets the same id
+    a = expand_sweep(dict(tiny, grid={"seed": [2, 1, 0], "method": ["coral", "dann"]}))
+    b = expand_sweep(dict(tiny, zip={"method": ["dann", "mmd"], "seed": [1, 5]}))
+    ids_a, ids_b = {run_id(c) for c in a}, {run_id(c) for c in b}
+    assert rid in ids_a and rid in ids_b
+    # the explicit align list of the preset is the same config as the preset
+    assert run_id(dict(tiny, seed=1, method="dann", align=[{"loss": "dann"}])) == rid
+    # name and output label and file a run; they do not change what it computes
+    assert run_id(dict(tiny, seed=1, method="dann", name="other", output="/elsewhere")) == rid
+    assert run_id(dict(tiny, seed=1, method="dann", train={"epochs": 3})) != rid
+    # the id is a pure function of the config: a fixed value guards against accidental changes
+    assert len(rid) == 12 and all(c in "0123456789abcdef" for c in rid)
+
+
+def test_pretrain_key_ignores_what_pretraining_does_not_see(tiny):
+    k = pretrain_key(tiny)
+    assert pretrain_key(dict(tiny, method="dann", **{"lambda": 0.1}, train={"epochs": 9})) == k
+    assert pretrain_key(dict(tiny, seed=1)) != k
+    assert pretrain_key(dict(tiny, pretrain={"epochs": 3})) != k
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_every_shipped_config_validates(path):
+    cfgs = expand_sweep(load_config(path))
+    assert cfgs and len({run_id(c) for c in cfgs}) == len(cfgs)
+
+
+def test_the_shipped_configs_are_there():
+    names = {p.name for p in SHIPPED}
+    assert {"quickstart.yaml", "ablation_lambda.yaml", "shift_severity.yaml", "dann_moons.yaml",
+            "label_shift.yaml"} <= names
+
+
+def test_an_explicit_align_list_must_match_the_method_label(tiny):
+    assert "method 'source_only' means align losses []" in _err(
+        dict(tiny, method="source_only", align=[{"loss": "dann"}]))
+    r = resolve_config(dict(tiny, method="custom", align=[{"loss": "dann"}, {"loss": "mmd"}]))
+    assert [a["loss"] for a in r["align"]] == ["dann", "mmd"]
