@@ -13,8 +13,12 @@ import da
 
 # name -> module holding add_parser/run; imported lazily so `da --help` stays fast.
 COMMANDS = {
-    "pairs": "da.cli.pairs",
+    "run": "da.cli.run",
+    "sweep": "da.cli.sweep",
+    "collect": "da.cli.collect",
+    "plot": "da.cli.plot",
     "diagnose": "da.cli.diagnose",
+    "pairs": "da.cli.pairs",
 }
 
 
