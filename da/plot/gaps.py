@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -48,10 +49,55 @@ def _entry(metric, entry, space, who):
 
 
 _ENTRY_KEYS = ("value", "ci", "truth", "ci_low", "ci_high")
+# keys of a run's report (da.experiments) that hold no gap estimates
+_NOT_GAPS = ("stage", "split", "accuracy", "label_shift", "ground_truth", "tests", "n_source",
+             "n_target")
 
 
 def _is_entry(v) -> bool:
     return not isinstance(v, Mapping) or any(k in v for k in _ENTRY_KEYS)
+
+
+def _matching_truth(metric, entry, truth: Mapping) -> float:
+    """The analytic value of ``metric`` from a report's ground truth, if it is the same quantity.
+
+    An MMD² has a truth only at the bandwidth its closed form was computed
+    for; an estimate at another bandwidth (the median heuristic) is a
+    different number, so it gets none.
+    """
+    if not truth or metric not in truth or not isinstance(truth[metric], (int, float)):
+        return np.nan
+    if metric == "mmd2":
+        h = (entry.get("details") or {}).get("bandwidth") if isinstance(entry, Mapping) else None
+        h_true = truth.get("mmd2_bandwidth")
+        if h is None or h_true is None or not np.isclose(float(h), float(h_true)):
+            return np.nan
+    return float(truth[metric])
+
+
+def _mapping_rows(report: Mapping, name: str) -> list:
+    gt = report.get("ground_truth")
+    truth = gt.get("values", gt) if isinstance(gt, Mapping) else {}
+    body = report["gaps"] if isinstance(report.get("gaps"), Mapping) else report
+    rows = []
+    for key, val in body.items():
+        if key in _NOT_GAPS:
+            continue
+        if _is_entry(val):
+            entries, space = {key: val}, "inputs"
+        elif isinstance(val.get("gaps"), Mapping):  # {space: {"tests": ..., "gaps": {metric: entry}}}
+            entries, space = val["gaps"], str(key)
+        elif all(_is_entry(v) for v in val.values()):  # {space: {metric: entry}}
+            entries, space = val, str(key)
+        else:
+            raise ValueError(f"{name}[{key!r}] is neither a gap entry nor a {{metric: entry}} mapping")
+        for metric, entry in entries.items():
+            row = _entry(metric, entry, space, name if space == "inputs" and key == metric
+                         else f"{name}[{key!r}]")
+            if space in ("inputs", "input") and np.isnan(row["truth"]):
+                row["truth"] = _matching_truth(metric, entry, truth)
+            rows.append(row)
+    return rows
 
 
 def gap_frame(report, name: str = "report") -> pd.DataFrame:
@@ -67,18 +113,10 @@ def gap_frame(report, name: str = "report") -> pd.DataFrame:
             and hasattr(report, "to_dict"):
         report = report.to_dict()
     if isinstance(report, Mapping):
-        body = report.get("gaps", report) if isinstance(report.get("gaps"), Mapping) else report
-        rows = []
-        for key, val in body.items():
-            if _is_entry(val):
-                rows.append(_entry(key, val, "inputs", name))
-            elif all(_is_entry(v) for v in val.values()):  # {space: {metric: entry}}
-                rows.extend(_entry(m, e, str(key), f"{name}[{key!r}]") for m, e in val.items())
-            else:
-                raise ValueError(f"{name}[{key!r}] is neither a gap entry nor a {{metric: entry}} mapping")
-        df = pd.DataFrame(rows, columns=["space", "metric", "value", "ci_low", "ci_high", "truth"])
+        df = pd.DataFrame(_mapping_rows(report, name),
+                          columns=["space", "metric", "value", "ci_low", "ci_high", "truth"])
         if df.empty:
-            raise ValueError(f"{name} is empty; nothing to plot")
+            raise ValueError(f"{name} is empty: it holds no gap estimates")
         return df
     df = as_frame(report, name)
     cols = {}
@@ -121,8 +159,12 @@ def plot_gap_before_after(before, after, *, metrics=None, ax=None, labels=("befo
           and ``truth`` are optional (``None`` or absent); an entry may also be
           a bare number or an object with ``.value``/``.ci`` (a ``GapResult``);
         - ``{space: {metric: entry}}``, e.g. ``{"inputs": {...}, "features": {...}}``;
-        - a mapping with a ``"gaps"`` key holding either of the above (a
-          report's JSON);
+        - a mapping with a ``"gaps"`` key holding either of the above;
+        - a run's ``report_before.json``/``report_after.json`` as written by
+          :mod:`da.experiments`: ``{"inputs": {"gaps": {metric: GapResult
+          dict}, "tests": ...}, "features": {...}, "ground_truth": {"values":
+          {...}}, ...}``. The input-space MMD² gets the analytic truth only when
+          the estimate's bandwidth equals the one the truth was computed at;
         - a DataFrame, or an object whose ``.to_frame()`` returns one (a
           ``ShiftReport``), with columns ``metric`` and ``value`` and, optionally,
           ``ci_low``, ``ci_high`` (or a ``ci`` column of pairs), ``truth`` and
@@ -218,31 +260,58 @@ def plot_gap_before_after(before, after, *, metrics=None, ax=None, labels=("befo
                 handles.append(h[n.index("analytic truth")])
                 names.append("analytic truth")
                 break
-    axes[0].legend(handles, names, frameon=False, fontsize="small")
+    axes[-1].legend(handles, names, frameon=False, fontsize="small", loc="upper left",
+                    bbox_to_anchor=(1.02, 1.0))
     return fig
 
 
-#: Canonical trajectory quantities and the record keys accepted for each.
+#: Canonical trajectory quantities and the record keys that count as each: a key
+#: equal to an alias, or ending in ``/alias``, ``.alias`` or ``_alias``
+#: (``diag/features_mmd2``, ``mmd/mmd2``, ``metrics.mmd2``, ``dann/disc_acc``);
+#: for ``lambda``, also a key starting with ``lambda/`` (one per loss term).
 TRAJECTORY_QUANTITIES = {
-    "mmd2": ("mmd2", "mmd2_features", "feature_mmd2", "gap_mmd2"),
-    "a_distance": ("a_distance", "proxy_a", "proxy_a_distance", "pad"),
+    "mmd2": ("mmd2",),
+    "a_distance": ("a_distance", "proxy_a", "proxy_a_distance"),
     "disc_acc": ("disc_acc", "domain_acc", "discriminator_acc", "domain_accuracy"),
-    "lambda": ("lambda", "lam", "lambda_", "lmbda", "align_weight"),
-    "target_acc": ("target_acc", "acc_target", "target_accuracy", "val_target_acc",
-                   "target_val_acc", "test_target_acc"),
+    "lambda": ("lambda", "lam", "lambda_", "align_weight"),
+    "target_acc": ("target_acc", "acc_target", "target_accuracy", "target_val_acc",
+                   "target_test_acc"),
 }
 _STEP_ALIASES = ("step", "global_step", "iteration", "iter", "epoch")
+# analytic values and before/after summaries are not trajectories
+_NOT_TRAJECTORY = re.compile(r"^(true_|truth|before_|after_|pretrained_)")
 
 
-def _find(df, aliases):
-    """A column equal to an alias, or ending in ``.alias`` (flattened nested records)."""
-    for a in aliases:
-        if a in df.columns:
-            return a
-    for a in aliases:
-        for c in df.columns:
-            if str(c).endswith("." + a) or str(c).endswith("/" + a):
-                return c
+def _matches(col, canon: str, aliases) -> bool:
+    c = str(col)
+    if _NOT_TRAJECTORY.match(c):
+        return False
+    if canon == "lambda" and re.match(r"^(lambda|lam|lambda_|align_weight)/", c):
+        return True
+    return any(re.search(rf"(^|[/._]){re.escape(a)}$", c) for a in aliases)
+
+
+def _columns_for(df, quantity: str) -> list:
+    if quantity in df.columns and quantity not in TRAJECTORY_QUANTITIES:
+        return [quantity]
+    aliases = TRAJECTORY_QUANTITIES.get(quantity, (quantity,))
+    return [c for c in df.columns if _matches(c, quantity, aliases)]
+
+
+def _has_finite(s: pd.Series) -> bool:
+    return bool(np.isfinite(pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)).any())
+
+
+def _band(df, col, rows):
+    """``(low, high)`` at ``rows`` from ``<col>_lo``/``<col>_hi`` (or ``_ci_low``/``_ci_high``)
+    columns, where both are finite; else None."""
+    for lo_s, hi_s in (("_lo", "_hi"), ("_ci_low", "_ci_high"), ("_low", "_high")):
+        lo_c, hi_c = f"{col}{lo_s}", f"{col}{hi_s}"
+        if lo_c in df.columns and hi_c in df.columns:
+            lo = pd.to_numeric(df[lo_c], errors="coerce").to_numpy(dtype=float)[rows]
+            hi = pd.to_numeric(df[hi_c], errors="coerce").to_numpy(dtype=float)[rows]
+            if np.isfinite(lo).all() and np.isfinite(hi).all():
+                return lo, hi
     return None
 
 
@@ -262,12 +331,17 @@ def plot_gap_trajectory(metrics, *, quantities=None, step=None, hue=None, truth=
         Training records, as in a run's ``metrics.jsonl``: one dict per logged
         step holding a step key (``step``, ``global_step``, ``iteration`` or
         ``epoch``) and any of the quantities. Records may be sparse (evaluation
-        logged every N steps): a key absent from a record is simply not drawn
-        there. Nested dicts are flattened, and ``"metrics.mmd2"`` counts as ``mmd2``.
+        logged every N epochs): a key absent from a record is simply not drawn
+        there. Nested dicts are flattened with ``"."``.
     quantities : list of str, optional
-        Columns to draw, one panel each. Default: those present among
-        :data:`TRAJECTORY_QUANTITIES` (MMD², proxy A-distance, discriminator
-        accuracy, λ, target accuracy), in that order.
+        Panels to draw: names of :data:`TRAJECTORY_QUANTITIES` or columns.
+        Default: every one of MMD², proxy A-distance, discriminator accuracy,
+        λ and target accuracy that has a value in the records, in that order.
+        Keys are matched loosely: ``diag/features_mmd2`` and ``mmd/mmd2`` both
+        count as MMD², ``lambda/dann`` as λ. A panel matching several keys
+        draws one line per key, labelled by the key. A key with companions
+        ``<key>_lo`` and ``<key>_hi`` (a confidence interval, as the
+        experiments log their feature gaps) gets a shaded band.
     step : str, optional
         The x column (default: first of the step keys above).
     hue : str, optional
@@ -287,7 +361,12 @@ def plot_gap_trajectory(metrics, *, quantities=None, step=None, hue=None, truth=
     ValueError
         On no records, no step column, none of the quantities present, or an
         explicit NaN/inf in a record (in a DataFrame, NaN means "not logged";
-        a quantity with no finite value at all is an error).
+        a requested quantity with no finite value at all is an error).
+
+    Examples
+    --------
+    >>> recs = [{"step": s, "mmd2": 1 / (1 + s), "lambda/dann": s / 10} for s in range(10)]
+    >>> fig = plot_gap_trajectory(recs)
     """
     name = "metrics"
     if isinstance(metrics, (list, tuple)):
@@ -295,62 +374,74 @@ def plot_gap_trajectory(metrics, *, quantities=None, step=None, hue=None, truth=
             raise ValueError("metrics is empty; nothing to plot")
         _reject_explicit_nan(metrics, name)
     df = as_frame(metrics, name)
-    xcol = step if step is not None else _find(df, _STEP_ALIASES)
+    xcol = step if step is not None else next((a for a in _STEP_ALIASES if a in df.columns), None)
     if xcol is None or xcol not in df.columns:
         raise ValueError(f"metrics has no step column (looked for {step or list(_STEP_ALIASES)}); "
                          f"columns are {sorted(map(str, df.columns))}")
+    panels = []  # (quantity, [columns])
     if quantities is None:
-        cols = [(canon, _find(df, aliases)) for canon, aliases in TRAJECTORY_QUANTITIES.items()]
-        cols = [(canon, c) for canon, c in cols if c is not None]
-        if not cols:
-            raise ValueError(f"metrics holds none of {list(TRAJECTORY_QUANTITIES)}; "
+        for q in TRAJECTORY_QUANTITIES:
+            cols = [c for c in _columns_for(df, q) if c != xcol and _has_finite(df[c])]
+            if cols:
+                panels.append((q, cols))
+        if not panels:
+            raise ValueError(f"metrics has no finite value for any of {list(TRAJECTORY_QUANTITIES)}; "
                              f"columns are {sorted(map(str, df.columns))}; pass quantities=")
     else:
-        if isinstance(quantities, str):
-            quantities = [quantities]
-        cols = []
-        for q in quantities:
-            c = q if q in df.columns else _find(df, TRAJECTORY_QUANTITIES.get(q, (q,)))
-            if c is None:
-                raise ValueError(f"metrics has no column {q!r}; columns are {sorted(map(str, df.columns))}")
-            cols.append((q, c))
-        if not cols:
+        for q in [quantities] if isinstance(quantities, str) else list(quantities):
+            cols = _columns_for(df, q)
+            if not cols:
+                raise ValueError(f"metrics has no column for {q!r}; "
+                                 f"columns are {sorted(map(str, df.columns))}")
+            if not any(_has_finite(df[c]) for c in cols):
+                raise ValueError(f"metrics[{q!r}] has no finite value at any step; nothing to plot")
+            panels.append((q, [c for c in cols if _has_finite(df[c])]))
+        if not panels:
             raise ValueError("quantities is empty")
     if hue is not None and hue not in df.columns:
         raise ValueError(f"metrics has no column {hue!r} for hue")
-    x_all = pd.to_numeric(df[xcol], errors="coerce")
+    x_all = pd.to_numeric(df[xcol], errors="coerce").to_numpy(dtype=float)
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
     hue_colors = colors_for([g for g, _ in groups]) if hue is not None else {}
-    fig, axes = axes_grid(ax, len(cols), figsize_per=(6.0, 1.9), ncols=1, sharex=True,
+    fig, axes = axes_grid(ax, len(panels), figsize_per=(6.0, 1.9), ncols=1, sharex=True,
                           what="quantity panels")
-    handles, truth_handle = {}, None
-    for i, (a, (canon, c)) in enumerate(zip(axes, cols)):
-        vals = pd.to_numeric(df[c], errors="coerce")
-        finite = np.isfinite(vals.to_numpy(dtype=float)) & np.isfinite(x_all.to_numpy(dtype=float))
-        if not finite.any():
-            raise ValueError(f"metrics[{c!r}] has no finite value at any step; nothing to plot")
-        for g, sub in groups:
-            m = finite[df.index.get_indexer(sub.index)]
-            if not m.any():
-                continue
-            xs, ys = x_all[sub.index[m]].to_numpy(float), vals[sub.index[m]].to_numpy(float)
-            order = np.argsort(xs, kind="stable")
-            color = hue_colors[g] if hue is not None else PALETTE[i % len(PALETTE)]
-            label = str(g) if hue is not None else canon
-            (line,) = a.plot(xs[order], ys[order], color=color, linewidth=1.4,
-                             marker="." if m.sum() < 30 else None, label=label)
-            handles.setdefault(label, line)
-        if truth and canon in truth:
-            t = finite_scalar(truth[canon], f"truth[{canon!r}]")
+    handles, truth_handle, k = {}, None, 0
+    for a, (q, cols) in zip(axes, panels):
+        for c in cols:
+            vals = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
+            finite = np.isfinite(vals) & np.isfinite(x_all)
+            color = PALETTE[k % len(PALETTE)]
+            k += 1
+            for g, sub in groups:
+                rows = df.index.get_indexer(sub.index)
+                rows = rows[finite[rows]]
+                if rows.size == 0:
+                    continue
+                order = np.argsort(x_all[rows], kind="stable")
+                xs, ys = x_all[rows][order], vals[rows][order]
+                if hue is not None:
+                    label = str(g) if len(cols) == 1 else f"{g}: {c}"
+                    color = hue_colors[g]
+                else:
+                    label = q if c == q else str(c)
+                style = "-" if hue is None or len(cols) == 1 else ("-", "--", ":")[cols.index(c) % 3]
+                (line,) = a.plot(xs, ys, color=color, linewidth=1.4, linestyle=style,
+                                 marker="." if rows.size < 30 else None, label=label)
+                handles.setdefault(label, line)
+                band = _band(df, c, rows[order])
+                if band is not None:
+                    a.fill_between(xs, band[0], band[1], color=color, alpha=0.2, linewidth=0)
+        if truth and q in truth:
+            t = finite_scalar(truth[q], f"truth[{q!r}]")
             truth_handle = a.axhline(t, color=TRUTH_COLOR, linestyle="--", linewidth=1,
                                      label="analytic truth")
-        a.set_ylabel(metric_label(canon).replace(" (", "\n("), fontsize="small")
+        a.set_ylabel(metric_label(q).replace(" (", "\n("), fontsize="small")
         a.grid(alpha=0.3)
     for a in axes[:-1]:
         a.tick_params(labelbottom=False)
     axes[-1].set_xlabel(f"training {xcol} (iterations)" if xcol != "epoch" else "training epoch (epochs)")
     if truth_handle is not None:
         handles["analytic truth"] = truth_handle
-    axes[0].legend(list(handles.values()), list(handles.keys()), frameon=False, fontsize="small",
-                   ncols=min(len(handles), 4), loc="best")
+    axes[0].legend(list(handles.values()), list(handles.keys()), frameon=False, fontsize="x-small",
+                   ncols=min(len(handles), 3), loc="lower left", bbox_to_anchor=(0.0, 1.02))
     return fig

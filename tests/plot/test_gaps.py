@@ -38,7 +38,7 @@ def test_before_after_draws_one_panel_per_metric(tmp_path):
         bars = bar_containers(ax)
         assert len(bars) == 2 and all(len(b) == 2 for b in bars)  # before/after x inputs/features
     assert [t.get_text() for t in axes[0].get_xticklabels()] == ["inputs", "features"]
-    assert set(legend_texts(axes[0])) == {"before", "after", "analytic truth"}
+    assert set(legend_texts(axes[-1])) == {"before", "after", "analytic truth"}
     truth = [ln for ln in axes[0].get_lines() if ln.get_marker() == "D"]
     assert len(truth) == 2 and np.allclose(truth[0].get_ydata(), 0.31)  # one marker per side
     heights = [r.get_height() for r in bar_containers(axes[0])[1]]
@@ -128,9 +128,32 @@ def test_trajectory_hue_and_nested_records():
     ([], "empty"),
     ([{"step": 0, "mmd2": float("nan")}], "NaN"),
     ([{"mmd2": 0.1}], "no step column"),
-    ([{"step": 0, "unrelated": 1.0}], "none of"),
+    ([{"step": 0, "unrelated": 1.0}], "any of"),
     (pd.DataFrame({"step": [0, 1], "mmd2": [np.nan, np.nan]}), "no finite value"),
+    ([{"step": 0, "true_mmd2": 0.1, "before_features_mmd2": 0.2}], "any of"),  # not trajectories
 ])
 def test_trajectory_rejects_empty_and_nan(bad, match):
     with pytest.raises(ValueError, match=match):
         plot_gap_trajectory(bad)
+
+
+def test_trajectory_reads_trainer_keys():
+    """Keys as da.transfer's trainer logs them: lambda/<term>, <term>/disc_acc, diag/features_*."""
+    recs = [{"epoch": e, "step": 10 * e, "lambda/dann": e / 5, "dann/disc_acc": 0.9 - e / 20,
+             "dann/disc_acc_s": 0.9, "diag/features_mmd2": 0.5 / (1 + e), "target_val_acc": 0.6 + e / 50,
+             "loss/total": 1.0} for e in range(5)]
+    fig = plot_gap_trajectory(recs)
+    assert [a.get_ylabel().split("\n")[0] for a in fig.axes] == [
+        "MMD²", "domain-discriminator accuracy", "λ, alignment weight", "target accuracy"]
+    assert legend_texts(fig.axes[0]) == ["diag/features_mmd2", "dann/disc_acc", "lambda/dann",
+                                         "target_val_acc"]
+    fig = plot_gap_trajectory(recs + [dict(r, **{"lambda/mmd": 1.0}) for r in recs], quantities=["lambda"])
+    assert len(fig.axes[0].get_lines()) == 2  # one line per lambda/<term>
+
+
+def test_trajectory_draws_ci_bands_from_lo_hi_columns():
+    recs = [{"step": s, "diag/features_mmd2": 0.3 - s / 100, "diag/features_mmd2_lo": 0.25 - s / 100,
+             "diag/features_mmd2_hi": 0.35 - s / 100} for s in range(5)]
+    fig = plot_gap_trajectory(recs)
+    (ax,) = fig.axes
+    assert len(ax.get_lines()) == 1 and len(ax.collections) == 1  # the line and its band
