@@ -200,7 +200,8 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels (from ``classes_``)."""
-        return self.classes_[self.decision_function(X).argmax(1)]
+        scores = self.decision_function(X)
+        return self.classes_[scores.argmax(1)]
 
     def transform(self, X) -> np.ndarray:
         """The learned features ``featurizer(X)``, shape (n, d)."""

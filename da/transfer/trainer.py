@@ -114,6 +114,9 @@ class TrainConfig:
     momentum, nesterov : SGD options.
     weight_decay : float
     lr_schedule : {"constant", "ganin", "cosine"}
+    steps_per_epoch : int, optional
+        Override the epoch length (e.g. to give every method the same number of
+        steps whichever streams it uses).
     horizon : int, optional
         Total steps over which ``p`` goes from 0 to 1 (the schedules' horizon);
         default ``epochs * steps_per_epoch``. 0 is an error.
@@ -153,6 +156,7 @@ class TrainConfig:
     nesterov: bool = False
     weight_decay: float = 0.0
     lr_schedule: str = "constant"
+    steps_per_epoch: int | None = None
     horizon: int | None = None
     discriminator_lr_factor: float = 1.0
     source_weight: float = 1.0
@@ -171,7 +175,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.batch_size, "batch_size")
-        for nm in ("batch_size_target", "batch_size_labeled", "patience"):
+        for nm in ("batch_size_target", "batch_size_labeled", "patience", "steps_per_epoch"):
             if getattr(self, nm) is not None:
                 check_positive_int(getattr(self, nm), nm)
         if self.horizon is not None:
@@ -462,8 +466,9 @@ class Trainer:
         if not (use_source or use_labeled):
             raise ValueError("nothing to train on: source_weight=0, no labelled target and no alignment")
         if is_oracle:
-            msg = (f"selection='oracle' reads labelled target validation data; the run is marked "
-                   f"oracle=True and is an upper bound, not an unsupervised result")
+            why = ("selection='oracle' reads labelled target validation data" if getattr(criterion, "oracle", False)
+                   else "this run trains on target labels")
+            msg = f"{why}; the run is marked oracle=True and is an upper bound, not an unsupervised result"
             warnings.warn(msg, stacklevel=4)
             log.warning(msg)
 
@@ -480,9 +485,8 @@ class Trainer:
             streams["t"] = _Stream(len(Xt), c.batch_size_target or c.batch_size, gen)
         if use_labeled:
             streams["l"] = _Stream(n_lab, c.batch_size_labeled or c.batch_size, gen)
-        steps_per_epoch = max(math.ceil(s.n / s.bs) for s in streams.values())
+        steps_per_epoch = c.steps_per_epoch or max(math.ceil(s.n / s.bs) for s in streams.values())
         horizon = c.horizon if c.horizon is not None else c.epochs * steps_per_epoch
-        total_steps = c.epochs * steps_per_epoch
 
         groups, reg, frozen = self.strategy.prepare(model, c.lr, seed=c.seed)
         for t in terms:

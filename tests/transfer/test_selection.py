@@ -1,0 +1,99 @@
+"""Selection criteria as plain functions: hand-computed values, IWCV/DEV formulas, name checks."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.stats import entropy as scipy_entropy
+
+from da.transfer import CRITERIA, get_criterion
+from da.transfer.selection import dev, domain_importance_weights, iwcv, oracle, snd, source_val
+from da.transfer.selection import entropy as entropy_criterion
+
+
+def _ce(logits, y):
+    z = logits - logits.max(1, keepdims=True)
+    return np.log(np.exp(z).sum(1)) - z[np.arange(len(y)), y]
+
+
+@pytest.fixture
+def outputs(split):
+    rng = np.random.default_rng(1)
+    out = {}
+    for part in ("source_train", "source_val", "target_train", "target_val"):
+        n = len(getattr(split, part))
+        out[part] = {"logits": rng.normal(size=(n, 3)), "features": getattr(split, part).X + rng.normal(
+            scale=0.1, size=getattr(split, part).X.shape)}
+    return out
+
+
+def test_source_val_is_accuracy(outputs, split):
+    expected = (outputs["source_val"]["logits"].argmax(1) == split.source_val.y).mean()
+    assert source_val(outputs, split) == pytest.approx(expected)
+
+
+def test_entropy_matches_scipy(outputs, split):
+    lg = outputs["target_val"]["logits"]
+    p = np.exp(lg) / np.exp(lg).sum(1, keepdims=True)
+    assert entropy_criterion(outputs, split) == pytest.approx(-np.mean(scipy_entropy(p, axis=1)), rel=1e-6)
+
+
+def test_snd_matches_direct_loop(outputs, split):
+    lg = outputs["target_val"]["logits"][:40]
+    small = {"target_val": {"logits": lg}}
+    p = np.exp(lg) / np.exp(lg).sum(1, keepdims=True)
+    p /= np.linalg.norm(p, axis=1, keepdims=True)
+    hs = []
+    for i in range(len(p)):
+        s = np.array([p[i] @ p[j] / 0.05 for j in range(len(p)) if j != i])
+        q = np.exp(s - s.max())
+        q /= q.sum()
+        hs.append(-(q * np.log(q)).sum())
+    assert snd(small, split) == pytest.approx(np.mean(hs), rel=1e-9)
+
+
+def test_iwcv_is_weighted_source_val_risk(outputs, split):
+    w = domain_importance_weights(split.source_train.X, split.target_train.X, split.source_val.X)
+    expected = -np.mean(w * _ce(outputs["source_val"]["logits"], split.source_val.y))
+    cache = {}
+    assert iwcv(outputs, split, cache=cache) == pytest.approx(expected)
+    assert "iwcv_weights" in cache  # model-independent: computed once per run
+
+
+def test_importance_weights_match_gaussian_density_ratio():
+    # p_S = N(0, I), p_T = N(mu, I): log p_T/p_S (x) = mu.x - |mu|^2 / 2, linear as the logistic model
+    rng = np.random.default_rng(0)
+    mu = np.array([0.5, -0.5])
+    Xs, Xt = rng.normal(size=(3000, 2)), rng.normal(size=(2000, 2)) + mu
+    Xe = rng.normal(size=(200, 2))
+    w = domain_importance_weights(Xs, Xt, Xe)
+    true = Xe @ mu - mu @ mu / 2
+    assert np.abs(np.log(w) - true).mean() < 0.1
+
+
+def test_dev_control_variate_formula(outputs, split):
+    w = domain_importance_weights(outputs["source_train"]["features"], outputs["target_train"]["features"],
+                                  outputs["source_val"]["features"])
+    L = w * _ce(outputs["source_val"]["logits"], split.source_val.y)
+    eta = -np.cov(L, w)[0, 1] / np.var(w, ddof=1)
+    assert dev(outputs, split) == pytest.approx(-(L.mean() + eta * w.mean() - eta))
+
+
+def test_oracle_reads_target_val_labels_and_is_marked(outputs, split):
+    assert oracle.oracle is True and not any(CRITERIA[k].oracle for k in CRITERIA if k != "oracle")
+    expected = (outputs["target_val"]["logits"].argmax(1) == split.eval_labels.val).mean()
+    assert oracle(outputs, split) == pytest.approx(expected)
+    no_labels = replace(split, eval_labels=replace(split.eval_labels, val=None))
+    with pytest.raises(ValueError, match="oracle"):
+        oracle(outputs, no_labels)
+
+
+def test_only_oracle_needs_target_labels(outputs, split):
+    blind = replace(split, eval_labels=replace(split.eval_labels, train=None, val=None, test=None))
+    for name in ("source_val", "iwcv", "dev", "entropy", "snd"):
+        assert get_criterion(name)(outputs, blind) == pytest.approx(get_criterion(name)(outputs, split))
+
+
+def test_unknown_criterion_lists_valid_ones():
+    with pytest.raises(ValueError, match="unknown selection criterion 'best'.*dev.*entropy.*iwcv.*oracle"):
+        get_criterion("best")
