@@ -40,13 +40,15 @@ def _labels(y, n, name):
     return y
 
 
-def embed_2d(X, method="pca", *, seed=0, perplexity: float = 30.0):
+def embed_2d(X, method="pca", *, seed=0, perplexity: float = 30.0, n_threads: int | None = None):
     """Project rows of ``X`` to 2-D.
 
     Returns ``(Z, axis_labels)``. ``method`` is ``"pca"`` (labels give the
-    explained variance), ``"tsne"`` (scikit-learn's exact-gradient-free
-    Barnes–Hut t-SNE, PCA initialisation; perplexity is capped at ``(n-1)/3``)
-    or ``None`` (the first two coordinates, for data already in 2-D).
+    explained variance), ``"tsne"`` (scikit-learn's Barnes–Hut t-SNE with PCA
+    initialisation; perplexity is capped at ``(n-1)/3``) or ``None`` (the
+    first two coordinates, for data already in 2-D). ``n_threads`` caps the
+    OpenMP threads of t-SNE (``None``: scikit-learn's default, all cores);
+    on a machine shared with other jobs ``1`` can be many times faster.
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
@@ -68,7 +70,14 @@ def embed_2d(X, method="pca", *, seed=0, perplexity: float = 30.0):
     seed_int = int(check_random_state(seed).integers(2**31 - 1))
     tsne = TSNE(n_components=2, perplexity=min(perplexity, (X.shape[0] - 1) / 3), init="pca",
                 learning_rate="auto", random_state=seed_int)
-    return tsne.fit_transform(X), ("t-SNE 1 (arbitrary units)", "t-SNE 2 (arbitrary units)")
+    if n_threads is None:
+        Z = tsne.fit_transform(X)
+    else:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=int(n_threads), user_api="openmp"):
+            Z = tsne.fit_transform(X)
+    return Z, ("t-SNE 1 (arbitrary units)", "t-SNE 2 (arbitrary units)")
 
 
 def _panel_data(spec, name):
@@ -90,7 +99,8 @@ def _panel_data(spec, name):
 
 
 def plot_embedding(fs=None, ft=None, ys=None, yt=None, *, method="pca", before=None, after=None,
-                   ax=None, max_points: int = 1000, seed=0, perplexity: float = 30.0, titles=None):
+                   ax=None, max_points: int = 1000, seed=0, perplexity: float = 30.0, titles=None,
+                   n_threads: int | None = None):
     """Source vs target features in 2-D: colour is the domain, marker shape the class.
 
     Give either ``fs, ft`` (one panel) or ``before=`` and/or ``after=`` (one
@@ -120,6 +130,8 @@ def plot_embedding(fs=None, ft=None, ys=None, yt=None, *, method="pca", before=N
         t-SNE perplexity.
     titles : sequence of str, optional
         Panel titles (default ``"before adaptation"``/``"after adaptation"``).
+    n_threads : int, optional
+        Cap on t-SNE's OpenMP threads (see :func:`embed_2d`).
 
     Returns
     -------
@@ -163,7 +175,8 @@ def plot_embedding(fs=None, ft=None, ys=None, yt=None, *, method="pca", before=N
         Xs_, Xt_ = Xs[pick_s], Xt[pick_t]
         ys_ = None if ys_ is None else ys_[pick_s]
         yt_ = None if yt_ is None else yt_[pick_t]
-        Z, (xl, yl) = embed_2d(np.vstack([Xs_, Xt_]), method, seed=rng, perplexity=perplexity)
+        Z, (xl, yl) = embed_2d(np.vstack([Xs_, Xt_]), method, seed=rng, perplexity=perplexity,
+                               n_threads=n_threads)
         Zs, Zt = Z[: Xs_.shape[0]], Z[Xs_.shape[0]:]
         for dom, Zd, yd in (("source", Zs, ys_), ("target", Zt, yt_)):
             if yd is None:

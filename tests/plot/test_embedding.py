@@ -40,7 +40,8 @@ def test_before_and_after_side_by_side(feats):
 def test_draws_into_given_axes_and_tsne_runs(feats):
     fs, ft, ys, _ = feats
     fig, (ax0, ax1) = plt.subplots(1, 2)
-    out = plot_embedding(fs[:25], ft[:25], ys[:25], method="tsne", ax=ax1, perplexity=5)
+    out = plot_embedding(fs[:25], ft[:25], ys[:25], method="tsne", ax=ax1, perplexity=5,
+                         n_threads=1)
     assert out is fig and not ax0.collections and len(ax1.collections) == 3 + 1
     assert ax1.get_xlabel().startswith("t-SNE")
 
