@@ -13,7 +13,27 @@ import sys
 from pathlib import Path
 
 
+def _parse_intermixed(p) -> None:
+    """Let options and ``key=value`` overrides come in any order (``da run cfg.yaml -q seed=1``).
+
+    A ``nargs="*"`` positional stops at the first option (python/cpython#58401);
+    ``parse_intermixed_args`` fixes that but refuses a parser with sub-commands,
+    so this sub-parser parses its own arguments intermixed.
+    """
+    plain = p.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        p.parse_known_args = plain  # parse_known_intermixed_args calls parse_known_args itself
+        try:
+            return p.parse_known_intermixed_args(args, namespace)
+        finally:
+            p.parse_known_args = parse_known_args
+
+    p.parse_known_args = parse_known_args
+
+
 def add_common_arguments(p, *, jobs_default: int = 1) -> None:
+    _parse_intermixed(p)
     p.add_argument("config", help="experiment YAML file")
     p.add_argument("overrides", nargs="*", metavar="key.path=value",
                    help="override config keys (values are YAML): train.epochs=5 align.0.weight=0.5 "
@@ -88,7 +108,11 @@ def execute(args, backend: str = "local", scheduler=None) -> int:
     statuses = run_sweep(configs, args.output, backend=backend, jobs=args.jobs, scheduler=scheduler,
                          retry_failed=args.retry_failed, force=args.force, quiet=args.quiet,
                          threads_per_run=args.threads_per_run)
-    print(summary_table(statuses), end="")
+    print(summary_table(statuses, metrics=configs[0]["summary"] if configs else None), end="")
+    done = [s for s in statuses if s["status"] in ("completed", "skipped")]
+    if len(done) >= 2 and configs[0]["figures"] and any(s["status"] == "completed" for s in statuses):
+        for root in roots:
+            sweep_figures(root)
     bad = [s for s in statuses if s["status"] in ("failed", "crashed", "skipped_failed")]
     counts = {k: sum(1 for s in statuses if s["status"] == k)
               for k in ("completed", "skipped", "failed", "skipped_failed", "crashed")}
@@ -97,6 +121,22 @@ def execute(args, backend: str = "local", scheduler=None) -> int:
           + (f", lost to a dead worker {counts['crashed']} (rerun to resume)" if counts["crashed"] else "")
           + (f"; records under {', '.join(roots)}" if roots else ""), file=sys.stderr)
     return 1 if bad else 0
+
+
+def sweep_figures(root) -> None:
+    """Figures over the runs of an output root (ablations, severity curves), when da.plot is there."""
+    try:
+        from da.plot import plot_run_dir
+    except ImportError:
+        return
+    try:
+        out = plot_run_dir(root, Path(root) / "figures", formats=("png", "pdf"))
+    except Exception as exc:  # a table without a figure is still a result
+        print(f"figures skipped: {exc}", file=sys.stderr)
+        return
+    names = sorted(out.get("figures", {}))
+    if names:
+        print(f"figures: {', '.join(names)} in {Path(root) / 'figures'}", file=sys.stderr)
 
 
 def run(args) -> int:

@@ -233,10 +233,19 @@ def _fmt(x, digits: int) -> str:
     return str(x)
 
 
+def _fmt_key(x) -> str:
+    """A group-by value as written in the config (``30``, ``0.1``, ``mmd``)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, (float, np.floating)):
+        return f"{x:g}"
+    return str(x)
+
+
 def _cells(agg: pd.DataFrame, by, metrics, digits, pm: str, wrap=lambda s: s) -> list[list[str]]:
     body = []
     for _, r in agg.iterrows():
-        row = [_fmt(r[c], digits) for c in by]
+        row = [_fmt_key(r[c]) for c in by]
         if "n" in agg.columns:
             row.append(str(int(r["n"])))
         for m in metrics:
@@ -335,7 +344,7 @@ def summary_table(results, metrics=None, digits: int = 3) -> str:
     head = ["run_id"] + keys + ["status"] + list(metrics)
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for _, r in df.iterrows():
-        cells = [_fmt(r.get(c), digits) for c in ["run_id"] + keys + ["status"]]
+        cells = [_fmt_key(r.get(c)) for c in ["run_id"] + keys + ["status"]]
         cells += [_fmt(r.get(m), digits) for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     errs = [f"- {r['run_id']}: {r['error']}" for r in recs if r.get("error")]

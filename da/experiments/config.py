@@ -110,7 +110,7 @@ DIAG_ON = ("inputs", "features")
 LABEL_SHIFT_ESTIMATORS = ("bbse", "mlls")
 
 # keys that label or file a run without changing what it computes: not hashed.
-_UNHASHED = ("name", "output")
+_UNHASHED = ("name", "output", "figures", "summary")
 # keys that only sweeps use: removed by expand_sweep, rejected by resolve_config.
 _SWEEP_KEYS = ("grid", "zip")
 
@@ -463,12 +463,17 @@ _LABEL_SHIFT = {
                          "estimate the target prior with these (da.diagnostics.estimate_label_shift)"),
     "when": ListOf(Str(None, choices=("before", "after")), ["before"],
                    "with the model before and/or after fine-tuning"),
+    "n_bootstrap": Num(0, "bootstrap resamples of each estimate (0: point estimates)", lo=0,
+                       integer=True),
 }
 
 #: The one registry of config keys, their defaults and what they mean.
 SCHEMA: dict[str, Any] = {
     "name": Str("experiment", "label, not hashed"),
     "output": Str("runs", "output root, not hashed: runs go to OUTPUT/<run_id>/"),
+    "figures": Bool(True, "draw figures/ from the records with da.plot when it is installed; not hashed"),
+    "summary": ListOf(Str(None), None, "metrics in the summary table `da run` prints (null: accuracies "
+                                       "and feature MMD^2); not hashed", optional=True),
     "seed": Num(0, "seed of sampling, initialisation and training", lo=0, integer=True),
     "method": Str("source_only", "method preset: fills `align` when align is absent",
                   choices=tuple(METHODS) + ("custom",)),

@@ -233,7 +233,13 @@ def _accuracy(model, split) -> dict:
 
 
 def _label_shift(model, split, pair, cfg: dict) -> dict:
-    """Target prior estimates (BBSE, MLLS) from the model's outputs, with their errors."""
+    """Target prior estimates (BBSE, MLLS) from the model's outputs, with their errors.
+
+    Both read the model's probabilities on labelled source validation rows and on the
+    unlabelled target test rows; errors are against the target's true prior (analytic
+    for synthetic pairs, the class frequencies for real ones) and against the class
+    frequencies of the target test rows themselves.
+    """
     import da.diagnostics as Dg
     from da.transfer.evaluate import predict_outputs
 
@@ -242,22 +248,27 @@ def _label_shift(model, split, pair, cfg: dict) -> dict:
         return {}
     estimate = getattr(Dg, "estimate_label_shift", None)
     if estimate is None:
-        raise ImportError("label_shift.estimators needs da.diagnostics.estimate_label_shift, "
-                          "which this build of da does not have")
+        try:
+            from da.diagnostics.label_shift import estimate_label_shift as estimate
+        except ImportError:
+            raise ImportError("label_shift.estimators needs da.diagnostics.estimate_label_shift, "
+                              "which this build of da does not have") from None
+    K = split.n_classes
     true = np.asarray(pair.target.prior, dtype=np.float64)
-    src_prior = np.asarray(pair.source.prior, dtype=np.float64)
+    yt = split.eval_labels.test
+    empirical = np.bincount(yt, minlength=K) / max(len(yt), 1) if yt is not None else None
     val = split.source_val
-    logits_val = predict_outputs(model, val.X, features=False)["logits"]
-    logits_t = predict_outputs(model, split.target_test.X, features=False)["logits"]
-    out = {"true_prior": true.tolist(), "source_prior": src_prior.tolist(), "estimators": {}}
+    p_val = _softmax(predict_outputs(model, val.X, features=False)["logits"])
+    p_t = _softmax(predict_outputs(model, split.target_test.X, features=False)["logits"])
+    out = {"true_prior": true.tolist(), "source_prior": np.asarray(pair.source.prior).tolist(),
+           "target_test_frequencies": None if empirical is None else empirical.tolist(), "estimators": {}}
     for name in ls["estimators"]:
-        res = estimate(_softmax(logits_val), val.y, _softmax(logits_t), method=name)
-        q = np.asarray(getattr(res, "target_prior", res), dtype=np.float64).reshape(-1)
+        res = estimate(p_val, val.y, p_t, method=name, n_bootstrap=ls["n_bootstrap"], seed=cfg["seed"])
+        q = np.asarray(res.prior, dtype=np.float64)
         rec = {"target_prior": q.tolist(), "l1_error": float(np.abs(q - true).sum()),
-               "tv_error": float(0.5 * np.abs(q - true).sum()),
-               "l2_error": float(np.linalg.norm(q - true))}
-        if hasattr(res, "to_dict"):
-            rec["details"] = {k: v for k, v in res.to_dict().items() if k != "target_prior"}
+               "l2_error": float(np.linalg.norm(q - true)), "result": res.to_dict()}
+        if empirical is not None:
+            rec["l1_error_empirical"] = float(np.abs(q - empirical).sum())
         out["estimators"][name] = rec
     return out
 
@@ -339,6 +350,8 @@ def flat_metrics(fit_metrics: dict, before: dict | None, after: dict | None, tru
         for name, e in rep.get("label_shift", {}).get("estimators", {}).items():
             out[f"{stage}_{name}_l1_error"] = e["l1_error"]
             out[f"{stage}_{name}_l2_error"] = e["l2_error"]
+            if "l1_error_empirical" in e:
+                out[f"{stage}_{name}_l1_error_empirical"] = e["l1_error_empirical"]
     for k, v in ((truth or {}).get("values") or {}).items():
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             out[f"true_{k}"] = float(v)
@@ -434,21 +447,22 @@ def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, ba
     return info
 
 
-def _figures(run_dir: Path, before, after, history) -> list[str]:
-    """Figures from the records, when :mod:`da.plot` is importable; never fails the run."""
+def _figures(run_dir: Path) -> list[str]:
+    """Figures drawn from the run's records by :func:`da.plot.plot_run_dir`, when da.plot is
+    importable; plotting is a by-product, so it never fails the run."""
     try:
-        import da.plot as P
+        from da.plot import plot_run_dir
     except ImportError:
         return []
-    make = getattr(P, "run_figures", None)
-    if make is None:
-        return []
     try:
-        out = make(run_dir, before=before, after=after, history=history, out_dir=run_dir / "figures")
-        return [str(p) for p in (out or [])]
-    except Exception as exc:  # plotting is a by-product; the run's numbers stand without it
+        out = plot_run_dir(run_dir, run_dir / "figures", formats=("png",))
+    except Exception as exc:
         log.warning("figures skipped: %s: %s", type(exc).__name__, exc)
         return []
+    for reason in out.get("skipped", []):
+        log.info("figure skipped: %s", reason)
+    return sorted(str(Path(p).relative_to(run_dir)) for paths in out.get("figures", {}).values()
+                  for p in (paths if isinstance(paths, (list, tuple)) else [paths]))
 
 
 def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_dir=None) -> dict:
@@ -497,7 +511,6 @@ def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_
             R.write_failure(run_dir, rid, exc, traceback.format_exc(), attempts=attempts,
                             config=cfg, seconds=time.time() - t_start)
             raise
-        log.info("run %s completed in %.1fs", rid, result["seconds"])
     return result
 
 
@@ -582,7 +595,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
              "seconds": time.time() - t_start, "pretrain_cached": pre["pretrain_cached"]}
     metrics = flat_metrics(fit.metrics, before, after, truth, extra)
     R.append_jsonl(metrics_path, {"stage": "eval", **metrics})
-    figures = _figures(run_dir, before, after, fit.history)
+    figures = _figures(run_dir) if cfg["figures"] else []
     result = {
         "run_id": rid, "status": "completed", "name": cfg["name"], "method": cfg["method"],
         "config": cfg, "metrics": metrics, "run_dir": str(run_dir),
@@ -592,6 +605,9 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
         "started_at": t_start, "finished_at": time.time(),
         "versions": {"da": da.__version__, "torch": torch.__version__, "python": platform.python_version()},
     }
+    log.info("run %s completed in %.1fs; writing result.json", rid, metrics["seconds"])
+    for h in logging.getLogger("da").handlers:  # nothing may land in the run directory after result.json
+        h.flush()
     atomic_write_json(run_dir / R.RESULT, result)
     return result
 

@@ -5,6 +5,7 @@ import pytest
 # Tiny runs: 2-D Gaussians, 200 samples per domain, an 8-unit MLP, 2 + 2 epochs; ~0.2 s each once warm.
 TINY = {
     "name": "tiny",
+    "figures": False,  # matplotlib costs more than a tiny run; one test turns it on
     "seed": 0,
     "method": "mmd",
     "data": {"generator": {"domain": "gaussian", "shift": "rotation", "severity": 40},

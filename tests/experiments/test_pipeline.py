@@ -1,0 +1,118 @@
+"""One run: the run directory's records, the pretraining cache, diagnostics and ground truth."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from da.experiments import records as R
+from da.experiments.config import config_hash, resolve_config
+from da.experiments.pipeline import build_pair, run_experiment, weight_schedule
+
+
+def test_a_run_writes_its_records_and_result_json_last(tmp_path, tiny):
+    cfg = dict(tiny, diagnostics=dict(tiny["diagnostics"], every=1), train=dict(tiny["train"], log_every=2),
+               figures=True)
+    res = run_experiment(cfg, tmp_path)
+    rid = config_hash(resolve_config(cfg))
+    d = tmp_path / rid
+    assert res["run_id"] == rid and res["status"] == "completed" and R.run_state(d) == "completed"
+    for name in ("config.yaml", "metrics.jsonl", "report_before.json", "report_after.json", "model.pt",
+                 "run.log", "result.json"):
+        assert (d / name).is_file(), name
+    assert yaml.safe_load((d / "config.yaml").read_text()) == resolve_config(cfg)
+    newest = max(p.stat().st_mtime_ns for p in d.rglob("*") if p.is_file() and p.name != "result.json")
+    assert (d / "result.json").stat().st_mtime_ns >= newest
+    assert json.loads((d / "result.json").read_text())["metrics"] == res["metrics"]
+
+    recs = R.read_jsonl(d / "metrics.jsonl")
+    stages = [r["stage"] for r in recs]
+    assert stages[0] == "data" and stages[-1] == "eval"
+    assert stages.count("pretrain") == 2 and stages.count("finetune") == 2 and "finetune_step" in stages
+    ft = [r for r in recs if r["stage"] == "finetune"]
+    assert all("diag/features_mmd2" in r and "diag/features_mmd_p" in r for r in ft)  # every epoch
+
+    before = json.loads((d / "report_before.json").read_text())
+    after = json.loads((d / "report_after.json").read_text())
+    assert set(before) >= {"inputs", "features", "accuracy", "ground_truth"}
+    assert before["inputs"] == after["inputs"]  # the inputs do not change with the model
+    m = res["metrics"]
+    for k in ("target_test_acc", "source_test_acc", "pretrained_target_test_acc", "before_inputs_mmd_p",
+              "before_features_mmd2", "after_features_mmd2", "true_mmd2", "true_kl_joint"):
+        assert np.isfinite(m[k]), k
+    assert "da.transfer" in (d / "run.log").read_text()  # the trainer's per-epoch log lines
+    pytest.importorskip("da.plot")
+    assert "figures/gap_before_after.png" in res["figures"] and (d / "figures" / "gap_before_after.png").is_file()
+
+
+def test_pretraining_is_cached_and_shared_by_an_ablation(tmp_path, tiny):
+    a = run_experiment(dict(tiny, method="mmd"), tmp_path)
+    b = run_experiment(dict(tiny, method="dann", **{"lambda": 0.5}), tmp_path)
+    c = run_experiment(dict(tiny, method="mmd", seed=1), tmp_path)
+    assert not a["metrics"]["pretrain_cached"] and b["metrics"]["pretrain_cached"]
+    assert not c["metrics"]["pretrain_cached"]  # another seed is another pretraining
+    assert a["pretrain_key"] == b["pretrain_key"] != c["pretrain_key"]
+    assert b["metrics"]["pretrained_target_test_acc"] == a["metrics"]["pretrained_target_test_acc"]
+    assert len(list((tmp_path / R.CACHE_DIR / "pretrain").glob("*.pt"))) == 2
+    # loading from the cache gives the same run as pretraining in place
+    again = run_experiment(dict(tiny, method="mmd"), tmp_path / "fresh")
+    assert {k: v for k, v in again["metrics"].items() if k not in ("seconds", "pretrain_cached")} == \
+        {k: v for k, v in a["metrics"].items() if k not in ("seconds", "pretrain_cached")}
+
+
+def test_estimated_input_mmd_matches_the_closed_form(tmp_path, tiny):
+    """Rotated Gaussians: the estimated MMD² (bandwidth 1) sits next to DomainPair.ground_truth()'s."""
+    cfg = copy.deepcopy(tiny)
+    cfg["data"] = {"generator": {"domain": "gaussian", "separation": 2.0, "shift": "rotation", "severity": 90},
+                   "n_source": 2000, "n_target": 2000}
+    cfg["diagnostics"] = {"tests": [], "gaps": ["mmd2"], "compare": ["inputs"], "bandwidth": 1.0,
+                          "max_samples": 400}
+    cfg["pretrain"]["epochs"] = 1
+    cfg["train"]["epochs"] = 1
+    m = run_experiment(cfg, tmp_path)["metrics"]
+    pair = build_pair(resolve_config(cfg)["data"])
+    assert m["true_mmd2"] == pytest.approx(pair.ground_truth(bandwidth=1.0)["mmd2"])
+    assert m["true_mmd2"] > 0.1 and m["before_inputs_mmd2"] == pytest.approx(m["true_mmd2"], abs=0.04)
+
+
+def test_label_shift_estimates_are_recorded(tmp_path, tiny):
+    cfg = copy.deepcopy(tiny)
+    cfg.update(method="source_only", label_shift={"estimators": ["bbse", "mlls"]})
+    cfg["data"] = {"generator": {"n_classes": 3, "shift": "label", "severity": 1.0, "params": {"alpha": 1.0}},
+                   "n_source": 600, "n_target": 600}
+    res = run_experiment(cfg, tmp_path)
+    m = res["metrics"]
+    assert 0 <= m["before_bbse_l1_error"] <= 2 and 0 <= m["before_mlls_l1_error"] <= 2
+    rep = json.loads((tmp_path / res["run_id"] / "report_before.json").read_text())["label_shift"]
+    assert np.isclose(sum(rep["estimators"]["mlls"]["target_prior"]), 1.0)
+    assert rep["true_prior"] == pytest.approx(build_pair(resolve_config(cfg)["data"]).target.prior)
+
+
+def test_moons_dann_with_schedules_runs(tmp_path, tiny):
+    cfg = copy.deepcopy(tiny)
+    cfg.update(method="dann", align=[{"loss": "dann", "weight": {"schedule": "ganin", "max": 0.5},
+                                      "params": {"hidden": [8]}}])
+    cfg["data"] = {"generator": {"domain": "moons", "shift": "rotation", "severity": 35},
+                   "n_source": 200, "n_target": 200}
+    cfg["train"].update(lr_schedule="ganin", horizon=10)
+    res = run_experiment(cfg, tmp_path)
+    ft = [r for r in R.read_jsonl(tmp_path / res["run_id"] / "metrics.jsonl") if r["stage"] == "finetune"]
+    assert ft and all(0 <= r["lambda/dann"] <= 0.5 for r in ft)
+
+
+def test_weight_schedules():
+    assert weight_schedule(0.3, 2.0)(0.7) == pytest.approx(0.6)
+    g = weight_schedule({"schedule": "ganin", "max": 1.0, "gamma": 10.0}, 1.0)
+    assert g(0.0) == 0.0 and g(1.0) == pytest.approx(2 / (1 + np.exp(-10)) - 1)
+    lin = weight_schedule({"schedule": "linear", "start": 0.0, "end": 2.0}, 0.5)
+    assert lin(0.5) == pytest.approx(0.5) and "linear" in lin.__name__
+
+
+def test_a_failed_run_leaves_failed_json(tmp_path, tiny):
+    cfg = dict(tiny, train={"lr": 1e8, "optimizer": "sgd", "epochs": 2})
+    with pytest.raises(Exception, match="diverged"):
+        run_experiment(cfg, tmp_path)
+    d = tmp_path / config_hash(resolve_config(cfg))
+    assert R.run_state(d) == "failed" and "diverged" in R.read_failure(d)["error"]
