@@ -16,6 +16,7 @@ from da.plot.style import PALETTE, PHASE_COLORS, TRUTH_COLOR, colors_for, metric
 __all__ = ["plot_gap_before_after", "plot_gap_trajectory", "gap_frame", "TRAJECTORY_QUANTITIES"]
 
 _SPACE_ORDER = ("inputs", "input", "features", "feature")
+_GAP_ORDER = ("space", "metric", "value", "ci_low", "ci_high", "truth")
 _GAP_COLUMNS = {
     "metric": ("metric", "name", "gap", "statistic"),
     "value": ("value", "estimate", "gap_value"),
@@ -112,13 +113,18 @@ def gap_frame(report, name: str = "report") -> pd.DataFrame:
     if not isinstance(report, (Mapping, pd.DataFrame)) and not hasattr(report, "to_frame") \
             and hasattr(report, "to_dict"):
         report = report.to_dict()
+    if isinstance(report, Mapping) and isinstance(report.get("rows"), list):
+        report = pd.DataFrame(report["rows"])
     if isinstance(report, Mapping):
-        df = pd.DataFrame(_mapping_rows(report, name),
-                          columns=["space", "metric", "value", "ci_low", "ci_high", "truth"])
+        df = pd.DataFrame(_mapping_rows(report, name), columns=list(_GAP_ORDER))
         if df.empty:
             raise ValueError(f"{name} is empty: it holds no gap estimates")
         return df
     df = as_frame(report, name)
+    if "kind" in df.columns:  # a ShiftReport's table: gaps are the "metric" rows
+        df = df[df["kind"].astype(str).isin(("metric", "gap"))]
+        if df.empty:
+            raise ValueError(f"{name} is empty: it has no rows of kind 'metric' (gap estimates)")
     cols = {}
     for canon, aliases in _GAP_COLUMNS.items():
         col = pick_column(df, None, aliases, name, canon, required=canon in ("metric", "value"))
@@ -126,7 +132,7 @@ def gap_frame(report, name: str = "report") -> pd.DataFrame:
     if "ci" in df.columns and not any(a in df.columns for a in _GAP_COLUMNS["ci_low"]):
         ci = [(np.nan, np.nan) if c is None or (np.isscalar(c) and pd.isna(c)) else tuple(c) for c in df["ci"]]
         cols["ci_low"], cols["ci_high"] = [c[0] for c in ci], [c[1] for c in ci]
-    out = pd.DataFrame(cols, index=df.index).reset_index(drop=True)
+    out = pd.DataFrame(cols, index=df.index).reset_index(drop=True)[list(_GAP_ORDER)]
     out["space"] = out["space"].astype(object).where(out["space"].notna(), "inputs").astype(str)
     out["metric"] = out["metric"].astype(str)
     for c in ("value", "ci_low", "ci_high", "truth"):
@@ -166,9 +172,14 @@ def plot_gap_before_after(before, after, *, metrics=None, ax=None, labels=("befo
           {...}}, ...}``. The input-space MMD² gets the analytic truth only when
           the estimate's bandwidth equals the one the truth was computed at;
         - a DataFrame, or an object whose ``.to_frame()`` returns one (a
-          ``ShiftReport``), with columns ``metric`` and ``value`` and, optionally,
-          ``ci_low``, ``ci_high`` (or a ``ci`` column of pairs), ``truth`` and
-          ``space`` (default ``"inputs"``). NaN in ``ci_*``/``truth`` means absent.
+          :class:`da.diagnostics.ShiftReport`), with columns ``metric`` (or
+          ``name``) and ``value`` and, optionally, ``ci_low``, ``ci_high`` (or a
+          ``ci`` column of pairs), ``truth`` and ``space`` (default
+          ``"inputs"``). With a ``kind`` column, only ``kind == "metric"`` rows
+          are gaps (tests and health rows are left out). NaN in
+          ``ci_*``/``truth`` means absent;
+        - a saved ``ShiftReport`` (``{"format": ..., "rows": [...]}``; its
+          ``rows`` are read as the DataFrame above).
     metrics : list of str, optional
         Which metrics to draw, in this order (default: all, in order of appearance).
     ax : Axes or sequence of Axes, optional

@@ -157,3 +157,23 @@ def test_trajectory_draws_ci_bands_from_lo_hi_columns():
     fig = plot_gap_trajectory(recs)
     (ax,) = fig.axes
     assert len(ax.get_lines()) == 1 and len(ax.collections) == 1  # the line and its band
+
+
+def test_before_after_reads_a_real_shift_report():
+    """da.diagnostics.ShiftReport: only its 'metric' rows are gaps; the truth rides along."""
+    D = pytest.importorskip("da.diagnostics")
+    if not hasattr(D, "shift_report"):
+        pytest.skip("da.diagnostics.shift_report not available")
+    from da.data import DomainPair, GaussianDomain, rotation
+
+    src = GaussianDomain([[0.0, 0.0], [2.0, 1.0]], np.eye(2))
+    pair = DomainPair(src, rotation(src, 30))
+    rep = D.shift_report(pair.sample(300, 300, seed=0), metrics=["mmd2", "proxy_a_distance"],
+                         tests=["mmd_test"], n_permutations=20, n_bootstrap=10, ground_truth=pair,
+                         bandwidth=1.0)
+    df = gap_frame(rep)
+    assert list(df["metric"]) == ["mmd2", "proxy_a_distance"]
+    assert df.loc[0, "truth"] == pytest.approx(pair.ground_truth(bandwidth=1.0)["mmd2"])
+    pd.testing.assert_frame_equal(gap_frame(rep.to_dict()), df)  # the saved JSON reads the same
+    fig = plot_gap_before_after(rep, rep)
+    assert len(fig.axes) == 2
