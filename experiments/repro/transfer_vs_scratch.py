@@ -16,7 +16,7 @@ validation/test parts are used only for reporting.
 
 Writes ``results.json`` and ``results.csv`` (one row per run) under ``--out``.
 
-Usage: ``python experiments/repro/transfer_vs_scratch.py [--seeds 3] [--steps 150] [--out DIR]``
+Usage: ``python experiments/repro/transfer_vs_scratch.py [--seeds 3] [--steps 100] [--pretrain-epochs 3] [--out DIR]``
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def cnn(seed):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=150, help="optimisation steps of every fine-tuning run")
-    ap.add_argument("--pretrain-epochs", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=100, help="optimisation steps of every fine-tuning run")
+    ap.add_argument("--pretrain-epochs", type=int, default=3)
     ap.add_argument("--labels", nargs="+", default=[str(k) for k in LABELS])
     ap.add_argument("--out", type=Path, default=HERE / "results" / "transfer_vs_scratch")
     args = ap.parse_args(argv)
