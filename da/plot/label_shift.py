@@ -15,30 +15,53 @@ __all__ = ["plot_label_shift"]
 _PRIOR_ATTRS = ("target_prior", "prior", "q", "estimate")
 
 
+def _ci_bounds(ci, prior, name, *, rows_per_class: bool):
+    """``ci`` -> array (2, K) of (low, high).
+
+    Accepts (low, high) rows (shape (2, K)) or one row per class (shape (K, 2),
+    as :class:`da.diagnostics.LabelShiftResult` stores it). With K = 2 both
+    read the same shape; the layout whose bounds contain the estimate wins,
+    ``rows_per_class`` breaking a tie.
+    """
+    k = prior.size
+    ci = finite_array(ci, f"estimates[{name!r}] ci")
+    if ci.shape not in ((2, k), (k, 2)):
+        raise ValueError(f"estimates[{name!r}] ci must be (low, high) arrays of {k} entries or an "
+                         f"array of shape ({k}, 2), got shape {ci.shape}")
+    if ci.shape != (2, k):
+        return ci.T
+    if ci.shape != (k, 2):
+        return ci
+
+    def contains(b):
+        return bool(np.all(b[0] <= prior + 1e-12) and np.all(prior <= b[1] + 1e-12))
+
+    as_rows, as_class = contains(ci), contains(ci.T)
+    if as_class and (rows_per_class or not as_rows):
+        return ci.T
+    return ci
+
+
 def _estimate(name, est):
-    """One estimate -> (prior, ci or None), validated but not yet size-checked."""
-    ci = None
+    """One estimate -> (prior, ci as (2, K) or None), validated but not yet size-checked."""
+    ci, per_class = None, False
     if isinstance(est, Mapping):
         prior = next((est[a] for a in _PRIOR_ATTRS if a in est), None)
         ci = est.get("ci")
+        if ci is None and isinstance(est.get("details"), Mapping) and est["details"].get("ci") is not None:
+            ci, per_class = est["details"]["ci"], True  # a run record: LabelShiftResult.to_dict() in details
         if prior is None:
             raise ValueError(f"estimates[{name!r}] has none of the keys {_PRIOR_ATTRS}")
     elif not isinstance(est, (np.ndarray, list, tuple)) and any(hasattr(est, a) for a in _PRIOR_ATTRS):
         prior = next(getattr(est, a) for a in _PRIOR_ATTRS if hasattr(est, a))
-        ci = getattr(est, "ci", None)
+        ci, per_class = getattr(est, "ci", None), True
     elif isinstance(est, tuple) and len(est) == 2 and np.ndim(est[0]) == 1 and np.ndim(est[1]) >= 1:
         prior, ci = est
     else:
         prior = est
     prior = finite_array(prior, f"estimates[{name!r}]", ndim=1)
-    k = prior.size
     if ci is not None:
-        ci = finite_array(ci, f"estimates[{name!r}] ci")
-        if ci.shape == (k, 2) and k != 2:
-            ci = ci.T
-        if ci.shape != (2, k):
-            raise ValueError(f"estimates[{name!r}] ci must be (low, high) arrays of {k} entries, "
-                             f"got shape {ci.shape}")
+        ci = _ci_bounds(ci, prior, name, rows_per_class=per_class)
     return prior, ci
 
 
@@ -52,8 +75,9 @@ def plot_label_shift(true_prior, estimates, *, source_prior=None, class_names=No
     estimates : dict of str -> estimate
         Each estimate is a prior vector; ``(prior, ci)``; a dict with a
         ``"prior"`` (or ``"target_prior"``) key and optional ``"ci"``; or an
-        object with such attributes. ``ci`` is ``(low, high)`` with a vector of
-        K entries each, or an array of shape (K, 2).
+        object with such attributes (a :class:`da.diagnostics.LabelShiftResult`).
+        ``ci`` is ``(low, high)`` with a vector of K entries each, or an array
+        of shape (K, 2) with one ``[low, high]`` row per class.
     source_prior : array-like of shape (K,), optional
         Drawn as hatched bars: the prior a source-trained classifier assumes.
     class_names : sequence of str, optional

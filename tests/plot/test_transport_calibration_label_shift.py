@@ -108,3 +108,33 @@ def test_label_shift_accepts_result_objects_and_unknown_truth():
 def test_label_shift_rejects_bad_input(truth, est, match):
     with pytest.raises(ValueError, match=match):
         plot_label_shift(truth, est)
+
+
+def test_label_shift_two_class_ci_layouts_agree():
+    """With K = 2 a (K, 2) interval and a (low, high) pair have the same shape; both read right."""
+    per_class = np.array([[0.6, 0.8], [0.2, 0.4]])  # rows: class 0, class 1
+
+    class Res:
+        prior = np.array([0.7, 0.3])
+        ci = per_class
+
+    fig = plot_label_shift([0.7, 0.3], {"obj": Res(), "pair": ([0.7, 0.3], per_class.T)})
+    bars = bar_containers(fig.axes[0])[1:]
+    for b in bars:
+        lows = [seg[0][1] for seg in b.errorbar.lines[2][0].get_segments()]
+        assert lows == pytest.approx([0.6, 0.2])
+
+
+def test_label_shift_reads_a_real_estimate():
+    D = pytest.importorskip("da.diagnostics")
+    if not hasattr(D, "estimate_label_shift"):
+        pytest.skip("da.diagnostics.estimate_label_shift not available")
+    from da.data import GaussianDomain
+
+    src = GaussianDomain([[0.0, 0.0], [3.0, 0.0]], np.eye(2))
+    Xv, yv = src.sample(500, seed=0)
+    Xt, _ = src.with_prior([0.2, 0.8]).sample(500, seed=1)
+    res = D.estimate_label_shift(src.posterior(Xv), yv, src.posterior(Xt), n_bootstrap=20, seed=0)
+    fig = plot_label_shift([0.2, 0.8], {"mlls": res}, source_prior=res.source_prior)
+    bars = bar_containers(fig.axes[0])
+    assert len(bars) == 3 and bars[2].errorbar is not None
