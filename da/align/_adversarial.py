@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -57,18 +58,29 @@ def _domain_discriminator(in_features: int, hidden: Sequence[int] = (1024, 1024)
 
 
 def _seeded_build(seed, build):
-    """Run ``build()`` under a CPU RNG seeded with ``seed`` (None: the global RNG).
+    """Run ``build()`` under a CPU RNG seeded from ``seed``.
 
-    The global RNG state is restored afterwards, so building a loss never
-    changes other random draws.
+    ``seed`` is an int, a numpy Generator (one int is drawn from it) or None
+    (torch's global RNG, as for any torch module). With a seed the global RNG
+    state is restored afterwards, so building a loss never changes other
+    random draws.
     """
     if seed is None:
         return build()
+    if isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(0, 2 ** 63 - 1))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be None or an int, got {seed!r}")
+        raise ValueError(f"seed must be None, an int or a numpy Generator, got {seed!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         return build()
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
 
 
 class _AdversarialLoss(nn.Module):
@@ -107,7 +119,7 @@ class _AdversarialLoss(nn.Module):
         if x.device != param.device:
             raise ValueError(f"{name} is on {x.device} but the discriminator is on {param.device}; "
                              f"move the loss with loss.to({name}.device)")
-        if x.dtype != param.dtype and not torch.is_autocast_enabled(x.device.type):
+        if x.dtype != param.dtype and not _autocast_enabled(x.device.type):
             raise ValueError(f"{name} has dtype {x.dtype} but the discriminator has {param.dtype}; "
                              f"convert the loss with loss.to({name}.dtype)")
 

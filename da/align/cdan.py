@@ -66,7 +66,7 @@ class CDANLoss(_AdversarialLoss):
     lambda_ : float, default 1
     gamma : float, default 10
     dropout : float, default 0
-    seed : int or None, default 0
+    seed : int, numpy Generator or None, default 0
         Seeds the random matrices and the discriminator's initialisation
         (the global RNG is left untouched); ``None`` uses torch's global RNG.
 
@@ -107,7 +107,7 @@ class CDANLoss(_AdversarialLoss):
     def __init__(self, in_features: int, n_classes: int, hidden: Sequence[int] = (1024, 1024),
                  randomized: bool | None = None, random_dim: int = 1024, entropy: bool = False,
                  schedule="ganin", lambda_: float = 1.0, gamma: float = 10.0, dropout: float = 0.0,
-                 seed: int | None = 0):
+                 seed=0):
         super().__init__()
         self.in_features = in_features
         self.n_classes = n_classes

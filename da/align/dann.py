@@ -51,7 +51,7 @@ class DANNLoss(_AdversarialLoss):
         Steepness :math:`\gamma` of the Ganin schedule.
     dropout : float, default 0
         Dropout probability after each hidden ReLU.
-    seed : int or None, default 0
+    seed : int, numpy Generator or None, default 0
         Seeds the discriminator's initialisation (the global RNG is left
         untouched); ``None`` uses torch's global RNG.
 
@@ -88,7 +88,7 @@ class DANNLoss(_AdversarialLoss):
     """
 
     def __init__(self, in_features: int, hidden: Sequence[int] = (1024, 1024), schedule="ganin",
-                 lambda_: float = 1.0, gamma: float = 10.0, dropout: float = 0.0, seed: int | None = 0):
+                 lambda_: float = 1.0, gamma: float = 10.0, dropout: float = 0.0, seed=0):
         super().__init__()
         self.in_features = in_features
         self.hidden = hidden

@@ -51,7 +51,8 @@ class JDOTLoss(nn.Module):
     reg : float, default 0.1
         Entropic regularisation for ``solver="sinkhorn"``.
     max_iter : int, default 1000
-        ``numItermax`` of :func:`ot.sinkhorn` (``solver="sinkhorn"`` only).
+        ``numItermax`` of :func:`ot.sinkhorn` (``solver="sinkhorn"`` only); a
+        solve that has not met ``tol`` by then uses its last plan, silently.
     tol : float, default 1e-6
         ``stopThr`` of :func:`ot.sinkhorn` (``solver="sinkhorn"`` only); POT's
         1e-9 is below float32 rounding error.
@@ -132,7 +133,7 @@ class JDOTLoss(nn.Module):
         if self.solver == "emd":
             return ot.emd(a, b, cost)
         return ot.sinkhorn(a, b, cost, float(self.reg), method="sinkhorn_log", numItermax=self.max_iter,
-                           stopThr=float(self.tol))
+                           stopThr=float(self.tol), warn=False)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, lambda_t={self.lambda_t}, solver={self.solver!r}, reg={self.reg}"

@@ -19,6 +19,7 @@ from da.align._checks import _check_choice, _check_features, _check_positive
 __all__ = ["SinkhornLoss", "SlicedWassersteinLoss"]
 
 _SCALES = ("median", "mean", "max")
+_GRADS = ("envelope", "autodiff")
 
 
 def _uniform(n: int, like: torch.Tensor) -> torch.Tensor:
@@ -33,7 +34,7 @@ class SinkhornLoss(nn.Module):
     entropic plan
 
     .. math:: \gamma_\varepsilon = \arg\min_{\gamma \in \Pi(a, b)}
-              \langle \gamma, M\rangle - \varepsilon H(\gamma),
+              \langle \gamma, M\rangle + \varepsilon \mathrm{KL}(\gamma \,\|\, a b^\top),
 
     the transport cost is :math:`W_\varepsilon(x, y) = \langle \gamma_\varepsilon, M\rangle`
     (the value of :func:`ot.sinkhorn2`). With ``debiased=True`` the loss is the
@@ -61,11 +62,26 @@ class SinkhornLoss(nn.Module):
         POT's ``cost_normalization`` applied to :math:`\varepsilon` instead of
         the cost, so the value stays in squared-distance units.
     max_iter : int, default 1000
-        ``numItermax`` of :func:`ot.sinkhorn2`.
+        ``numItermax`` of :func:`ot.sinkhorn2`. A solve that has not met ``tol``
+        by then uses its last plan, silently (POT's ``warn=False``). The self
+        terms of the divergence converge slowest.
     tol : float, default 1e-6
         ``stopThr`` of :func:`ot.sinkhorn2` (the norm of the marginal
         violation). POT's default, 1e-9, is below float32 rounding error and
         would make every float32 call run ``max_iter`` iterations.
+    grad : {"envelope", "autodiff"}, default "envelope"
+        How the gradient is formed (the value is the same).
+        ``"envelope"``: each plan is computed without a graph and held fixed,
+        so the gradient is :math:`\sum_{ij}\gamma_{ij}\nabla M_{ij}`; by the
+        envelope theorem this is the exact gradient of the *regularised*
+        objective :math:`\mathrm{OT}_\varepsilon = \langle\gamma_\varepsilon, M\rangle
+        + \varepsilon\mathrm{KL}(\gamma_\varepsilon\|ab^\top)`, i.e. of Feydy et al.'s
+        Sinkhorn divergence when ``debiased``. It omits the term through
+        :math:`\partial\gamma_\varepsilon/\partial M`, which vanishes as
+        :math:`\varepsilon \to 0`. Cost: the Sinkhorn iterations, no graph.
+        ``"autodiff"``: :func:`ot.sinkhorn2` on the graph, the exact gradient
+        of the returned value (as in Genevay et al.); time and memory grow
+        with the number of iterations (often hundreds for the self terms).
 
     Attributes
     ----------
@@ -77,10 +93,7 @@ class SinkhornLoss(nn.Module):
     -----
     Call as ``loss(fs, ft)``; batch sizes may differ. ``logits_s``,
     ``logits_t``, ``ys`` and ``p`` are ignored. Solved with
-    ``method="sinkhorn_log"``, stable for small :math:`\varepsilon`. The
-    gradient is that of the returned value, obtained by automatic
-    differentiation through the Sinkhorn iterations (as in Genevay et al.);
-    time and memory grow with the number of iterations.
+    ``method="sinkhorn_log"``, stable for small :math:`\varepsilon`.
 
     The number of iterations grows with cost / :math:`\varepsilon`. With
     ``scale=None`` and features whose squared distances are in the hundreds
@@ -111,13 +124,14 @@ class SinkhornLoss(nn.Module):
     """
 
     def __init__(self, reg: float = 0.1, debiased: bool = True, scale: str | None = None,
-                 max_iter: int = 1000, tol: float = 1e-6):
+                 max_iter: int = 1000, tol: float = 1e-6, grad: str = "envelope"):
         super().__init__()
         self.reg = reg
         self.debiased = debiased
         self.scale = scale
         self.max_iter = max_iter
         self.tol = tol
+        self.grad = grad
         _check_positive(reg, "reg")
         if debiased not in (True, False):
             raise ValueError(f"debiased must be True or False, got {debiased!r}")
@@ -125,11 +139,18 @@ class SinkhornLoss(nn.Module):
             _check_choice(scale, "scale", _SCALES)
         check_positive_int(max_iter, "max_iter")
         _check_positive(tol, "tol")
+        _check_choice(grad, "grad", _GRADS)
 
     def _w(self, cost: torch.Tensor, eps: float) -> torch.Tensor:
         n, m = cost.shape
-        return ot.sinkhorn2(_uniform(n, cost), _uniform(m, cost), cost, eps, method="sinkhorn_log",
-                            numItermax=self.max_iter, stopThr=float(self.tol))
+        a, b = _uniform(n, cost), _uniform(m, cost)
+        # warn=False in both modes, as ot.sinkhorn2's default: a plan cut at max_iter is still used
+        kwargs = dict(method="sinkhorn_log", numItermax=self.max_iter, stopThr=float(self.tol), warn=False)
+        if self.grad == "autodiff":
+            return ot.sinkhorn2(a, b, cost, eps, **kwargs)
+        # ot.sinkhorn2 returns sum(M * plan): the same value, with the plan held fixed
+        plan = ot.sinkhorn(a, b, cost.detach(), eps, **kwargs)
+        return (plan * cost).sum()
 
     def forward(self, fs: torch.Tensor, ft: torch.Tensor, *, logits_s=None, logits_t=None, ys=None,
                 p: float | None = None) -> torch.Tensor:
@@ -152,7 +173,7 @@ class SinkhornLoss(nn.Module):
         return value
 
     def extra_repr(self) -> str:
-        return f"reg={self.reg}, debiased={self.debiased}, scale={self.scale!r}"
+        return f"reg={self.reg}, debiased={self.debiased}, scale={self.scale!r}, grad={self.grad!r}"
 
 
 class SlicedWassersteinLoss(nn.Module):
@@ -226,10 +247,17 @@ class SlicedWassersteinLoss(nn.Module):
         if isinstance(seed, np.random.Generator):
             theta = seed.standard_normal((d, self.n_projections))
         else:
+            key = (seed, d, self.n_projections, like.dtype, like.device)
+            cached = getattr(self, "_fixed_projections", None)
+            if cached is not None and cached[0] == key:
+                return cached[1]
             # POT's numpy path: a RandomState seeded with the int, then randn(d, L).
             theta = np.random.RandomState(seed).randn(d, self.n_projections)
         theta = theta / np.sqrt((theta ** 2).sum(0, keepdims=True))
-        return torch.as_tensor(theta, dtype=like.dtype, device=like.device)
+        theta = torch.as_tensor(theta, dtype=like.dtype, device=like.device)
+        if not isinstance(seed, np.random.Generator):
+            self._fixed_projections = (key, theta)
+        return theta
 
     def forward(self, fs: torch.Tensor, ft: torch.Tensor, *, logits_s=None, logits_t=None, ys=None,
                 p: float | None = None) -> torch.Tensor:

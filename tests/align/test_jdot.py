@@ -61,7 +61,6 @@ def test_jdot_gradient_flows_through_cost_with_plan_fixed_closed_form():
     np.testing.assert_allclose(logits.grad.numpy(), expected, atol=1e-12)
 
 
-@pytest.mark.filterwarnings("ignore:Sinkhorn did not converge")
 def test_jdot_sinkhorn_converges_to_exact_as_reg_shrinks():
     xs, xt, ys, at = _instance(n=8, m=8, seed=2)
     exact, _, _ = _call(JDOTLoss(), xs, xt, ys, at)

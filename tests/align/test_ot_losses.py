@@ -19,9 +19,10 @@ def _np_sinkhorn2(x, y, reg, tol=1e-6):
 
 
 @pytest.mark.parametrize("reg", [0.05, 0.5])
-def test_sinkhorn_matches_ot_sinkhorn2_on_numpy(reg):
+@pytest.mark.parametrize("grad", ["envelope", "autodiff"])
+def test_sinkhorn_matches_ot_sinkhorn2_on_numpy(reg, grad):
     x, y = _data()
-    loss = SinkhornLoss(reg=reg, debiased=False)
+    loss = SinkhornLoss(reg=reg, debiased=False, grad=grad)
     got = loss(torch.tensor(x), torch.tensor(y))
     np.testing.assert_allclose(float(got), _np_sinkhorn2(x, y, reg), rtol=1e-10)
     assert loss.last_stats_["transport_cost"] == float(got)
@@ -47,12 +48,23 @@ def test_sinkhorn_relative_reg_matches_ot_sinkhorn2_with_scaled_reg(scale):
     assert loss.last_stats_["epsilon"] == pytest.approx(0.1 * stat)
 
 
-def test_sinkhorn_gradient_matches_finite_differences():
+def test_sinkhorn_autodiff_gradient_matches_finite_differences():
     x, y = _data(n=5, m=4, d=2, seed=3)
     tx = torch.tensor(x, requires_grad=True)
     ty = torch.tensor(y, requires_grad=True)
-    loss = SinkhornLoss(reg=3.0, tol=1e-11, max_iter=5000)
+    loss = SinkhornLoss(reg=3.0, tol=1e-11, max_iter=5000, grad="autodiff")
     assert torch.autograd.gradcheck(loss, (tx, ty), atol=1e-5, rtol=1e-4, fast_mode=True)
+
+
+def test_sinkhorn_envelope_gradient_matches_pot_envelope_of_regularised_ot():
+    """Reference: ot.solve(grad='envelope'), the gradient of the regularised OT value <P, M> + reg KL."""
+    x, y = _data(n=6, m=5, d=2, seed=4)
+    tx = torch.tensor(x, requires_grad=True)
+    SinkhornLoss(reg=0.5, debiased=False, tol=1e-10)(tx, torch.tensor(y)).backward()
+    rx = torch.tensor(x, requires_grad=True)
+    res = ot.solve(ot.dist(rx, torch.tensor(y)), reg=0.5, grad="envelope", tol=1e-10)
+    res.value.backward()
+    torch.testing.assert_close(tx.grad, rx.grad, rtol=1e-7, atol=1e-10)
 
 
 @pytest.mark.parametrize("p", [1, 2])
