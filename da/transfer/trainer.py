@@ -473,6 +473,9 @@ class Trainer:
             log.warning(msg)
 
         Xt = torch.as_tensor(split.target_train.X, dtype=torch.float32, device=device) if use_target else None
+        # target labels for logging only: never enter the objective or a non-oracle criterion
+        yt_eval = (torch.as_tensor(split.eval_labels.train, dtype=torch.long, device=device)
+                   if use_target and split.eval_labels.train is not None else None)
         if use_labeled:
             Xl = torch.as_tensor(split.target_labeled.X, dtype=torch.float32, device=device)
             yl = torch.as_tensor(split.target_labeled.y, dtype=torch.long, device=device)
@@ -540,7 +543,8 @@ class Trainer:
                     xl, ylb = Xl[li], yl[li]
                     parts.append(xl)
                 if use_target:
-                    xt = Xt[idx["t"][i].to(device)]
+                    ti = idx["t"][i].to(device)
+                    xt = Xt[ti]
                     parts.append(xt)
                 x = torch.cat(parts) if len(parts) > 1 else parts[0]
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
@@ -609,6 +613,10 @@ class Trainer:
                     rec.update({f"loss/{k}": v for k, v in floats.items()})
                     rec.update({f"lambda/{k}": v for k, v in lams.items()})
                     rec.update(stats)
+                    if use_source:
+                        rec["source_batch_acc"] = float((ls.detach().argmax(1) == ysb).float().mean())
+                    if yt_eval is not None:
+                        rec["target_batch_acc"] = float((lt.detach().argmax(1) == yt_eval[ti]).float().mean())
                     step_log.append(rec)
                 step += 1
 

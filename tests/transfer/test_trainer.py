@@ -59,6 +59,7 @@ def test_records_every_term_lambda_lr_and_discriminator(split, fast):
     assert all(s["lambda/mmd"] == pytest.approx(2 * s["p"]) for s in res.steps)
     assert all(s["lambda/dann"] == 0.5 for s in res.steps)
     assert len(res.steps) == res.n_steps
+    assert {"source_batch_acc", "target_batch_acc", "dann/disc_acc", "loss/dann"} <= set(res.steps[0])
     assert res.config["losses"][0]["name"] == "dann"
 
 
