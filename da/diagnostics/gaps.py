@@ -14,7 +14,7 @@ from da._validation import check_positive_int, check_random_state
 from da.diagnostics._classifier import _held_out_predictions
 from da.diagnostics._inputs import (_check_bandwidth, _check_choice, _check_fraction, _check_pair,
                                     _subsample)
-from da.diagnostics._quadratic import _pooled_median, _weighted_energy, _weighted_mmd2
+from da.diagnostics._quadratic import _mmd2_pooled, _pooled_median, _weighted_energy, _weighted_mmd2
 from da.diagnostics.results import GapResult
 
 __all__ = ["GAP_METRICS", "mmd2", "energy_distance", "coral_distance", "wasserstein",
@@ -71,9 +71,11 @@ def mmd2(Xs, Xt, *, bandwidth=None) -> float:
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0)
-    >>> round(mmd2(rng.normal(size=(500, 2)), rng.normal(size=(500, 2)) + 3.0, bandwidth=1.0), 2)
-    0.18
+    >>> from da.data import GaussianDomain, gaussian_mixture_mmd2
+    >>> p, q = GaussianDomain([[0.0, 0.0]], np.eye(2)), GaussianDomain([[1.0, 0.0]], np.eye(2))
+    >>> Xs, Xt = p.sample(1000, seed=0)[0], q.sample(1000, seed=1)[0]
+    >>> abs(mmd2(Xs, Xt, bandwidth=1.0) - gaussian_mixture_mmd2(p, q, 1.0)) < 0.02
+    True
     """
     Xs, Xt = _check_pair(Xs, Xt)
     h, _ = _resolve_bandwidth(Xs, Xt, bandwidth)
@@ -196,10 +198,45 @@ def sliced_wasserstein(Xs, Xt, *, n_projections: int = 200, seed=None) -> float:
     return _sliced(Xs, Xt, L, _int_seed(check_random_state(seed)))
 
 
+def _projections(d: int, n_projections: int, seed: int) -> np.ndarray:
+    """Directions uniform on the sphere, shape (d, L), from a private generator.
+
+    (POT's own ``seed=int`` path reseeds numpy's *global* generator.)
+    """
+    theta = np.random.default_rng(seed).standard_normal((d, n_projections))
+    return theta / np.linalg.norm(theta, axis=0, keepdims=True)
+
+
 def _sliced(Xs, Xt, n_projections: int, seed: int) -> float:
     import ot
 
-    return float(ot.sliced_wasserstein_distance(Xs, Xt, n_projections=n_projections, p=2, seed=seed))
+    theta = _projections(Xs.shape[1], n_projections, seed)
+    return float(ot.sliced_wasserstein_distance(Xs, Xt, projections=theta, p=2))
+
+
+def _quantile_grid(n: int, m: int):
+    r"""Breakpoints of :math:`F^{-1}` and :math:`G^{-1}` for uniform weights: row indices and widths.
+
+    On each interval between consecutive points of :math:`\{k/n\}\cup\{k/m\}`
+    both empirical quantile functions are constant; the midpoint picks the rows.
+    """
+    u = np.union1d(np.arange(1, n + 1) / n, np.arange(1, m + 1) / m)
+    lo = np.r_[0.0, u[:-1]]
+    mid = (lo + u) / 2
+    return (np.minimum((mid * n).astype(np.int64), n - 1), np.minimum((mid * m).astype(np.int64), m - 1),
+            u - lo)
+
+
+def _sliced_from_projected(Ps: np.ndarray, Pt: np.ndarray, grid) -> float:
+    r""":math:`ig(rac1L\sum_l W_2^2ig)^{1/2}` from projected samples (n, L), (m, L).
+
+    Exact 1-D optimal transport between uniform empirical measures:
+    :math:`W_2^2 = \int_0^1 (F^{-1}(u) - G^{-1}(u))^2\,du`.
+    """
+    ix, iy, du = grid
+    xs, ys = np.sort(Ps, axis=0), np.sort(Pt, axis=0)
+    w2 = (du[:, None] * (xs[ix] - ys[iy]) ** 2).sum(0)
+    return float(np.sqrt(w2.mean()))
 
 
 def wasserstein(Xs, Xt, *, method: str = "auto", max_exact: int = 2500, reg: float = 0.05,
@@ -354,14 +391,24 @@ def _block_mmd2(Xs, Xt, bandwidth: float, block_size: int, rng):
     n, m = Xs.shape[0], Xt.shape[0]
     nb = max(1, min(n, m) // block_size)
     ps, pt = np.array_split(rng.permutation(n), nb), np.array_split(rng.permutation(m), nb)
-    vals = np.array([_weighted_mmd2(Xs[i], Xt[j], bandwidth)[0] for i, j in zip(ps, pt)])
+    vals = np.array([_mmd2_pooled(Xs[i], Xt[j], bandwidth) for i, j in zip(ps, pt)])
     se = float(vals.std(ddof=1) / np.sqrt(nb)) if nb > 1 else float("nan")
     return float(vals.mean()), se, nb
 
 
-def _percentile_ci(reps, confidence):
-    lo, hi = np.quantile(np.asarray(reps, dtype=np.float64), [(1 - confidence) / 2, (1 + confidence) / 2])
-    return float(lo), float(hi)
+_CI_METHODS = ("percentile", "bias-corrected")
+
+
+def _bootstrap_ci(value, reps, confidence, ci_method, nonnegative):
+    """Percentile interval, or the percentile interval shifted by the bootstrap bias estimate."""
+    reps = np.asarray(reps, dtype=np.float64)
+    lo, hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2])
+    bias = float(reps.mean() - value)
+    if ci_method == "bias-corrected":
+        lo, hi = lo - bias, hi - bias
+        if nonnegative:
+            lo, hi = max(lo, 0.0), max(hi, 0.0)
+    return (float(lo), float(hi)), bias
 
 
 def _counts(rng, n: int, n_bootstrap: int) -> np.ndarray:
@@ -370,7 +417,7 @@ def _counts(rng, n: int, n_bootstrap: int) -> np.ndarray:
 
 
 def gap(Xs, Xt, metric: str = "mmd2", *, n_bootstrap: int = 200, confidence: float = 0.95,
-        seed=None, **kwargs) -> GapResult:
+        ci_method: str = "percentile", seed=None, **kwargs) -> GapResult:
     r"""A gap metric with a percentile bootstrap interval and the estimator it used.
 
     Parameters
@@ -383,6 +430,11 @@ def gap(Xs, Xt, metric: str = "mmd2", *, n_bootstrap: int = 200, confidence: flo
         Bootstrap resamples (0: no interval). Source and target rows are
         resampled independently.
     confidence : float in (0, 1)
+    ci_method : {"percentile", "bias-corrected"}
+        ``"percentile"``: :math:`[\hat\theta^*_{(\alpha/2)}, \hat\theta^*_{(1-\alpha/2)}]`.
+        ``"bias-corrected"``: the same interval shifted down by the bootstrap
+        bias estimate :math:`\bar\theta^* - \hat\theta` (clipped at 0 for
+        non-negative metrics); see Notes.
     seed : int, Generator or None
         Drives the bootstrap and the metric's own randomness.
     **kwargs
@@ -406,6 +458,14 @@ def gap(Xs, Xt, metric: str = "mmd2", *, n_bootstrap: int = 200, confidence: flo
     held-out predictions are resampled (the interval covers test-set noise, not
     refitting). For ``wasserstein`` each resample is a full OT solve.
 
+    Plug-in metrics that are (square roots of) squared norms — CORAL, energy
+    distance, (sliced) Wasserstein — are biased upwards, and resampling adds
+    the same bias again, so near zero the percentile interval can lie entirely
+    above the estimate. ``details["bootstrap_bias"]`` reports
+    :math:`\bar\theta^* - \hat\theta`; ``ci_method="bias-corrected"``
+    removes it (Efron & Tibshirani 1993, Ch. 10). The MMD² resamples exclude
+    a repeated row's pairs with itself and are (nearly) unbiased.
+
     References
     ----------
     Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall.
@@ -421,6 +481,7 @@ def gap(Xs, Xt, metric: str = "mmd2", *, n_bootstrap: int = 200, confidence: flo
     True
     """
     _check_choice(metric, "metric", GAP_METRICS)
+    _check_choice(ci_method, "ci_method", _CI_METHODS)
     Xs, Xt = _check_pair(Xs, Xt)
     B = check_positive_int(n_bootstrap, "n_bootstrap", minimum=0)
     confidence = _check_fraction(confidence, "confidence")
@@ -444,14 +505,14 @@ def gap(Xs, Xt, metric: str = "mmd2", *, n_bootstrap: int = 200, confidence: flo
         Ws = np.concatenate([np.ones((n, 1)), _counts(rng, n, B)], axis=1)
         Wt = np.concatenate([np.ones((m, 1)), _counts(rng, m, B)], axis=1)
         vals = _weighted_mmd2(Xs, Xt, h, Ws, Wt)
-        return _result(vals[0], vals[1:], B, "mmd2/unbiased", confidence, details)
+        return _result(vals[0], vals[1:], B, "mmd2/unbiased", confidence, details, ci_method, False)
 
     if metric == "energy_distance":
         _no_extra(kwargs, metric)
         Ws = np.concatenate([np.ones((n, 1)), _counts(rng, n, B)], axis=1)
         Wt = np.concatenate([np.ones((m, 1)), _counts(rng, m, B)], axis=1)
         vals = np.sqrt(np.clip(_weighted_energy(Xs, Xt, Ws, Wt), 0.0, None))
-        return _result(vals[0], vals[1:], B, "energy_distance/V-statistic", confidence, details)
+        return _result(vals[0], vals[1:], B, "energy_distance/V-statistic", confidence, details, ci_method)
 
     if metric == "proxy_a_distance":
         estimator = kwargs.pop("estimator", None)
@@ -464,22 +525,26 @@ def gap(Xs, Xt, metric: str = "mmd2", *, n_bootstrap: int = 200, confidence: flo
         for _ in range(B):
             idx = np.concatenate([rng.choice(i0, i0.size), rng.choice(i1, i1.size)])
             reps.append(_pad(pred[idx], y[idx]))
-        return _result(_pad(pred, y), reps, B, "proxy_a_distance/held-out", confidence, details)
+        return _result(_pad(pred, y), reps, B, "proxy_a_distance/held-out", confidence, details, ci_method)
 
-    # The remaining metrics have no batched form: one call per resample.
     if metric == "coral_distance":
         _no_extra(kwargs, metric)
-        fn, method = _coral, "coral_distance"
-    elif metric == "sliced_wasserstein":
+        reps, G = _coral_bootstrap(Xs, Xt, B, rng)
+        details.update(bootstrap_groups=G)
+        return _result(_coral(Xs, Xt), reps, B, "coral_distance", confidence, details, ci_method)
+    if metric == "sliced_wasserstein":
         L = check_positive_int(kwargs.pop("n_projections", 200), "n_projections")
         _no_extra(kwargs, metric)
         proj_seed = _int_seed(rng)  # the same directions for every resample
+        theta = _projections(Xs.shape[1], L, proj_seed)
+        Ps, Pt = Xs @ theta, Xt @ theta
+        grid = _quantile_grid(n, m)
+        reps = [_sliced_from_projected(Ps[rng.integers(0, n, n)], Pt[rng.integers(0, m, m)], grid)
+                for _ in range(B)]
         details.update(n_projections=L)
-
-        def fn(a, b):
-            return _sliced(a, b, L, proj_seed)
-        method = "sliced_wasserstein"
-    else:
+        return _result(_sliced(Xs, Xt, L, proj_seed), reps, B, "sliced_wasserstein", confidence,
+                       details, ci_method)
+    if metric == "wasserstein":
         wargs = {k: kwargs.pop(k) for k in ("method", "max_exact", "reg", "n_projections") if k in kwargs}
         _no_extra(kwargs, metric)
         wargs.setdefault("method", "auto")
@@ -495,10 +560,43 @@ def gap(Xs, Xt, metric: str = "mmd2", *, n_bootstrap: int = 200, confidence: flo
             return _wasserstein(a, b, wargs["method"], wargs["max_exact"], wargs["reg"],
                                 wargs["n_projections"], np.random.default_rng(w_seed))[0]
         reps = [fn(Xs[rng.integers(0, n, n)], Xt[rng.integers(0, m, m)]) for _ in range(B)]
-        return _result(value, reps, B, f"wasserstein/{used}", confidence, details)
-    value = fn(Xs, Xt)
-    reps = [fn(Xs[rng.integers(0, n, n)], Xt[rng.integers(0, m, m)]) for _ in range(B)]
-    return _result(value, reps, B, method, confidence, details)
+        return _result(value, reps, B, f"wasserstein/{used}", confidence, details, ci_method)
+    raise AssertionError(metric)  # pragma: no cover - GAP_METRICS is checked above
+
+
+def _coral_bootstrap(Xs, Xt, B: int, rng, max_groups: int = 512):
+    r"""Bootstrap replicates of the CORAL distance from per-group sufficient statistics.
+
+    Each domain's rows are split at random into :math:`G \le` ``max_groups``
+    groups with sums :math:`s_g` and second moments :math:`Q_g = X_g^\top X_g`;
+    a replicate resamples groups (multinomial weights :math:`w`) and rebuilds
+    :math:`C = (\sum_g w_g Q_g - \frac{1}{N} s s^\top)/(N-1)` in :math:`O(Gd^2)`.
+    With :math:`n \le G` every group is one row: the ordinary row bootstrap.
+    Returns ``(replicates, G)``.
+    """
+    d = Xs.shape[1]
+    cap = max(2, min(max_groups, int(2 ** 27 // (8 * d * d))))
+
+    def moments(X):
+        G = min(cap, X.shape[0])
+        groups = np.array_split(rng.permutation(X.shape[0]), G)
+        cnt = np.array([g.size for g in groups], dtype=np.float64)
+        S = np.stack([X[g].sum(0) for g in groups])
+        Q = np.stack([X[g].T @ X[g] for g in groups])
+        return G, cnt, S, Q
+
+    def covs(G, cnt, S, Q):
+        W = rng.multinomial(G, np.full(G, 1.0 / G), size=B).astype(np.float64)     # (B, G)
+        N = W @ cnt
+        s = W @ S
+        C = np.einsum("bg,gij->bij", W, Q) - s[:, :, None] * s[:, None, :] / N[:, None, None]
+        return C / (N - 1)[:, None, None]
+
+    (Gs, *ms), (Gt, *mt) = moments(Xs), moments(Xt)
+    if B == 0:
+        return [], min(Gs, Gt)
+    diff = covs(Gs, *ms) - covs(Gt, *mt)
+    return list((diff * diff).sum((1, 2)) / (4.0 * d * d)), min(Gs, Gt)
 
 
 def _no_extra(kwargs: dict, metric: str) -> None:
@@ -506,6 +604,10 @@ def _no_extra(kwargs: dict, metric: str) -> None:
         raise ValueError(f"unexpected argument(s) for metric {metric!r}: {', '.join(sorted(kwargs))}")
 
 
-def _result(value, reps, B, method, confidence, details) -> GapResult:
-    ci = _percentile_ci(reps, confidence) if B > 0 else None
+def _result(value, reps, B, method, confidence, details, ci_method="percentile",
+            nonnegative=True) -> GapResult:
+    ci = None
+    if B > 0:
+        ci, bias = _bootstrap_ci(value, reps, confidence, ci_method, nonnegative)
+        details = {**details, "bootstrap_bias": bias, "ci_method": ci_method}
     return GapResult(float(value), ci, B, method, confidence, details)
