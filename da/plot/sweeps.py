@@ -12,7 +12,7 @@ import pandas as pd
 
 from da.plot._inputs import as_frame, numeric_column, pick_column
 from da.plot._layout import axes_grid
-from da.plot._summary import mean_ci
+from da.plot._summary import COUNT, HIGH, LOW, MEAN, mean_ci
 from da.plot.style import METRIC_LABELS, TRUTH_COLOR, colors_for, metric_label
 
 __all__ = ["plot_shift_severity", "plot_ablation", "plot_learning_curve"]
@@ -60,15 +60,27 @@ def _draw_lines(ax, df, x, y, hue, *, confidence, order=None, linestyle="-", col
         order_ = np.argsort(xs, kind="stable")
         xs = xs[order_]
         label = str(g) if hue is not None else metric_label(y).split(" (")[0]
-        (line,) = ax.plot(xs, s["mean"].to_numpy()[order_], marker="o", markersize=4, color=colors[g],
+        (line,) = ax.plot(xs, s[MEAN].to_numpy()[order_], marker="o", markersize=4, color=colors[g],
                           linestyle=linestyle, label=label)
-        if (s["n"] > 1).any():
-            ax.fill_between(xs, s["low"].to_numpy()[order_], s["high"].to_numpy()[order_],
+        if (s[COUNT] > 1).any():
+            ax.fill_between(xs, s[LOW].to_numpy()[order_], s[HIGH].to_numpy()[order_],
                             color=colors[g], alpha=0.2, linewidth=0)
         handles.append(line)
     if not numeric_x:
         ax.set_xticks(range(len(cats)), [str(c) for c in cats])
     return handles
+
+
+def _log_ticks_at_data(ax, values):
+    """On a log x-axis, label the swept values themselves (plain numbers, no minor labels)."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    vals = np.unique(np.asarray(values, dtype=float))
+    if vals.size <= 12:
+        ax.set_xticks(vals, [f"{v:g}" for v in vals])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.xaxis.set_major_formatter(ScalarFormatter())
 
 
 def _band_note(df, by, confidence):
@@ -228,8 +240,8 @@ def plot_ablation(results, x, y, hue=None, *, kind: str = "line", confidence: fl
         if hue is None:
             raise ValueError("a heatmap needs two factors: pass hue= as the second one")
         s = mean_ci(df, [hue, x], y, confidence)
-        grid = s.pivot(index=hue, columns=x, values="mean")
-        counts = s.pivot(index=hue, columns=x, values="n")
+        grid = s.pivot(index=hue, columns=x, values=MEAN)
+        counts = s.pivot(index=hue, columns=x, values=COUNT)
         im = a.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
         a.set_xticks(range(grid.shape[1]), [str(v) for v in grid.columns])
         a.set_yticks(range(grid.shape[0]), [str(v) for v in grid.index])
@@ -250,6 +262,7 @@ def plot_ablation(results, x, y, hue=None, *, kind: str = "line", confidence: fl
         if not _is_numeric(df[x]) or (df[x] <= 0).any():
             raise ValueError("logx needs a positive numeric x")
         a.set_xscale("log")
+        _log_ticks_at_data(a, df[x])
     a.set_xlabel(xlabel or _factor_label(df, x))
     a.set_ylabel(ylabel or metric_label(y))
     a.grid(alpha=0.3)
@@ -303,6 +316,7 @@ def plot_learning_curve(results, *, n_labeled=None, accuracy=None, strategy=None
         a.set_xscale("symlog", linthresh=1)
     else:
         a.set_xscale("log")
+    _log_ticks_at_data(a, df[xcol])
     a.set_xlabel("labelled target examples (count)")
     a.set_ylabel(metric_label("target_acc"))
     a.grid(alpha=0.3, which="both")

@@ -15,8 +15,9 @@ def test_mean_ci_is_student_t():
     df = pd.DataFrame({"g": [0, 0, 0, 1], "y": [1.0, 2.0, 3.0, 5.0]})
     s = mean_ci(df, "g", "y")
     half = stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)
-    assert s.loc[0, "mean"] == 2.0 and s.loc[0, "high"] == pytest.approx(2.0 + half)
-    assert s.loc[1, "low"] == s.loc[1, "high"] == 5.0 and s.loc[1, "n"] == 1  # one run: no band
+    assert s.loc[0, "_mean"] == 2.0 and s.loc[0, "_high"] == pytest.approx(2.0 + half)
+    assert s.loc[1, "_low"] == s.loc[1, "_high"] == 5.0 and s.loc[1, "_n"] == 1  # one run: no band
+    assert list(mean_ci(df.rename(columns={"g": "n"}), "n", "y").columns) == ["n", "_mean", "_n", "_low", "_high"]
 
 
 def test_shift_severity_lines_bands_and_twin_truth(sweep_rows, tmp_path):
@@ -117,3 +118,14 @@ def test_truth_lines_share_the_method_colour_and_can_share_the_axis():
     assert lines["rotation: true gap"] == lines["rotation"] and lines["label: true gap"] == lines["label"]
     with pytest.raises(ValueError, match="truth_axis"):
         plot_shift_severity(rows, hue="shift", truth_axis="left")
+
+
+def test_log_x_is_labelled_at_the_swept_values():
+    rows = [{"n": n, "acc": 0.5 + np.log(n) / 20 + s / 100, "seed": s} for n in (150, 400, 1000, 3000)
+            for s in range(2)]
+    fig = plot_ablation(rows, x="n", y="acc", logx=True)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["150", "400", "1000", "3000"]
+    with pytest.raises(ValueError, match="positive"):
+        plot_ablation([{"n": 0, "acc": 0.5}, {"n": 1, "acc": 0.6}], x="n", y="acc", logx=True)
