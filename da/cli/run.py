@@ -9,6 +9,7 @@ reruns them).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def _parse_intermixed(p) -> None:
     p.parse_known_args = parse_known_args
 
 
-def add_common_arguments(p, *, jobs_default: int = 1) -> None:
+def add_common_arguments(p, *, jobs_default: int | None = None) -> None:
     _parse_intermixed(p)
     p.add_argument("config", help="experiment YAML file")
     p.add_argument("overrides", nargs="*", metavar="key.path=value",
@@ -40,7 +41,8 @@ def add_common_arguments(p, *, jobs_default: int = 1) -> None:
                         "'seed=[0,1,2]' is a value, not a sweep; use grid.seed='[0,1,2]'")
     p.add_argument("--output", "-o", metavar="DIR", help="output root (default: the config's `output`)")
     p.add_argument("--jobs", "-j", type=int, default=jobs_default, metavar="N",
-                   help=f"runs in parallel (worker processes; default {jobs_default})")
+                   help="runs in parallel, in worker processes (default: one per CPU, at most one "
+                        "per run; 1 runs in this process with epoch progress bars)")
     p.add_argument("--threads-per-run", type=int, default=None, metavar="T",
                    help="torch threads in each worker (default: CPUs / jobs)")
     p.add_argument("--retry-failed", action="store_true", help="run again the runs that failed before")
@@ -81,7 +83,7 @@ def resolve_runs(args):
 
 
 def execute(args, backend: str = "local", scheduler=None) -> int:
-    from da.experiments.collect import summary_table
+    from da.experiments.collect import before_after_table, summary_table
     from da.experiments.config import dump_config
     from da.experiments.sweep import plan_sweep, run_sweep
 
@@ -105,10 +107,17 @@ def execute(args, backend: str = "local", scheduler=None) -> int:
               + (f"; {n_done} already completed (--force reruns them)" if n_done else "")
               + (f"; {n_failed} failed before (--retry-failed reruns them)" if n_failed else ""),
               file=sys.stderr)
-    statuses = run_sweep(configs, args.output, backend=backend, jobs=args.jobs, scheduler=scheduler,
+    jobs = args.jobs
+    if jobs is None:  # one worker per CPU, never more than there are runs left to do
+        todo = len(configs) - n_done - n_failed
+        jobs = max(1, min(os.cpu_count() or 1, todo))
+    statuses = run_sweep(configs, args.output, backend=backend, jobs=jobs, scheduler=scheduler,
                          retry_failed=args.retry_failed, force=args.force, quiet=args.quiet,
                          threads_per_run=args.threads_per_run)
     print(summary_table(statuses, metrics=configs[0]["summary"] if configs else None), end="")
+    if len(statuses) == 1 and statuses[0].get("result"):
+        print()
+        print(before_after_table(statuses[0]["result"]), end="")
     done = [s for s in statuses if s["status"] in ("completed", "skipped")]
     if len(done) >= 2 and configs[0]["figures"] and any(s["status"] == "completed" for s in statuses):
         for root in roots:

@@ -13,12 +13,13 @@ from da.cli.run import add_common_arguments, execute
 def add_parser(sub):
     p = sub.add_parser("sweep", help="run a grid/zip sweep (local process pool or dask), resumable",
                        description=__doc__.split("\n\n")[0])
-    add_common_arguments(p, jobs_default=2)
+    add_common_arguments(p)
     p.add_argument("--backend", choices=("local", "dask"), default="local",
                    help="local: a process pool (default); dask: dask.distributed")
     p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="join a running dask scheduler (tcp://host:8786); without it --backend dask "
-                        "starts a LocalCluster of --jobs worker processes on 127.0.0.1")
+                   help="join a running dask scheduler: its address (tcp://host:8786) or scheduler "
+                        "file; without it --backend dask starts a LocalCluster of --jobs worker "
+                        "processes on 127.0.0.1")
     p.set_defaults(func=run)
 
 

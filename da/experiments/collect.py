@@ -22,7 +22,7 @@ import pandas as pd
 from da.experiments import records as R
 
 __all__ = ["flatten_config", "collect_runs", "config_columns", "metric_columns", "varying_columns",
-           "aggregate", "to_markdown", "to_latex", "summary_table", "DEFAULT_METRICS"]
+           "aggregate", "to_markdown", "to_latex", "summary_table", "before_after_table", "DEFAULT_METRICS"]
 
 #: Metrics shown when none are asked for (those present in the table).
 DEFAULT_METRICS = ("target_test_acc", "source_test_acc", "pretrained_target_test_acc",
@@ -349,3 +349,24 @@ def summary_table(results, metrics=None, digits: int = 3) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     errs = [f"- {r['run_id']}: {r['error']}" for r in recs if r.get("error")]
     return "\n".join(lines) + "\n" + ("\n".join(errs) + "\n" if errs else "")
+
+
+def before_after_table(result: dict, digits: int = 3) -> str:
+    """A Markdown table of one run: each diagnostic and accuracy before transfer and after it.
+
+    Rows come from the flat metrics of ``result.json``: ``before_X``/``after_X``
+    pairs (``X`` = ``inputs_mmd2``, ``features_mmd_p``, ...) and the accuracies
+    of the pretrained and the fine-tuned model.
+    """
+    m = result["metrics"]
+    rows = []
+    for part in ("source_test", "target_test"):
+        if f"{part}_acc" in m:
+            rows.append((f"{part}_acc", m.get(f"pretrained_{part}_acc"), m[f"{part}_acc"]))
+    names = sorted({k[len("before_"):] for k in m if k.startswith("before_")} |
+                   {k[len("after_"):] for k in m if k.startswith("after_")},
+                   key=lambda k: (not k.startswith("inputs"), k))
+    rows += [(k, m.get(f"before_{k}"), m.get(f"after_{k}")) for k in names]
+    lines = ["| quantity | before transfer | after fine-tuning |", "|---|---:|---:|"]
+    lines += [f"| {k} | {_fmt(b, digits)} | {_fmt(a, digits)} |" for k, b, a in rows]
+    return "\n".join(lines) + "\n"

@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import os
 import platform
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -391,6 +393,9 @@ def _run_logging(path: Path):
     """Send the ``da`` loggers (this run's and da.transfer's) to ``run.log`` while the run lasts."""
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # a dask worker with several threads runs several runs in one process: each log keeps its own
+    thread = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == thread)
     logger = logging.getLogger("da")
     old = logger.level
     logger.addHandler(handler)
@@ -604,6 +609,10 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
         "seconds": metrics["seconds"], "figures": figures,
         "started_at": t_start, "finished_at": time.time(),
         "versions": {"da": da.__version__, "torch": torch.__version__, "python": platform.python_version()},
+        # float reductions depend on the thread count: identical configs give identical numbers
+        # only at the same torch_threads (sweeps default to CPUs / jobs per worker)
+        "runtime": {"torch_threads": torch.get_num_threads(), "device": fit.config["train"]["device"],
+                    "host": platform.node(), "pid": os.getpid()},
     }
     log.info("run %s completed in %.1fs; writing result.json", rid, metrics["seconds"])
     for h in logging.getLogger("da").handlers:  # nothing may land in the run directory after result.json

@@ -94,11 +94,11 @@ def run_state(run_dir) -> str:
 def reset_run_dir(run_dir) -> Path:
     """Empty ``run_dir`` (what a killed or failed attempt left) and recreate it."""
     run_dir = Path(run_dir)
+    for stale in run_dir.parent.glob(f".{run_dir.name}.trash.*"):  # left by an attempt killed while deleting
+        shutil.rmtree(stale, ignore_errors=True)
     if run_dir.exists():
         # rename first, so a reader never sees a half-deleted directory under the run id
         trash = run_dir.with_name(f".{run_dir.name}.trash.{os.getpid()}")
-        if trash.exists():
-            shutil.rmtree(trash, ignore_errors=True)
         os.replace(run_dir, trash)
         shutil.rmtree(trash, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -160,11 +160,15 @@ def _dask(configs, out_dir, jobs, scheduler, opts, bar):
         raise ImportError("--backend dask needs dask.distributed: pip install 'dask[distributed]' "
                           "(or pip install da[dask])") from None
     cluster = None
-    if scheduler:
+    if scheduler and Path(scheduler).is_file():  # a scheduler file (dask scheduler --scheduler-file)
+        client = Client(scheduler_file=str(scheduler))
+    elif scheduler:
         client = Client(scheduler)
     else:
+        # everything on loopback: scheduler, workers and the dashboard (a free port, so two
+        # sweeps on one machine do not fight over 8787)
         cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None,
+                               host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                silence_logs=logging.WARNING)
         client = Client(cluster)
     statuses: list = [None] * len(configs)
@@ -211,7 +215,8 @@ def run_sweep(configs, out_dir=None, *, backend: str = "local", jobs: int = 1, s
     jobs : int
         Worker processes (local pool or LocalCluster workers); 1 runs in this process.
     scheduler : str, optional
-        Address of a running dask scheduler (``tcp://host:8786``); implies ``backend="dask"``.
+        Address of a running dask scheduler (``tcp://host:8786``) or the path of its
+        scheduler file (``dask scheduler --scheduler-file``); implies ``backend="dask"``.
     retry_failed : bool
         Run again the runs that failed before (default: skip them).
     force : bool

@@ -33,7 +33,7 @@ def test_dask_local_cluster_matches_the_local_backend(tmp_path, tiny):
     local = run_sweep(configs, tmp_path / "local", jobs=1, quiet=True, threads_per_run=1)
     assert [s["status"] for s in local] == ["completed"] * 4
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address="127.0.0.1:0") as cluster:
         remote = run_sweep(configs, tmp_path / "dask", backend="dask", scheduler=cluster.scheduler_address,
                            quiet=True, threads_per_run=1)
         assert [s["status"] for s in remote] == ["completed"] * 4
