@@ -28,52 +28,75 @@ def _check_multipliers(multipliers) -> tuple[float, ...]:
     return tuple(_check_positive(m, f"multipliers[{i}]") for i, m in enumerate(mults))
 
 
-def _block_mmd2(k: torch.Tensor, n: int, estimator: str) -> torch.Tensor:
-    """MMD^2 from a pooled kernel matrix whose first ``n`` rows are the source.
-
-    The diagonal is never read: a Gaussian kernel has :math:`k(x, x) = 1`
-    exactly, while the computed diagonal may carry rounding error.
-    """
-    m = k.shape[0] - n
-    kxx, kyy, kxy = k[:n, :n], k[n:, n:], k[:n, n:]
-    sxx = kxx.sum() - kxx.diagonal().sum()
-    syy = kyy.sum() - kyy.diagonal().sum()
-    if estimator == "unbiased":
-        return sxx / (n * (n - 1)) + syy / (m * (m - 1)) - 2.0 * kxy.mean()
-    return (sxx + n) / (n * n) + (syy + m) / (m * m) - 2.0 * kxy.mean()
+def _scale_blocks_(a: torch.Tensor, n: int, cxx: float, cyy: float, cxy: float) -> torch.Tensor:
+    """In place: multiply the source, target and cross blocks of ``a``; zero its diagonal."""
+    a[:n, :n] *= cxx
+    a[n:, n:] *= cyy
+    a[:n, n:] *= cxy
+    a[n:, :n] *= cxy
+    return a.fill_diagonal_(0.0)
 
 
-class _MeanGaussianKernel(torch.autograd.Function):
-    r"""``mean_u exp(-d2 / 2h_u^2)`` with a hand-written backward.
+class _PooledMMD2(torch.autograd.Function):
+    r"""Quadratic-time MMD² from one pooled kernel matrix, with a hand-written backward.
 
-    Autograd through the stack of kernels would keep all ``U`` kernel
-    matrices and run several elementwise passes over them; here the forward
-    pass also forms the derivative
-    :math:`\partial \bar k / \partial d^2 = -\frac1U \sum_u k_u / 2h_u^2`
-    and saves only that one matrix. The bandwidths get no gradient (they are
-    fixed or detached).
+    Forward: :math:`D = ` ``pairwise_sq_dists`` of the pooled batch
+    :math:`z`, the mean Gaussian kernel :math:`\bar k(D)` and, alongside it,
+    :math:`\bar k'(D) = -\frac1U\sum_u k_u / 2h_u^2`; the value is
+    :math:`\sum_{ij} W_{ij} \bar k_{ij} g_{ij}` with the estimator's block
+    weights :math:`W` (zero diagonal; the exact :math:`k(x, x) = 1` enters as
+    a constant) and the optional label kernel :math:`g` of JMMD.
+
+    Backward: with :math:`B = W \odot g \odot \bar k'(D)` (symmetric) and
+    :math:`\partial D_{ij} / \partial z_i = 2(z_i - z_j)`,
+
+    .. math:: \nabla_z = 4\,(\operatorname{diag}(B\mathbf 1) z - B z),
+
+    one matrix product, where autograd through the distance matrix and the
+    stack of kernels would take two and several elementwise passes. The
+    bandwidth is fixed or the detached median, so it gets no gradient.
     """
 
     @staticmethod
-    def forward(ctx, d2, bandwidths):
-        ks = gaussian_kernels(d2, bandwidths)
+    def forward(ctx, z, kg, n, bandwidth, multipliers, estimator):
+        d2 = pairwise_sq_dists(z)  # grad mode is off here: the diagonal is exactly 0
+        if bandwidth is None:
+            h = median_bandwidth(d2)
+        else:
+            h = torch.tensor(float(bandwidth), dtype=z.dtype, device=z.device)
+        bw = h * multipliers
+        ks = gaussian_kernels(d2, bw)
         u = ks.shape[0]
-        if not ctx.needs_input_grad[0]:
-            return ks.mean(0)
-        weights = torch.stack([torch.full_like(bandwidths, 1.0 / u), -1.0 / (2.0 * u * bandwidths ** 2)])
-        k_mean, dk = (weights @ ks.reshape(u, -1)).reshape(2, *d2.shape).unbind(0)
-        ctx.save_for_backward(dk)
-        return k_mean
+        weights = torch.stack([torch.full_like(bw, 1.0 / u), -1.0 / (2.0 * u * bw * bw)])
+        kf, dkf = (weights @ ks.reshape(u, -1)).reshape(2, *d2.shape).unbind(0)
+        del ks, d2
+
+        m = z.shape[0] - n
+        if estimator == "unbiased":
+            cxx, cyy, const = 1.0 / (n * (n - 1)), 1.0 / (m * (m - 1)), 0.0
+        else:
+            cxx, cyy, const = 1.0 / (n * n), 1.0 / (m * m), 1.0 / n + 1.0 / m
+        cxy = -1.0 / (n * m)
+        wkf = _scale_blocks_(kf, n, cxx, cyy, cxy)
+        value = (wkf if kg is None else wkf * kg).sum() + const
+
+        b = None
+        if ctx.needs_input_grad[0]:
+            b = _scale_blocks_(dkf if kg is None else dkf * kg, n, cxx, cyy, cxy)
+        ctx.save_for_backward(z, b, wkf if ctx.needs_input_grad[1] else None)
+        ctx.mark_non_differentiable(h)
+        return value, h
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        (dk,) = ctx.saved_tensors
-        return grad * dk, None
-
-
-def _mean_gaussian_kernel(d2: torch.Tensor, bandwidths: torch.Tensor) -> torch.Tensor:
-    return _MeanGaussianKernel.apply(d2, bandwidths.detach())
+    def backward(ctx, grad_value, grad_h):
+        z, b, wkf = ctx.saved_tensors
+        grad_z = grad_kg = None
+        if b is not None:
+            grad_z = (4.0 * grad_value) * (b.sum(1, keepdim=True) * z - b @ z)
+        if wkf is not None:
+            grad_kg = grad_value * wkf
+        return grad_z, grad_kg, None, None, None, None
 
 
 def _sq_norm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -205,26 +228,20 @@ class MMDLoss(nn.Module):
         n = fs.shape[0]
 
         z = torch.cat([fs, ft])
-        d2 = None
-        if self.bandwidth is None:
-            d2 = pairwise_sq_dists(z)
-            h = median_bandwidth(d2)
-        else:
-            h = torch.tensor(float(self.bandwidth), dtype=fs.dtype, device=fs.device)
-        bandwidths = h * mults
+        kg = None
         if self.joint:
             g = torch.softmax(torch.cat([logits_s, logits_t]).to(fs.dtype), dim=1)
+            kg = gaussian_kernels(pairwise_sq_dists(g), [self.joint_bandwidth])[0]
 
         if self.estimator == "linear":
+            if self.bandwidth is None:
+                h = median_bandwidth(pairwise_sq_dists(z.detach()))
+            else:
+                h = torch.tensor(float(self.bandwidth), dtype=fs.dtype, device=fs.device)
             value = self._linear(fs, ft, g[:n] if self.joint else None, g[n:] if self.joint else None,
-                                 bandwidths)
+                                 h * mults)
         else:
-            if d2 is None:
-                d2 = pairwise_sq_dists(z)
-            k = _mean_gaussian_kernel(d2, bandwidths)
-            if self.joint:
-                k = k * gaussian_kernels(pairwise_sq_dists(g), [self.joint_bandwidth])[0]
-            value = _block_mmd2(k, n, self.estimator)
+            value, h = _PooledMMD2.apply(z, kg, n, self.bandwidth, mults, self.estimator)
         self.last_stats_ = {"mmd2": float(value.detach()), "bandwidth": float(h)}
         return value
 
@@ -234,7 +251,7 @@ class MMDLoss(nn.Module):
         y1, y2 = ft[0:2 * pairs:2], ft[1:2 * pairs:2]
         # rows: k(x1,x2), k(y1,y2), k(x1,y2), k(x2,y1) for each pair
         d2 = torch.stack([_sq_norm(x1, x2), _sq_norm(y1, y2), _sq_norm(x1, y2), _sq_norm(x2, y1)])
-        k = _mean_gaussian_kernel(d2, bandwidths)
+        k = gaussian_kernels(d2, bandwidths).mean(0)
         if self.joint:
             a1, a2 = gs[0:2 * pairs:2], gs[1:2 * pairs:2]
             b1, b2 = gt[0:2 * pairs:2], gt[1:2 * pairs:2]
