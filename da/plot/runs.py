@@ -28,7 +28,7 @@ as :mod:`da.experiments` writes them:
     Config columns that vary (other than the seed) are the factors.
     -> ``ablation_<factor>`` per factor (one line per method when the method
     varies), ``ablation_<f1>_x_<f2>`` (a heatmap) when exactly two factors
-    other than the method vary, ``shift_severity`` when
+    other than the method vary and every combination was run, ``shift_severity`` when
     ``data.generator.severity`` varies, ``learning_curve`` when
     ``data.n_target_labeled`` varies.
 """
@@ -212,6 +212,12 @@ def _run_figures(emit, history, before, after):
                 source_prior=ls.get("source_prior")))
 
 
+def _crossed(df, a, b) -> bool:
+    """Every level of ``a`` was run with every level of ``b`` (else a heatmap is mostly holes)."""
+    pairs = df[[a, b]].map(_hashable).drop_duplicates()
+    return len(pairs) == pairs[a].nunique() * pairs[b].nunique()
+
+
 def _sweep_figures(emit, results, skipped):
     from da.plot.sweeps import plot_ablation, plot_learning_curve, plot_shift_severity
 
@@ -227,7 +233,7 @@ def _sweep_figures(emit, results, skipped):
         emit(f"ablation_{f.replace('.', '_')}", lambda f=f: plot_ablation(results, x=f, y=y, hue=hue))
     if hue is not None and not others:
         emit(f"ablation_{hue.replace('.', '_')}", lambda: plot_ablation(results, x=hue, y=y))
-    if len(others) == 2:
+    if len(others) == 2 and _crossed(results, *others):
         a, b = others
         emit(f"ablation_{a.replace('.', '_')}_x_{b.replace('.', '_')}",
              lambda: plot_ablation(results, x=a, y=y, hue=b, kind="heatmap"))

@@ -44,8 +44,20 @@ def _check_confidence(confidence):
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
 
 
+def _support(df, y):
+    """The range a band may not leave: [0, 1] for accuracies and other fractions in [0, 1]."""
+    vals = df[y].to_numpy(dtype=float)
+    if ("acc" in str(y).lower() or "fraction" in metric_label(y)) and vals.min() >= 0 and vals.max() <= 1:
+        return 0.0, 1.0
+    return -np.inf, np.inf
+
+
 def _draw_lines(ax, df, x, y, hue, *, confidence, order=None, linestyle="-", colors=None):
-    """Mean ± CI of ``y`` vs ``x``, one line (and band) per ``hue`` level. Returns handles."""
+    """Mean ± CI of ``y`` vs ``x``, one line (and band) per ``hue`` level. Returns handles.
+
+    A band is clipped to the support of ``y`` (``[0, 1]`` for an accuracy): a t-interval
+    over two or three seeds can reach past it, and the mean cannot."""
+    lo_clip, hi_clip = _support(df, y)
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
     if hue is not None and order:
         rank = {v: i for i, v in enumerate(order)}
@@ -63,12 +75,17 @@ def _draw_lines(ax, df, x, y, hue, *, confidence, order=None, linestyle="-", col
         (line,) = ax.plot(xs, s[MEAN].to_numpy()[order_], marker="o", markersize=4, color=colors[g],
                           linestyle=linestyle, label=label)
         if (s[COUNT] > 1).any():
-            ax.fill_between(xs, s[LOW].to_numpy()[order_], s[HIGH].to_numpy()[order_],
+            ax.fill_between(xs, np.clip(s[LOW].to_numpy()[order_], lo_clip, hi_clip),
+                            np.clip(s[HIGH].to_numpy()[order_], lo_clip, hi_clip),
                             color=colors[g], alpha=0.2, linewidth=0)
         handles.append(line)
     if not numeric_x:
         ax.set_xticks(range(len(cats)), [str(c) for c in cats])
     return handles
+
+
+def _tick(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else str(v)
 
 
 def _log_ticks_at_data(ax, values):
@@ -90,6 +107,18 @@ def _band_note(df, by, confidence):
         return "one run per point (no CI band)"
     seeds = f"{lo}" if lo == hi else f"{lo}–{hi}"
     return f"mean ± {confidence:.0%} CI over {seeds} run(s)"
+
+
+def _align_zero(ax, twin):
+    """Put the twin axis's zero at the height of the main axis's zero (non-negative truths),
+    so a reader does not compare two baselines that differ."""
+    a0, a1 = ax.get_ylim()
+    _, t1 = twin.get_ylim()
+    low = min((np.nanmin(ln.get_ydata()) for ln in twin.get_lines()), default=0.0)
+    if not (a0 < 0 < a1) or low < 0 or t1 <= 0:
+        return
+    f = -a0 / (a1 - a0)  # height of zero, as a fraction of the main axis
+    twin.set_ylim(-f / (1 - f) * t1, t1)
 
 
 def _draw_truth(ax, df, x, hue, colors):
@@ -181,6 +210,7 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
                 tax = axes[1].twinx() if truth_axis == "twin" else axes[1]
                 h.extend(_draw_truth(tax, df[known].assign(_t=t[known]), xcol, hue, colors))
                 if truth_axis == "twin":
+                    _align_zero(axes[1], tax)
                     tax.set_ylabel(f"true {metric_label(tcol)}" if tcol in METRIC_LABELS
                                    else "true gap, analytic (dimensionless)")
         outside = len(h) > 5
@@ -243,8 +273,8 @@ def plot_ablation(results, x, y, hue=None, *, kind: str = "line", confidence: fl
         grid = s.pivot(index=hue, columns=x, values=MEAN)
         counts = s.pivot(index=hue, columns=x, values=COUNT)
         im = a.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
-        a.set_xticks(range(grid.shape[1]), [str(v) for v in grid.columns])
-        a.set_yticks(range(grid.shape[0]), [str(v) for v in grid.index])
+        a.set_xticks(range(grid.shape[1]), [_tick(v) for v in grid.columns])
+        a.set_yticks(range(grid.shape[0]), [_tick(v) for v in grid.index])
         vals = grid.to_numpy(dtype=float)
         mid = np.nanmean(vals)
         for i in range(grid.shape[0]):

@@ -186,3 +186,14 @@ def test_sweep_read_through_da_collect(tmp_path):
     assert len(df) == 12 and "data.n_target_labeled" in df.columns and "target_test_acc" in df.columns
     done = plot_run_dir(tmp_path)
     assert set(done["figures"]) == {"ablation_data_n_target_labeled", "learning_curve"}
+
+
+def test_no_heatmap_when_factors_are_not_crossed(tmp_path):
+    rows = [("a", 0.1, 0.0), ("a", 1.0, 0.0), ("a", 0.1, 30.0), ("a", 1.0, 30.0), ("a", 10.0, 30.0)]
+    for i, (method, lam, sev) in enumerate(rows):
+        run = tmp_path / f"r{i}"
+        run.mkdir()
+        (run / "result.json").write_text(json.dumps({"config": {"method": method, "lambda": lam,
+                                                                "severity": sev},
+                                                     "metrics": {"target_acc": 0.8}}))
+    assert not any("_x_" in name for name in plot_run_dir(tmp_path)["figures"])

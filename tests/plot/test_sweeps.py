@@ -129,3 +129,17 @@ def test_log_x_is_labelled_at_the_swept_values():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["150", "400", "1000", "3000"]
     with pytest.raises(ValueError, match="positive"):
         plot_ablation([{"n": 0, "acc": 0.5}, {"n": 1, "acc": 0.6}], x="n", y="acc", logx=True)
+
+
+def test_accuracy_bands_stay_within_zero_one():
+    rows = [{"x": x, "target_acc": a, "seed": s} for x in (0, 1) for s, a in enumerate((0.1, 0.95))]
+    fig = plot_ablation(rows, x="x", y="target_acc")
+    band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() >= 0.0 and band.max() <= 1.0  # a 2-seed t-interval would reach [-5, 6]
+
+
+def test_twin_truth_axis_shares_the_zero_level(sweep_rows):
+    rows = [dict(r, gap=r["gap"] - 0.3) for r in sweep_rows]  # estimates dip below zero
+    acc, gap, twin = plot_shift_severity(rows).axes
+    (a0, a1), (t0, t1) = gap.get_ylim(), twin.get_ylim()
+    assert -a0 / (a1 - a0) == pytest.approx(-t0 / (t1 - t0))
