@@ -81,6 +81,19 @@ def _minp_pvalue(stats: torch.Tensor):
     return agg, p[..., 0]
 
 
+#: The pooled matrices of one permutation test must fit in this many bytes.
+_MAX_TEST_BYTES = 6 * 2 ** 30
+
+
+def _check_memory(N: int, L: int) -> None:
+    need = 8 * N * N * (L + 1)
+    if need > _MAX_TEST_BYTES:
+        raise ValueError(
+            f"a permutation test on {N} pooled rows needs about {need / 2 ** 30:.1f} GiB for its "
+            f"{N} x {N} matrices; subsample the data, use linear_mmd_test, or shift_report "
+            "(which subsamples to max_exact rows and adds a linear-time test)")
+
+
 def _replication_chunk(N: int, L: int, B1: int) -> int:
     per_rep = 8 * (N * N * (L + 1) + 2 * N * B1 + L * N * min(B1, 256))
     return max(1, int(_MAX_BYTES * 4 // per_rep))
@@ -116,6 +129,7 @@ def _batched_mmd_test(Xs, Xt, *, n_permutations: int, rng: np.random.Generator,
     B1 = n_permutations + 1
     fixed = None if bandwidth is None else torch.as_tensor(np.atleast_1d(bandwidth), dtype=torch.float64)
     L = len(scales) if fixed is None else fixed.numel()
+    _check_memory(N, L)
     out = {k: [] for k in ("mmd2", "pvalues", "pvalue", "bandwidths")}
     step = _replication_chunk(N, L, B1)
     for s in range(0, R, step):
@@ -153,6 +167,7 @@ def _batched_energy_test(Xs, Xt, *, n_permutations: int, rng: np.random.Generato
     m = Xt.shape[1]
     N = n + m
     B1 = n_permutations + 1
+    _check_memory(N, 1)
     stat, pval = [], []
     step = _replication_chunk(N, 1, B1)
     for s in range(0, R, step):

@@ -65,7 +65,10 @@ def mmd_test(Xs, Xt, *, bandwidth=None, n_permutations: int = 1000, seed=None,
     uniformly random re-splits of the pooled sample, all evaluated as quadratic
     forms :math:`a^\top K a` of one pooled kernel matrix (one matmul per chunk of
     permutations). The median bandwidth is a function of the pooled sample, hence
-    permutation invariant, so the test stays exact.
+    permutation invariant, so the test stays exact. Memory is
+    :math:`O((n+m)^2)` per bandwidth (a ``ValueError`` says so above ~6 GiB);
+    :func:`linear_mmd_test` and :func:`~da.diagnostics.shift_report` handle
+    larger samples.
 
     The aggregated test follows MMDAgg (Schrab et al. 2023) in spirit: the
     per-bandwidth statistics are computed on the *same* permutations and

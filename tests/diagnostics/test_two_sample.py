@@ -357,6 +357,9 @@ def test_bad_options_raise_value_error():
         mmd_test(X, Y, seed="abc")
     with pytest.raises(ValueError, match="estimator"):
         c2st(X, Y, estimator=object())
+    big = np.random.default_rng(0).random((15000, 2))
+    with pytest.raises(ValueError, match="GiB.*linear_mmd_test"):
+        mmd_test(big, big + 1)
 
 
 def test_one_sided_constant_is_allowed_and_pvalues_are_never_nan():
