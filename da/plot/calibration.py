@@ -60,6 +60,12 @@ def plot_pvalue_calibration(pvalues, *, confidence: float = 0.95, ax=None):
     points of a calibrated test will fall outside it; the legend therefore
     also gives each series' one-sample KS test p-value against Uniform(0, 1),
     the simultaneous check.
+    
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> fig = plot_pvalue_calibration({"calibrated": rng.uniform(size=200),
+    ...                                "anti-conservative": rng.uniform(size=200) ** 2})
     """
     if not 0 < float(confidence) < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")

@@ -271,6 +271,15 @@ def plot_run_dir(path, out_dir=None, *, formats=("png", "pdf")) -> dict:
         If ``path`` is not a directory.
     ValueError
         If no figure applies (nothing recognised under ``path``).
+    
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> run = Path(tempfile.mkdtemp())
+    >>> _ = (run / "metrics.jsonl").write_text("".join(
+    ...     json.dumps({"step": s, "mmd2": 1 / (1 + s)}) + "\\n" for s in range(10)))
+    >>> sorted(plot_run_dir(run)["figures"])
+    ['trajectory']
     """
     root = Path(path)
     if not root.is_dir():

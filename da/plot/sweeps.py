@@ -174,6 +174,15 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> rows = [{"method": m, "severity": s, "seed": k, "target_acc": 0.9 - s / 100 * (m == "source_only"),
+    ...          "gap": s / 60, "true_gap": (s / 60) ** 2}
+    ...         for m in ("source_only", "dann") for s in (0, 30, 60) for k in range(3)]
+    >>> fig = plot_shift_severity(rows)
+    >>> len(fig.axes)  # accuracy, gap, twin axis of the truth
+    3
     """
     _check_confidence(confidence)
     if truth_axis not in ("twin", "same"):
@@ -249,6 +258,13 @@ def plot_ablation(results, x, y, hue=None, *, kind: str = "line", confidence: fl
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> rows = [{"lambda": lam, "method": m, "seed": k, "target_acc": 0.8 + 0.01 * k}
+    ...         for lam in (0.1, 1.0, 10.0) for m in ("mmd", "dann") for k in range(3)]
+    >>> fig = plot_ablation(rows, x="lambda", y="target_acc", hue="method", logx=True)
+    >>> fig = plot_ablation(rows, x="lambda", y="target_acc", hue="method", kind="heatmap")
     """
     _check_confidence(confidence)
     if kind not in ("line", "heatmap"):
@@ -330,6 +346,12 @@ def plot_learning_curve(results, *, n_labeled=None, accuracy=None, strategy=None
     -----
     The x-axis is logarithmic (symmetric-log when a 0-shot point is present),
     since budgets usually grow geometrically.
+
+    Examples
+    --------
+    >>> rows = [{"strategy": s, "n_labeled": n, "seed": k, "target_acc": 0.5 + n / 400}
+    ...         for s in ("scratch", "finetune", "finetune+align") for n in (0, 10, 100) for k in range(2)]
+    >>> fig = plot_learning_curve(rows)
     """
     _check_confidence(confidence)
     df = as_frame(results, "results")

@@ -36,6 +36,13 @@ def plot_transport_plan(Xs, Xt, plan, *, ax=None, max_segments: int = 2000, min_
     Notes
     -----
     Segment ``(i, j)`` has opacity :math:`\\max(\\gamma_{ij} / \\max\\gamma, \\alpha_{\\min})`.
+    
+    Examples
+    --------
+    >>> import ot
+    >>> rng = np.random.default_rng(0)
+    >>> Xs, Xt = rng.normal(size=(20, 2)), rng.normal(2.0, 1.0, size=(20, 2))
+    >>> fig = plot_transport_plan(Xs, Xt, ot.emd(np.full(20, 0.05), np.full(20, 0.05), ot.dist(Xs, Xt)))
     """
     from matplotlib.collections import LineCollection
     from matplotlib.colors import to_rgba
