@@ -366,6 +366,9 @@ def before_after_table(result: dict, digits: int = 3) -> str:
     names = sorted({k[len("before_"):] for k in m if k.startswith("before_")} |
                    {k[len("after_"):] for k in m if k.startswith("after_")},
                    key=lambda k: (not k.startswith("inputs"), k))
+    # representation-health rows other than the feature norm and rank stay in result.json only
+    names = [k for k in names if not any(h in k for h in ("var_mean", "var_min", "var_max", "dead_fraction"))
+             and not (k.startswith("inputs_") and any(h in k for h in ("mean_norm", "effective_rank")))]
     rows += [(k, m.get(f"before_{k}"), m.get(f"after_{k}")) for k in names]
     lines = ["| quantity | before transfer | after fine-tuning |", "|---|---:|---:|"]
     lines += [f"| {k} | {_fmt(b, digits)} | {_fmt(a, digits)} |" for k, b, a in rows]

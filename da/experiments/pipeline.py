@@ -203,26 +203,6 @@ def _features(model, X) -> np.ndarray:
     return predict_outputs(model, X, features=True)["features"]
 
 
-def _compare(Xs, Xt, diag: dict, seed: int) -> dict:
-    """Two-sample tests and gap metrics of one pair of samples."""
-    import da.diagnostics as Dg
-
-    out: dict = {"n_source": int(Xs.shape[0]), "n_target": int(Xt.shape[0]), "tests": {}, "gaps": {}}
-    bw = diag["bandwidth"]
-    for name in diag["tests"]:
-        fn = getattr(Dg, TESTS[name])
-        kw: dict = {"seed": seed}
-        if name in ("mmd", "energy"):
-            kw["n_permutations"] = diag["n_permutations"]
-        if name in ("mmd", "linear_mmd") and bw is not None:
-            kw["bandwidth"] = bw
-        out["tests"][name] = fn(Xs, Xt, **kw).to_dict()
-    for name in diag["gaps"]:
-        kw = {"bandwidth": bw} if (name == "mmd2" and bw is not None) else {}
-        out["gaps"][name] = Dg.gap(Xs, Xt, name, n_bootstrap=diag["n_bootstrap"], seed=seed, **kw).to_dict()
-    return out
-
-
 def _accuracy(model, split) -> dict:
     from da.transfer import evaluate
 
@@ -282,58 +262,83 @@ def _softmax(logits) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 
-def diagnose(model, split, pair, cfg: dict, *, stage: str, inputs: dict | None = None) -> dict:
-    """The diagnostics report of one stage (``"before"``/``"after"``/``"epoch"``).
+_TEST_SHORT = {v: k for k, v in TESTS.items()}
 
-    ``inputs``: an input-space report already computed for this run (inputs do
-    not change with the model, so they are compared once and copied).
+
+def diagnose(model, split, pair, cfg: dict, *, stage: str) -> dict:
+    """The diagnostics report of one stage (``"before"`` or ``"after"`` transfer).
+
+    A :func:`da.diagnostics.shift_report` of the held-out source and target rows
+    (``diagnostics.split``, subsampled to ``max_samples`` with a seed of the run,
+    so every stage compares the same rows) on the inputs and on the model's
+    features, with the pair's analytic ground truth next to the estimates; plus
+    the model's accuracies and, when asked, label-shift estimates.
     """
+    from da.diagnostics import shift_report
+
     diag = cfg["diagnostics"]
     seed = cfg["seed"]
     Xs, Xt = _held_out(split, diag["split"], diag["max_samples"], seed)
-    report: dict = {"stage": stage, "split": diag["split"]}
-    if "inputs" in diag["compare"] and stage != "epoch":
-        report["inputs"] = inputs if inputs is not None else _compare(
-            Xs.reshape(len(Xs), -1), Xt.reshape(len(Xt), -1), diag, seed)
-    if "features" in diag["compare"]:
-        report["features"] = _compare(_features(model, Xs), _features(model, Xt), diag, seed)
-    if stage != "epoch":
-        report["accuracy"] = _accuracy(model, split)
-        if stage in cfg["label_shift"]["when"]:
-            ls = _label_shift(model, split, pair, cfg)
-            if ls:
-                report["label_shift"] = ls
+    rep = shift_report((Xs, Xt), features=(lambda X: _features(model, X)) if "features" in diag["compare"]
+                       else None, metrics=diag["gaps"], tests=[TESTS[t] for t in diag["tests"]], seed=seed,
+                       ground_truth=pair, n_permutations=diag["n_permutations"],
+                       n_bootstrap=diag["n_bootstrap"], bandwidth=diag["bandwidth"])
+    report = {**rep.to_dict(), "stage": stage, "split": diag["split"]}
+    report["rows"] = [r for r in report["rows"] if r["space"] in diag["compare"]]
+    report["accuracy"] = _accuracy(model, split)
+    if stage in cfg["label_shift"]["when"]:
+        ls = _label_shift(model, split, pair, cfg)
+        if ls:
+            report["label_shift"] = ls
     return report
 
 
-def _ground_truth(pair, cfg: dict) -> dict:
-    bw = cfg["diagnostics"]["bandwidth"] or 1.0
-    gt = pair.ground_truth(bandwidth=bw).to_dict()
-    return gt
+def _tracker(model_split_cfg):
+    """A trainer hook ``(model, epoch) -> dict``: feature gaps every ``diagnostics.every`` epochs
+    (:class:`da.diagnostics.GapTracker`), recorded as ``diag/features_<metric>``."""
+    from da.diagnostics import GapTracker
+
+    split, cfg = model_split_cfg
+    diag = cfg["diagnostics"]
+    Xs, Xt = _held_out(split, diag["split"], diag["max_samples"], cfg["seed"])
+    tracker = GapTracker(Xs, Xt, metrics=diag["gaps"], every=diag["every"], bandwidth=diag["bandwidth"],
+                         max_samples=diag["max_samples"], feature_fn=_features, seed=cfg["seed"])
+
+    def hook(model, epoch):
+        # GapTracker measures when its epoch is a multiple of `every`: give it completed epochs
+        out = tracker(model, epoch + 1)
+        return {f"diag/features_{k.replace('/', '_')}": v for k, v in out.items()}
+
+    return hook
 
 
 # --------------------------------------------------------------------------------------
 # Result records
 # --------------------------------------------------------------------------------------
 
-def _flat_compare(prefix: str, rep: dict, out: dict) -> None:
-    for name, t in (rep or {}).get("tests", {}).items():
-        out[f"{prefix}_{name}_stat"] = t["statistic"]
-        out[f"{prefix}_{name}_p"] = t["pvalue"]
-    for name, g in (rep or {}).get("gaps", {}).items():
-        out[f"{prefix}_{name}"] = g["value"]
-        if g.get("ci"):
-            out[f"{prefix}_{name}_lo"], out[f"{prefix}_{name}_hi"] = g["ci"]
+def _flat_report(stage: str, rep: dict, out: dict) -> None:
+    """``{stage}_{space}_{name}`` scalars of a report's rows (tests: ``_stat`` and ``_p``)."""
+    for r in rep.get("rows", []):
+        key = f"{stage}_{r['space']}_"
+        if r["kind"] == "metric":
+            out[key + r["name"]] = r["value"]
+            if r.get("ci_low") is not None:
+                out[key + r["name"] + "_lo"], out[key + r["name"] + "_hi"] = r["ci_low"], r["ci_high"]
+        elif r["kind"] == "test":
+            short = _TEST_SHORT.get(r["name"], r["name"])
+            out[key + short + "_stat"], out[key + short + "_p"] = r["value"], r["pvalue"]
+        else:  # health: mean_norm/source -> ..._mean_norm_source
+            out[key + r["name"].replace("/", "_")] = r["value"]
 
 
-def flat_metrics(fit_metrics: dict, before: dict | None, after: dict | None, truth: dict | None,
-                 extra: dict) -> dict:
+def flat_metrics(fit_metrics: dict, before: dict | None, after: dict | None, extra: dict) -> dict:
     """The scalar metrics of ``result.json``: flat ``snake_case`` names (config columns use dots).
 
     ``{part}_{acc,f1,ece}`` of the selected model; ``pretrained_{part}_acc``
-    before transfer; ``{before,after}_{inputs,features}_{test}_{stat,p}`` and
-    ``..._{gap}``; ``true_{quantity}`` from the pair's analytic ground truth;
-    ``{before,after}_{estimator}_{l1,l2}_error`` for label-shift estimates.
+    before transfer; ``{before,after}_{inputs,features}_{gap}`` and
+    ``..._{test}_{stat,p}`` from the shift reports; ``true_{quantity}`` from the
+    pair's analytic ground truth (``true_mmd2`` at the bandwidth of the input-space
+    estimate); ``{before,after}_{estimator}_l1_error`` for label-shift estimates.
     """
     out: dict = {}
     for part, m in (fit_metrics or {}).items():
@@ -343,9 +348,7 @@ def flat_metrics(fit_metrics: dict, before: dict | None, after: dict | None, tru
     for stage, rep in (("before", before), ("after", after)):
         if not rep:
             continue
-        for where in ("inputs", "features"):
-            if where in rep:
-                _flat_compare(f"{stage}_{where}", rep[where], out)
+        _flat_report(stage, rep, out)
         if stage == "before":
             for part, m in rep.get("accuracy", {}).items():
                 out[f"pretrained_{part}_acc"] = m["accuracy"]
@@ -354,11 +357,18 @@ def flat_metrics(fit_metrics: dict, before: dict | None, after: dict | None, tru
             out[f"{stage}_{name}_l2_error"] = e["l2_error"]
             if "l1_error_empirical" in e:
                 out[f"{stage}_{name}_l1_error_empirical"] = e["l1_error_empirical"]
-    for k, v in ((truth or {}).get("values") or {}).items():
+    rep = before or after or {}
+    for k, v in (rep.get("ground_truth") or {}).items():
+        if k in ("mmd2", "mmd2_bandwidth"):
+            continue  # at bandwidth 1; the row below has it at the estimate's bandwidth
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             out[f"true_{k}"] = float(v)
         elif isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v):
             out[f"true_{k}_mean"] = float(np.mean(v))
+    for r in rep.get("rows", []):
+        if r["space"] == "inputs" and r["kind"] == "metric" and r["name"] == "mmd2" and r.get("truth") is not None:
+            out["true_mmd2"] = float(r["truth"])
+            out["true_mmd2_bandwidth"] = float(r["details"]["bandwidth"])
     out.update(extra)
     return {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in out.items()}
 
@@ -537,7 +547,6 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     timing["data_seconds"] = time.perf_counter() - t
     R.append_jsonl(metrics_path, {"stage": "data", "pair": pair.name, "sizes": split.sizes(),
                                   "n_classes": int(split.n_classes)})
-    truth = _ground_truth(pair, cfg) if cfg["data"]["generator"] is not None else None
 
     # (1) pretrain, cached by the hash of the pretraining part of the config
     model = build_model(cfg["model"], pair, cfg["seed"])
@@ -549,10 +558,8 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     t = time.perf_counter()
     before = diagnose(model, split, pair, cfg, stage="before") if diag["before"] else None
     if before is not None:
-        if truth is not None:
-            before["ground_truth"] = truth
         atomic_write_json(run_dir / R.REPORT_BEFORE, before)
-        R.append_jsonl(metrics_path, {"stage": "before", **flat_metrics({}, before, None, None, {})})
+        R.append_jsonl(metrics_path, {"stage": "before", **flat_metrics({}, before, None, {})})
     timing["diagnostics_before_seconds"] = time.perf_counter() - t
 
     # (3) fine-tune, diagnosing the features every k epochs
@@ -561,13 +568,8 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     terms = build_losses(cfg["align"], cfg["lambda"], in_features, split.n_classes, cfg["seed"])
     bar = _Bar(progress, cfg["train"]["epochs"], f"{cfg['method']}")
     hooks = [(1, bar.hook)]
-    if diag["every"]:
-        def track(m, epoch):
-            rep = diagnose(m, split, pair, cfg, stage="epoch")
-            flat: dict = {}
-            _flat_compare("features", rep.get("features"), flat)
-            return {f"diag/{k}": v for k, v in flat.items()}
-        hooks.append((diag["every"], track))
+    if diag["every"] and diag["gaps"]:
+        hooks.append((1, _tracker((split, cfg))))
     t = time.perf_counter()
     try:
         fit = finetune(model, split, terms, strategy=_strategy(cfg["transfer"]),
@@ -588,17 +590,14 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     t = time.perf_counter()
     after = None
     if diag["after"]:
-        after = diagnose(model, split, pair, cfg, stage="after",
-                         inputs=(before or {}).get("inputs"))
-        if truth is not None:
-            after["ground_truth"] = truth
+        after = diagnose(model, split, pair, cfg, stage="after")
         atomic_write_json(run_dir / R.REPORT_AFTER, after)
     timing["diagnostics_after_seconds"] = time.perf_counter() - t
 
     # (5) evaluate, figures, and result.json last
     extra = {"best_epoch": fit.best_epoch, "n_steps": fit.n_steps,
              "seconds": time.time() - t_start, "pretrain_cached": pre["pretrain_cached"]}
-    metrics = flat_metrics(fit.metrics, before, after, truth, extra)
+    metrics = flat_metrics(fit.metrics, before, after, extra)
     R.append_jsonl(metrics_path, {"stage": "eval", **metrics})
     figures = _figures(run_dir) if cfg["figures"] else []
     result = {

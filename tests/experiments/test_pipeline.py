@@ -32,12 +32,20 @@ def test_a_run_writes_its_records_and_result_json_last(tmp_path, tiny):
     assert stages[0] == "data" and stages[-1] == "eval"
     assert stages.count("pretrain") == 2 and stages.count("finetune") == 2 and "finetune_step" in stages
     ft = [r for r in recs if r["stage"] == "finetune"]
-    assert all("diag/features_mmd2" in r and "diag/features_mmd_p" in r for r in ft)  # every epoch
+    assert all("diag/features_mmd2" in r and "diag/features_effective_rank_source" in r for r in ft)
+
+    from da.diagnostics import load_report
 
     before = json.loads((d / "report_before.json").read_text())
     after = json.loads((d / "report_after.json").read_text())
-    assert set(before) >= {"inputs", "features", "accuracy", "ground_truth"}
-    assert before["inputs"] == after["inputs"]  # the inputs do not change with the model
+    assert set(before) >= {"rows", "meta", "accuracy", "ground_truth"}
+    assert {r["space"] for r in before["rows"]} == {"inputs", "features"}
+    assert load_report(d / "report_after.json").get("mmd_test", space="features")["pvalue"] > 0
+
+    def inputs(rep):  # the same held-out rows and seeds before and after: identical input statistics
+        return [(r["name"], r["value"], r["pvalue"]) for r in rep["rows"] if r["space"] == "inputs"]
+
+    assert inputs(before) == inputs(after)
     m = res["metrics"]
     for k in ("target_test_acc", "source_test_acc", "pretrained_target_test_acc", "before_inputs_mmd_p",
               "before_features_mmd2", "after_features_mmd2", "true_mmd2", "true_kl_joint"):
@@ -73,6 +81,7 @@ def test_estimated_input_mmd_matches_the_closed_form(tmp_path, tiny):
     cfg["train"]["epochs"] = 1
     m = run_experiment(cfg, tmp_path)["metrics"]
     pair = build_pair(resolve_config(cfg)["data"])
+    assert m["true_mmd2_bandwidth"] == 1.0
     assert m["true_mmd2"] == pytest.approx(pair.ground_truth(bandwidth=1.0)["mmd2"])
     assert m["true_mmd2"] > 0.1 and m["before_inputs_mmd2"] == pytest.approx(m["true_mmd2"], abs=0.04)
 
