@@ -146,7 +146,7 @@ def test_mmd_gradcheck_fixed_bandwidth(estimator, joint):
                                     (x, y, a, b))
 
 
-def test_median_bandwidth_is_detached_finite_differences_at_fixed_h():
+def test_median_bandwidth_is_detached_same_gradient_as_fixed_h():
     """With the median heuristic the gradient equals that of the fixed-bandwidth loss at the same h."""
     g = torch.Generator().manual_seed(5)
     x = torch.randn(7, 3, generator=g, dtype=torch.float64, requires_grad=True)
