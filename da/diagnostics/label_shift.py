@@ -30,7 +30,7 @@ __all__ = ["LabelShiftResult", "estimate_label_shift", "fit_bcts", "LABEL_SHIFT_
 LABEL_SHIFT_METHODS = ("mlls", "bbse")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: compare .prior etc. explicitly
 class LabelShiftResult:
     r"""An estimated target prior.
 
