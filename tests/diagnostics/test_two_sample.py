@@ -369,3 +369,23 @@ def test_one_sided_constant_is_allowed_and_pvalues_are_never_nan():
     for res in (mmd_test(X, Y, n_permutations=50, seed=0), energy_test(X, Y, n_permutations=50, seed=0),
                 c2st(X, Y, seed=0), ks_test(X, Y)):
         assert np.isfinite(res.pvalue) and 0 < res.pvalue <= 1
+
+
+@pytest.mark.parametrize("N", [2, 3, 4, 5, 16, 37])
+def test_batched_median_heuristic_equals_the_shared_convention(N):
+    """Reference: da._kernels.median_bandwidth on each matrix (lower median of distinct pairs)."""
+    from da._kernels import median_bandwidth
+    from da.diagnostics._quadratic import _median_bandwidths
+
+    rng = np.random.default_rng(N)
+    X, Y = rng.normal(size=(3, N - N // 2, 2)), rng.normal(size=(3, N // 2, 2))
+    X[2] = 0.0  # many ties at zero in one replication
+    if N // 2:
+        Y[2] = 0.0
+        Y[2, 0] = 1.0
+    else:
+        X[2, 0] = 1.0
+    d2 = _pooled_sq_dists(X, Y)
+    got = _median_bandwidths(d2)
+    for r in range(3):
+        assert float(got[r]) == float(median_bandwidth(d2[r]))
