@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/da pairs
+	$(VENV)/bin/da run experiments/quickstart.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest

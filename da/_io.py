@@ -14,6 +14,10 @@ __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atom
            "torch_load"]
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def _atomic(path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -23,6 +27,8 @@ def _atomic(path, write) -> Path:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp creates 0600 files; give the result the usual umask-derived mode
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         try:
