@@ -1,0 +1,82 @@
+"""Markdown tables of the reproductions, read from their result records only (nothing is re-run).
+
+Usage: ``python experiments/repro/make_tables.py`` prints the tables pasted into
+``docs/reproductions.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _pm(values, digits=3) -> str:
+    v = [x for x in values if x is not None]
+    if not v:
+        return "—"
+    return f"{np.mean(v):.{digits}f} ± {np.std(v):.{digits}f}"
+
+
+def moons_table() -> str:
+    d = json.loads((RESULTS / "dann_moons" / "results.json").read_text())
+    rows = ["| method | target acc. (150 train points) | target acc. (2000 fresh points) | source acc. | "
+            "paper |", "|---|---|---|---|---|"]
+    paper = {"no_adaptation": "≈ 0.82", "dann": "≈ 0.94"}
+    for m in ("no_adaptation", "dann"):
+        r = [x for x in d["runs"] if x["method"] == m]
+        rows.append(f"| {m} | {_pm([x['target_acc_train_points'] for x in r])} | "
+                    f"{_pm([x['target_acc_fresh_points'] for x in r])} | {_pm([x['source_acc'] for x in r])} | "
+                    f"{paper[m]} |")
+    return (f"{d['seeds']} seeds, {d['epochs']} epochs of sample-wise SGD, selection: {d['selection']}.\n\n"
+            + "\n".join(rows))
+
+
+def mnist_digits_table() -> str:
+    d = json.loads((RESULTS / "mnist_digits" / "results.json").read_text())
+    pairs = list(dict.fromkeys(x["pair"] for x in d["runs"]))
+    methods = ["source_only", "mmd", "dann", "cdan", "deepjdot", "coral", "target_only"]
+    rows = ["| method | " + " | ".join(pairs) + " |", "|---|" + "---|" * len(pairs)]
+    for m in methods:
+        cells = []
+        for p in pairs:
+            r = [x["target_test_acc"] for x in d["runs"] if x["pair"] == p and x["method"] == m]
+            base = np.mean([x["target_test_acc"] for x in d["runs"] if x["pair"] == p and x["method"] == "source_only"])
+            delta = "" if m in ("source_only", "target_only") else f" ({np.mean(r) - base:+.3f})"
+            cells.append(_pm(r) + delta)
+        name = m + (" (oracle)" if m == "target_only" else "")
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return (f"{d['seeds']} seeds, {d['epochs']} epochs, target **test** accuracy, mean ± std "
+            f"(difference to source-only in brackets); selection criterion: `{d['selection']}`.\n\n"
+            + "\n".join(rows))
+
+
+def transfer_table() -> str:
+    d = json.loads((RESULTS / "transfer_vs_scratch" / "results.json").read_text())
+    labels = []
+    for r in d["runs"]:
+        if r["labels"] not in labels:
+            labels.append(r["labels"])
+    rows = ["| labelled target | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for m in ("scratch", "finetune", "finetune_align"):
+        cells = [_pm([x["target_test_acc"] for x in d["runs"] if x["method"] == m and x["labels"] == lab])
+                 for lab in labels]
+        rows.append(f"| {m} | " + " | ".join(cells) + " |")
+    return (f"mnist->mnist_m, {d['seeds']} seeds, {d['steps']} Adam steps per run, selection: "
+            f"`{d['selection']}`; target test accuracy, mean ± std.\n\n" + "\n".join(rows))
+
+
+def main():
+    for title, fn in (("DANN moons", moons_table), ("MNIST <-> digits", mnist_digits_table),
+                      ("Transfer vs scratch", transfer_table)):
+        try:
+            print(f"### {title}\n\n{fn()}\n")
+        except FileNotFoundError as exc:
+            print(f"### {title}\n\n(no results yet: {exc.filename})\n")
+
+
+if __name__ == "__main__":
+    main()
