@@ -22,7 +22,7 @@ from da.transfer.evaluate import classification_metrics, evaluate, expected_cali
 from da.transfer.losses import ALIGN_METHODS, LossTerm, make_alignment
 from da.transfer.models import FeaturizerHead, lenet, mlp, resnet
 from da.transfer.pretrain import pretrain
-from da.transfer.selection import CRITERIA, get_criterion
+from da.transfer.selection import CRITERIA, get_criterion, select_from_history
 from da.transfer.strategies import (STRATEGIES, L2SPRegularizer, Strategy, discriminative_lr,
                                     full_finetune, head_reinit, l2sp, linear_probe, partial)
 from da.transfer.trainer import (FitResult, TrainConfig, Trainer, TrainingDivergedError, finetune,
@@ -33,7 +33,7 @@ __all__ = [
     "pretrain", "finetune", "Trainer", "TrainConfig", "FitResult", "TrainingDivergedError", "make_split",
     "Strategy", "L2SPRegularizer", "full_finetune", "partial", "linear_probe", "head_reinit",
     "discriminative_lr", "l2sp", "STRATEGIES",
-    "CRITERIA", "get_criterion",
+    "CRITERIA", "get_criterion", "select_from_history",
     "source_only", "finetune_no_align", "scratch", "target_only", "BASELINES",
     "evaluate", "classification_metrics", "expected_calibration_error",
     "save_checkpoint", "load_checkpoint",

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["source_val", "iwcv", "dev", "entropy", "snd", "oracle", "last", "CRITERIA",
-           "get_criterion", "domain_importance_weights"]
+           "get_criterion", "domain_importance_weights", "select_from_history"]
 
 _EPS = 1e-12
 
@@ -231,3 +231,37 @@ def get_criterion(name):
     if name not in CRITERIA:
         raise ValueError(f"unknown selection criterion {name!r}; valid: {', '.join(sorted(CRITERIA))}")
     return CRITERIA[name]
+
+
+def select_from_history(history, criterion: str) -> dict:
+    """The epoch record a criterion selects, from the records alone (nothing is re-run).
+
+    Parameters
+    ----------
+    history : list of dict
+        Epoch records of a run (``FitResult.history`` or ``metrics.jsonl``) that
+        hold ``selection/<criterion>`` (the run's criterion, or one listed in
+        ``TrainConfig.record_criteria``).
+    criterion : str
+
+    Returns
+    -------
+    dict
+        The first record with the highest score (ties go to the earlier epoch,
+        as in the trainer).
+
+    Raises
+    ------
+    ValueError
+        If no record holds a score for ``criterion``.
+    """
+    get_criterion(criterion)
+    key = f"selection/{criterion}"
+    scored = [r for r in history if key in r]
+    if not scored:
+        raise ValueError(f"no record holds {key!r}; add {criterion!r} to TrainConfig.record_criteria")
+    best = scored[0]
+    for r in scored[1:]:
+        if r[key] > best[key]:
+            best = r
+    return best

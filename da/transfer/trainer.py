@@ -142,6 +142,11 @@ class TrainConfig:
         Keep a step record every this many steps.
     max_eval_samples : int
         Cap on the training parts scored for selection (DEV's domain classifier).
+    record_criteria : tuple of str
+        Further criteria scored and recorded (``selection/<name>``) at every
+        evaluation without driving the selection, so that selection can be
+        redone afterwards from the records alone
+        (:func:`da.transfer.selection.select_from_history`).
     val_fraction : float
         Source validation fraction when data are given as arrays.
     """
@@ -170,6 +175,7 @@ class TrainConfig:
     eval_every: int = 1
     log_every: int = 10
     max_eval_samples: int = 2000
+    record_criteria: tuple = ()
     val_fraction: float = 0.1
 
     def validate(self) -> "TrainConfig":
@@ -201,6 +207,13 @@ class TrainConfig:
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}")
         get_criterion(self.selection)
+        if isinstance(self.record_criteria, str):
+            self.record_criteria = (self.record_criteria,)
+        self.record_criteria = tuple(self.record_criteria)
+        for name in self.record_criteria:
+            if not isinstance(name, str):
+                raise ValueError(f"record_criteria holds criterion names, got {name!r}")
+            get_criterion(name)
         return self
 
     @classmethod
@@ -456,6 +469,9 @@ class Trainer:
         if use_target and len(split.target_train) < 1:
             raise ValueError("the target training part has no samples; alignment needs unlabelled target data")
         needs = set(criterion.needs)
+        recorded = {n: get_criterion(n) for n in c.record_criteria if n != crit_name}
+        for fn in recorded.values():
+            needs |= set(fn.needs)
         if needs & {"target_train", "target_val"}:
             for part in needs & {"target_train", "target_val"}:
                 if len(getattr(split, part)) < 1:
@@ -634,6 +650,8 @@ class Trainer:
                 outputs = self._outputs(model, eval_split, needs | {"source_val"}, device)
                 score = float(criterion(outputs, eval_split, cache=cache))
                 rec[f"selection/{crit_name}"] = score
+                for name, fn in recorded.items():
+                    rec[f"selection/{name}"] = float(fn(outputs, eval_split, cache=cache))
                 rec["source_val_acc"] = float((outputs["source_val"]["logits"].argmax(1)
                                                == eval_split.source_val.y).mean())
                 rec.update(self._target_eval(model, split, device))
@@ -717,7 +735,7 @@ class Trainer:
     def _target_eval(model, split: Split, device) -> dict:
         """Target accuracy for **evaluation only** (never read by a non-oracle criterion)."""
         out = {}
-        for part, y in (("target_val", split.eval_labels.val),):
+        for part, y in (("target_val", split.eval_labels.val), ("target_test", split.eval_labels.test)):
             if y is not None and len(getattr(split, part)):
                 lg = predict_outputs(model, getattr(split, part).X, device=device, features=False)["logits"]
                 out[f"{part}_acc"] = float((lg.argmax(1) == y).mean())

@@ -253,3 +253,21 @@ def test_cnn_on_flat_images_with_alignment(fast):
 def test_cuda_with_mixed_precision(split, fast):
     res = finetune(_model(), split, [(DANNLoss(8, hidden=(8,)), 1.0)], **dict(fast, device="cuda", amp=True))
     assert next(res.model.parameters()).is_cuda
+
+
+def test_recorded_criteria_allow_selection_from_records(split, fast):
+    from da.transfer import select_from_history
+
+    names = ("iwcv", "dev", "entropy", "snd", "oracle")
+    res = finetune(_model(), split, [(CORALLoss(), 1.0)], record_criteria=names, **dict(fast, epochs=4))
+    assert not res.oracle and res.selection == "source_val"  # recording the oracle does not select with it
+    for h in res.history:
+        assert {f"selection/{n}" for n in names + ("source_val",)} <= set(h) and "target_test_acc" in h
+    # the run's own selection, redone from its records
+    assert select_from_history(res.history, "source_val")["epoch"] == res.best_epoch
+    again = finetune(_model(), split, [(CORALLoss(), 1.0)], selection="snd", **dict(fast, epochs=4))
+    assert select_from_history(res.history, "snd")["epoch"] == again.best_epoch
+    with pytest.raises(ValueError, match="record_criteria"):
+        select_from_history(res.history, "last")
+    with pytest.raises(ValueError, match="unknown selection criterion"):
+        finetune(_model(), split, record_criteria=("nope",), **fast)
