@@ -60,7 +60,7 @@ def main(argv=None):
     rows = list(times.items())
     base = times.get("source_only")
     print(f"MNIST->digits, MLP 64-256-128-10, batch 128+128, {args.threads} threads, "
-          f"{args.epochs} epoch(s) of 28 steps, min over {args.rounds} rounds")
+          f"{args.epochs} epoch(s) of 28 steps, min over {args.rounds} rounds\n")
     print("| method | s/epoch | x source-only |\n|---|---:|---:|")
     for m, s in rows:
         ratio = f"{s / base:.2f}" if base else "-"
