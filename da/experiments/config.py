@@ -451,7 +451,7 @@ _DIAGNOSTICS = {
     "split": Str("test", "which held-out parts to compare", choices=("val", "test")),
     "max_samples": Num(500, "subsample each domain to at most this many rows", lo=10, integer=True),
     "n_permutations": Num(200, "permutations of the two-sample tests", lo=1, integer=True),
-    "n_bootstrap": Num(0, "bootstrap resamples of the gap metrics (0: point estimates)", lo=0,
+    "n_bootstrap": Num(200, "bootstrap resamples of the gap metrics (0: point estimates)", lo=0,
                        integer=True),
     "bandwidth": Num(None, "Gaussian-kernel bandwidth of the MMD test and gap (null: median "
                            "heuristic); fix it to compare with the analytic MMD", lo=0.0,
