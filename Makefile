@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean gallery
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,3 +24,8 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info
+
+# Regenerate the README gallery from the quickstart's own figures.
+gallery: $(STAMP)
+	$(VENV)/bin/da run experiments/quickstart.yaml -q
+	$(PY) docs/gallery/collect_gallery.py runs/quickstart docs/gallery
