@@ -230,7 +230,7 @@ def _quantile_grid(n: int, m: int):
 
 
 def _sliced_from_projected(Ps: np.ndarray, Pt: np.ndarray, grid) -> float:
-    r""":math:`ig(rac1L\sum_l W_2^2ig)^{1/2}` from projected samples (n, L), (m, L).
+    r""":math:`\big(\frac1L\sum_l W_2^2\big)^{1/2}` from projected samples (n, L), (m, L).
 
     Exact 1-D optimal transport between uniform empirical measures:
     :math:`W_2^2 = \int_0^1 (F^{-1}(u) - G^{-1}(u))^2\,du`.
