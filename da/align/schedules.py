@@ -12,6 +12,7 @@ import numbers
 from typing import Callable, Union
 
 from da._validation import check_positive_int
+from da.align._checks import _check_nonnegative, _check_positive
 
 __all__ = ["progress", "ganin_lambda", "ganin_lr_factor", "make_schedule"]
 
@@ -85,9 +86,7 @@ def ganin_lambda(p: float, gamma: float = 10.0) -> float:
     (0.0, 0.99991)
     """
     p = _check_progress(p)
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not math.isfinite(gamma) \
-            or gamma <= 0:
-        raise ValueError(f"gamma must be a finite positive number, got {gamma!r}")
+    _check_positive(gamma, "gamma")
     return 2.0 / (1.0 + math.exp(-gamma * p)) - 1.0
 
 
@@ -121,10 +120,8 @@ def ganin_lr_factor(p: float, alpha: float = 10.0, beta: float = 0.75) -> float:
     1.0
     """
     p = _check_progress(p)
-    for value, name in ((alpha, "alpha"), (beta, "beta")):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-                or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    _check_nonnegative(alpha, "alpha")
+    _check_nonnegative(beta, "beta")
     return 1.0 / (1.0 + alpha * p) ** beta
 
 

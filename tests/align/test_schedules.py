@@ -80,3 +80,15 @@ def test_bad_progress_horizon_or_schedule_raise_value_error(call):
 def test_bad_schedule_name_lists_the_valid_ones():
     with pytest.raises(ValueError, match="'ganin', 'constant'"):
         make_schedule("linear")
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: ganin_lambda(0.5, gamma=0.0), "gamma"),
+    (lambda: ganin_lambda(0.5, gamma=True), "gamma"),
+    (lambda: make_schedule("ganin", gamma=float("inf")), "gamma"),
+    (lambda: ganin_lr_factor(0.5, alpha=-1.0), "alpha"),
+    (lambda: ganin_lr_factor(0.5, beta=float("nan")), "beta"),
+])
+def test_bad_schedule_parameter_raises_value_error_naming_it(call, name):
+    with pytest.raises(ValueError, match=f"^{name} must be a finite"):
+        call()
