@@ -55,8 +55,10 @@ def _support(df, y):
 def _draw_lines(ax, df, x, y, hue, *, confidence, order=None, linestyle="-", colors=None):
     """Mean ± CI of ``y`` vs ``x``, one line (and band) per ``hue`` level. Returns handles.
 
-    A band is clipped to the support of ``y`` (``[0, 1]`` for an accuracy): a t-interval
-    over two or three seeds can reach past it, and the mean cannot."""
+    A categorical ``x`` has no order between its levels, so nothing joins them: each
+    level gets a point with a CI error bar, the ``hue`` levels side by side around it.
+    A band (or bar) is clipped to the support of ``y`` (``[0, 1]`` for an accuracy): a
+    t-interval over two or three seeds can reach past it, and the mean cannot."""
     lo_clip, hi_clip = _support(df, y)
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
     if hue is not None and order:
@@ -65,19 +67,26 @@ def _draw_lines(ax, df, x, y, hue, *, confidence, order=None, linestyle="-", col
     colors = colors or colors_for([g for g, _ in groups])
     numeric_x = _is_numeric(df[x])
     cats = list(dict.fromkeys(df[x])) if not numeric_x else None
+    step = min(0.15, 0.6 / len(groups))  # dodge of the hue levels at one category
     handles = []
-    for g, sub in groups:
+    for i, (g, sub) in enumerate(groups):
         s = mean_ci(sub, x, y, confidence)
         xs = s[x].to_numpy(dtype=float) if numeric_x else np.array([cats.index(v) for v in s[x]], float)
         order_ = np.argsort(xs, kind="stable")
         xs = xs[order_]
+        mean = s[MEAN].to_numpy()[order_]
+        low = np.clip(s[LOW].to_numpy()[order_], lo_clip, hi_clip)
+        high = np.clip(s[HIGH].to_numpy()[order_], lo_clip, hi_clip)
         label = str(g) if hue is not None else metric_label(y).split(" (")[0]
-        (line,) = ax.plot(xs, s[MEAN].to_numpy()[order_], marker="o", markersize=4, color=colors[g],
-                          linestyle=linestyle, label=label)
+        if not numeric_x:
+            yerr = np.vstack([mean - low, high - mean]) if (s[COUNT] > 1).any() else None
+            handles.append(ax.errorbar(xs + (i - (len(groups) - 1) / 2) * step, mean, yerr=yerr, fmt="o",
+                                       markersize=4, capsize=3, color=colors[g], label=label))
+            continue
+        (line,) = ax.plot(xs, mean, marker="o", markersize=4, color=colors[g], linestyle=linestyle,
+                          label=label)
         if (s[COUNT] > 1).any():
-            ax.fill_between(xs, np.clip(s[LOW].to_numpy()[order_], lo_clip, hi_clip),
-                            np.clip(s[HIGH].to_numpy()[order_], lo_clip, hi_clip),
-                            color=colors[g], alpha=0.2, linewidth=0)
+            ax.fill_between(xs, low, high, color=colors[g], alpha=0.2, linewidth=0)
         handles.append(line)
     if not numeric_x:
         ax.set_xticks(range(len(cats)), [str(c) for c in cats])
@@ -231,7 +240,8 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
 
 def plot_ablation(results, x, y, hue=None, *, kind: str = "line", confidence: float = 0.95, ax=None,
                   logx: bool = False, xlabel=None, ylabel=None):
-    """One factor's effect on a metric: lines with CI bands, or a heatmap over two factors.
+    """One factor's effect on a metric: lines with CI bands (points with CI error bars for a
+    categorical factor), or a heatmap over two factors.
 
     Parameters
     ----------
@@ -239,14 +249,15 @@ def plot_ablation(results, x, y, hue=None, *, kind: str = "line", confidence: fl
         One row per run; rows that share ``x`` (and ``hue``) are repeats
         (seeds) and are averaged.
     x : str
-        The factor on the x-axis (numeric, or categorical in order of appearance).
+        The factor on the x-axis: numeric (joined by lines), or categorical in order of
+        appearance (unordered, so not joined: a point with an error bar per level).
     y : str
         The metric (e.g. ``"target_acc"``).
     hue : str, optional
         A second factor: one line per level, or the heatmap's rows.
     kind : {"line", "heatmap"}
         ``"line"``: mean ± CI band (Student t over repeats; no band for a
-        single run). ``"heatmap"``: the mean of ``y`` for each (hue, x) cell,
+        single run), or ± CI error bars for a categorical ``x``. ``"heatmap"``: the mean of ``y`` for each (hue, x) cell,
         annotated with the value and run count; the colour bar is its legend.
     confidence : float
     ax : Axes, optional

@@ -65,6 +65,30 @@ def test_ablation_categorical_x_and_heatmap(sweep_rows):
         plot_ablation(sweep_rows, x="severity", y="target_acc", kind="heatmap")
 
 
+def test_ablation_categorical_x_has_error_bars_and_no_connecting_line(sweep_rows):
+    from matplotlib.container import ErrorbarContainer
+
+    for hue in (None, "severity"):
+        fig = plot_ablation(sweep_rows, x="method", y="target_acc", hue=hue)
+        (ax,) = fig.axes
+        joined = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 1
+                  and ln.get_linestyle() not in ("None", "none", "", " ")]
+        assert not joined, "methods are unordered: nothing may join them"
+        bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+        assert len(bars) == (1 if hue is None else 3) and all(c.has_yerr for c in bars)
+        assert all(len(c.lines[2][0].get_segments()) == 3 for c in bars)  # one bar per method
+        assert not ax.collections[len(bars):]  # no fill_between bands
+    # the bar is mean +- the Student-t half-width (mean_ci), read off independently here
+    acc = np.array([r["target_acc"] for r in sweep_rows if r["method"] == "dann" and r["severity"] == 30])
+    half = stats.t.ppf(0.975, 2) * acc.std(ddof=1) / np.sqrt(3)
+    (ax,) = plot_ablation([r for r in sweep_rows if r["severity"] == 30], x="method", y="target_acc").axes
+    (seg_dann,) = [sg for sg in ax.containers[0].lines[2][0].get_segments() if sg[0, 0] == 1]
+    assert seg_dann[:, 1] == pytest.approx([acc.mean() - half, acc.mean() + half])
+    single = [r for r in sweep_rows if r["seed"] == 0 and r["severity"] == 0]
+    (ax,) = plot_ablation(single, x="method", y="target_acc").axes
+    assert not ax.containers[0].has_yerr  # one run per point: no bar
+
+
 def test_learning_curve_three_strategies(tmp_path):
     rng = np.random.default_rng(1)
     rows = [{"strategy": s, "n_labeled": n, "seed": k, "target_acc": 0.5 + 0.05 * np.log1p(n) + rng.normal(0, .01)}
