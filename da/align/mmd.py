@@ -228,10 +228,8 @@ class MMDLoss(nn.Module):
         n = fs.shape[0]
 
         z = torch.cat([fs, ft])
-        kg = None
         if self.joint:
             g = torch.softmax(torch.cat([logits_s, logits_t]).to(fs.dtype), dim=1)
-            kg = gaussian_kernels(pairwise_sq_dists(g), [self.joint_bandwidth])[0]
 
         if self.estimator == "linear":
             if self.bandwidth is None:
@@ -241,6 +239,7 @@ class MMDLoss(nn.Module):
             value = self._linear(fs, ft, g[:n] if self.joint else None, g[n:] if self.joint else None,
                                  h * mults)
         else:
+            kg = gaussian_kernels(pairwise_sq_dists(g), [self.joint_bandwidth])[0] if self.joint else None
             value, h = _PooledMMD2.apply(z, kg, n, self.bandwidth, mults, self.estimator)
         self.last_stats_ = {"mmd2": float(value.detach()), "bandwidth": float(h)}
         return value
