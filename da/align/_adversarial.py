@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from da._validation import check_positive_int
+from da.align._checks import _check_features
 from da.align.grl import grad_reverse
 from da.align.schedules import _check_progress, _is_constant, make_schedule
 
@@ -113,6 +114,14 @@ class _AdversarialLoss(nn.Module):
                     f"p (training progress) is required by schedule={self.schedule!r}: "
                     "pass loss(fs, ft, p=...) or call loss.set_progress(p) first")
         return self._schedule(p)
+
+    def _check_in_features(self, fs, ft) -> tuple[torch.Tensor, torch.Tensor]:
+        """:func:`~da.align._checks._check_features`, plus ``in_features`` columns."""
+        fs, ft = _check_features(fs, ft)
+        if fs.shape[1] != self.in_features:
+            raise ValueError(f"fs has {fs.shape[1]} features but in_features={self.in_features} "
+                             f"(shape {tuple(fs.shape)})")
+        return fs, ft
 
     def _check_module_matches(self, x: torch.Tensor, name: str) -> None:
         param = next(self.discriminator.parameters())

@@ -9,7 +9,7 @@ import torch
 
 from da._validation import check_positive_int
 from da.align._adversarial import _AdversarialLoss, _domain_discriminator, _seeded_build
-from da.align._checks import _check_features, _check_logits
+from da.align._checks import _check_logits
 
 __all__ = ["CDANLoss"]
 
@@ -145,10 +145,7 @@ class CDANLoss(_AdversarialLoss):
 
     def forward(self, fs: torch.Tensor, ft: torch.Tensor, *, logits_s=None, logits_t=None, ys=None,
                 p: float | None = None) -> torch.Tensor:
-        fs, ft = _check_features(fs, ft)
-        if fs.shape[1] != self.in_features:
-            raise ValueError(f"fs has {fs.shape[1]} features but in_features={self.in_features} "
-                             f"(shape {tuple(fs.shape)})")
+        fs, ft = self._check_in_features(fs, ft)
         logits_s = _check_logits(logits_s, "logits_s", fs, "fs", n_classes=self.n_classes)
         logits_t = _check_logits(logits_t, "logits_t", ft, "ft", n_classes=self.n_classes)
         self._check_module_matches(fs, "fs")

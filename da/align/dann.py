@@ -8,7 +8,6 @@ import torch
 
 from da._validation import check_positive_int
 from da.align._adversarial import _AdversarialLoss, _domain_discriminator, _seeded_build
-from da.align._checks import _check_features
 
 __all__ = ["DANNLoss"]
 
@@ -103,10 +102,7 @@ class DANNLoss(_AdversarialLoss):
 
     def forward(self, fs: torch.Tensor, ft: torch.Tensor, *, logits_s=None, logits_t=None, ys=None,
                 p: float | None = None) -> torch.Tensor:
-        fs, ft = _check_features(fs, ft)
-        if fs.shape[1] != self.in_features:
-            raise ValueError(f"fs has {fs.shape[1]} features but in_features={self.in_features} "
-                             f"(shape {tuple(fs.shape)})")
+        fs, ft = self._check_in_features(fs, ft)
         self._check_module_matches(fs, "fs")
         lam = self.current_lambda(p)
         return self._domain_bce(torch.cat([fs, ft]), fs.shape[0], lam)
