@@ -222,6 +222,8 @@ def _label_shift(model, split, pair, cfg: dict) -> dict:
     for synthetic pairs, the class frequencies for real ones) and against the class
     frequencies of the target test rows themselves.
     """
+    from scipy.special import softmax
+
     import da.diagnostics as Dg
     from da.transfer.evaluate import predict_outputs
 
@@ -240,8 +242,9 @@ def _label_shift(model, split, pair, cfg: dict) -> dict:
     yt = split.eval_labels.test
     empirical = np.bincount(yt, minlength=K) / max(len(yt), 1) if yt is not None else None
     val = split.source_val
-    p_val = _softmax(predict_outputs(model, val.X, features=False)["logits"])
-    p_t = _softmax(predict_outputs(model, split.target_test.X, features=False)["logits"])
+    p_val = softmax(predict_outputs(model, val.X, features=False)["logits"].astype(np.float64), axis=1)
+    p_t = softmax(predict_outputs(model, split.target_test.X, features=False)["logits"].astype(np.float64),
+                  axis=1)
     out = {"true_prior": true.tolist(), "source_prior": np.asarray(pair.source.prior).tolist(),
            "target_test_frequencies": None if empirical is None else empirical.tolist(), "estimators": {}}
     for name in ls["estimators"]:
@@ -253,13 +256,6 @@ def _label_shift(model, split, pair, cfg: dict) -> dict:
             rec["l1_error_empirical"] = float(np.abs(q - empirical).sum())
         out["estimators"][name] = rec
     return out
-
-
-def _softmax(logits) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
 
 
 _TEST_SHORT = {v: k for k, v in TESTS.items()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.special import softmax
 
 from da._validation import check_labels, check_positive_int
 
@@ -125,14 +126,8 @@ def predict_outputs(model, X, *, batch_size: int = 1024, device=None, features: 
     return out
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
-
-
 def evaluate(model, X, y, *, n_classes: int | None = None, n_bins: int = 15, batch_size: int = 1024,
              device=None) -> dict:
     """Metrics of ``model`` on labelled data (:func:`classification_metrics`)."""
     out = predict_outputs(model, X, batch_size=batch_size, device=device, features=False)
-    return classification_metrics(_softmax(out["logits"].astype(np.float64)), y, n_classes, n_bins)
+    return classification_metrics(softmax(out["logits"].astype(np.float64), axis=1), y, n_classes, n_bins)

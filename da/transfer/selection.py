@@ -28,18 +28,12 @@ last           the step count (so the last evaluation wins)      --
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import softmax
 
 __all__ = ["source_val", "iwcv", "dev", "entropy", "snd", "oracle", "last", "CRITERIA",
            "get_criterion", "domain_importance_weights", "select_from_history"]
 
 _EPS = 1e-12
-
-
-def _softmax(logits):
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
 
 
 def _ce(logits, y) -> np.ndarray:
@@ -155,7 +149,7 @@ def entropy(outputs, split, cache=None) -> float:
 
     .. math:: -\frac{1}{n}\sum_i H(p(\cdot\mid x_i)),\quad H(p) = -\sum_k p_k\log p_k
     """
-    p = _softmax(outputs["target_val"]["logits"])
+    p = softmax(np.asarray(outputs["target_val"]["logits"], np.float64), axis=1)
     return float(np.mean((p * np.log(p + _EPS)).sum(1)))
 
 
@@ -177,7 +171,7 @@ def snd(outputs, split, cache=None, temperature: float = 0.05) -> float:
     the right way: unsupervised validation of domain adaptation via soft
     neighborhood density." ICCV 2021.
     """
-    p = _softmax(outputs["target_val"]["logits"])
+    p = softmax(np.asarray(outputs["target_val"]["logits"], np.float64), axis=1)
     p = p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), _EPS)
     s = p @ p.T / temperature
     np.fill_diagonal(s, -np.inf)

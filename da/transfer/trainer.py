@@ -742,7 +742,7 @@ class Trainer:
         return out
 
     def _final_metrics(self, model, split: Split, device) -> dict:
-        from da.transfer.evaluate import _softmax
+        from scipy.special import softmax
 
         out = {}
         parts = [("source_val", split.source_val.y), ("source_test", split.source_test.y),
@@ -751,7 +751,7 @@ class Trainer:
             X = getattr(split, part).X
             if y is not None and len(y) and len(X):
                 lg = predict_outputs(model, X, device=device, features=False)["logits"]
-                out[part] = classification_metrics(_softmax(lg.astype(np.float64)), y, split.n_classes)
+                out[part] = classification_metrics(softmax(lg.astype(np.float64), axis=1), y, split.n_classes)
         return out
 
     def _write_failure(self, step, term, value, history, resolved, run_id, crit_name, is_oracle, ckpt):
