@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from da._validation import check_positive_int, check_random_state
-from da.data.domain import Domain, EmpiricalDomain, NoClosedFormError
+from da.data.domain import Domain, EmpiricalDomain
 from da.data.gaussian import GaussianDomain, gaussian_kl, gaussian_mixture_mmd2, gaussian_w2
 
 __all__ = ["DomainPair", "Split", "Part", "TargetLabels", "GroundTruth"]
@@ -259,6 +259,3 @@ class DomainPair:
         return "at least one domain has no closed-form density (and the target is not a covariate " \
                "shift of the source)"
 
-
-# Re-exported for callers that catch it while probing ground truth.
-NoClosedFormError = NoClosedFormError
