@@ -175,15 +175,19 @@ def _weighted_energy(Xs, Xt, Ws=None, Wt=None) -> np.ndarray:
     return 2.0 * qxy / (ns * nt) - qxx / (ns * ns) - qyy / (nt * nt)
 
 
-def _mmd2_pooled(Xs, Xt, bandwidth: float) -> float:
-    """Unbiased MMD² from one pooled kernel matrix (fast for blocks of a few thousand rows)."""
-    n, m = Xs.shape[0], Xt.shape[0]
+def _mmd2_pooled(Xs, Xt, bandwidth: float) -> torch.Tensor:
+    """Unbiased MMD² from one pooled kernel matrix (fast for blocks of a few thousand rows).
+
+    ``Xs``, ``Xt`` of shape (n, d), (m, d) give a 0-d tensor; batches (R, n, d),
+    (R, m, d) give one value per pair, shape (R,).
+    """
+    n, m = Xs.shape[-2], Xt.shape[-2]
     K = torch.exp(_pooled_sq_dists(Xs, Xt) * (-0.5 / (bandwidth * bandwidth)))
     a = torch.zeros(n + m, 1, dtype=torch.float64)
     a[:n] = 1.0
     q, r, t = _quadratic_forms(K, a)
     T, D = _totals(K)
-    return float(_mmd2_unbiased(q, r, t, T, D, n, m))
+    return _mmd2_unbiased(q, r, t, T, D, n, m).squeeze(-1)
 
 
 def _pooled_median(Xs: np.ndarray, Xt: np.ndarray, max_points: int = 4000) -> tuple[float, int]:

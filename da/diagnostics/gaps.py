@@ -15,8 +15,8 @@ from da._validation import check_positive_int, check_random_state
 from da.diagnostics._classifier import _held_out_predictions
 from da.diagnostics._inputs import (_check_bandwidth, _check_choice, _check_fraction, _check_pair,
                                     _subsample)
-from da.diagnostics._quadratic import (_MAX_BYTES, _mmd2_unbiased, _pooled_median, _pooled_sq_dists,
-                                       _quadratic_forms, _totals, _weighted_energy, _weighted_mmd2)
+from da.diagnostics._quadratic import (_MAX_BYTES, _mmd2_pooled, _pooled_median, _weighted_energy,
+                                       _weighted_mmd2)
 from da.diagnostics.results import GapResult
 
 __all__ = ["GAP_METRICS", "mmd2", "energy_distance", "coral_distance", "wasserstein",
@@ -399,15 +399,8 @@ def _block_mmd2(Xs, Xt, bandwidth: float, block_size: int, rng):
     T = Xt[rng.permutation(m)[:nb * bt]].reshape(nb, bt, -1)
     N = bs + bt
     chunk = max(1, int(_MAX_BYTES // (8 * N * N)))
-    a = torch.zeros(N, 1, dtype=torch.float64)
-    a[:bs] = 1.0
-    vals = []
-    for c in range(0, nb, chunk):
-        K = torch.exp(_pooled_sq_dists(S[c:c + chunk], T[c:c + chunk]) * (-0.5 / (bandwidth * bandwidth)))
-        q, r, t = _quadratic_forms(K, a)
-        tot, D = _totals(K)
-        vals.append(_mmd2_unbiased(q, r, t, tot, D, bs, bt).reshape(-1))
-    vals = torch.cat(vals).numpy()
+    vals = torch.cat([_mmd2_pooled(S[c:c + chunk], T[c:c + chunk], bandwidth)
+                      for c in range(0, nb, chunk)]).numpy()
     se = float(vals.std(ddof=1) / np.sqrt(nb)) if nb > 1 else float("nan")
     return float(vals.mean()), se, nb
 

@@ -116,7 +116,7 @@ class GapTracker:
         for name in self._metrics:
             if name == "mmd2":
                 h, _ = _resolve_bandwidth(Fs, Ft, self.bandwidth)
-                out[name] = _mmd2_pooled(Fs, Ft, h)
+                out[name] = float(_mmd2_pooled(Fs, Ft, h))
             elif name == "energy_distance":
                 out[name] = float(np.sqrt(max(0.0, float(_weighted_energy(Fs, Ft)[0]))))
             elif name == "coral_distance":
