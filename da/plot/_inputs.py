@@ -36,6 +36,17 @@ def finite_scalar(value, name: str) -> float:
     return value
 
 
+def check_confidence(confidence) -> float:
+    """A confidence level strictly between 0 and 1."""
+    try:
+        level = float(confidence)
+    except (TypeError, ValueError):
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}") from None
+    if not 0 < level < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    return level
+
+
 def as_frame(data, name: str) -> pd.DataFrame:
     """Records -> DataFrame.
 

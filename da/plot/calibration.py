@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import stats
 
-from da.plot._inputs import finite_array
+from da.plot._inputs import check_confidence, finite_array
 from da.plot._layout import axes_grid
 from da.plot.style import PALETTE
 
@@ -67,8 +67,7 @@ def plot_pvalue_calibration(pvalues, *, confidence: float = 0.95, ax=None):
     >>> fig = plot_pvalue_calibration({"calibrated": rng.uniform(size=200),
     ...                                "anti-conservative": rng.uniform(size=200) ** 2})
     """
-    if not 0 < float(confidence) < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    confidence = check_confidence(confidence)
     if isinstance(pvalues, Mapping):
         if not pvalues:
             raise ValueError("pvalues is empty; nothing to plot")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from da.plot._inputs import as_frame, numeric_column, pick_column
+from da.plot._inputs import as_frame, check_confidence, numeric_column, pick_column
 from da.plot._layout import axes_grid
 from da.plot._summary import COUNT, HIGH, LOW, MEAN, mean_ci
 from da.plot.style import METRIC_LABELS, TRUTH_COLOR, colors_for, metric_label
@@ -37,11 +37,6 @@ def _factor_label(df, col) -> str:
     if col in METRIC_LABELS or not _is_numeric(df[col]):
         return metric_label(col) if col in METRIC_LABELS else str(col)
     return f"{col} (as configured)"
-
-
-def _check_confidence(confidence):
-    if not 0 < float(confidence) < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
 
 
 def _support(df, y):
@@ -193,7 +188,7 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
     >>> len(fig.axes)  # accuracy, gap, twin axis of the truth
     3
     """
-    _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     if truth_axis not in ("twin", "same"):
         raise ValueError(f"truth_axis must be 'twin' or 'same', got {truth_axis!r}")
     df = as_frame(results, "results")
@@ -277,7 +272,7 @@ def plot_ablation(results, x, y, hue=None, *, kind: str = "line", confidence: fl
     >>> fig = plot_ablation(rows, x="lambda", y="target_acc", hue="method", logx=True)
     >>> fig = plot_ablation(rows, x="lambda", y="target_acc", hue="method", kind="heatmap")
     """
-    _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     if kind not in ("line", "heatmap"):
         raise ValueError(f"kind must be 'line' or 'heatmap', got {kind!r}")
     df = as_frame(results, "results")
@@ -294,8 +289,8 @@ def plot_ablation(results, x, y, hue=None, *, kind: str = "line", confidence: fl
         raise ValueError(f"results[{x!r}] has missing values")
     fig, (a,) = axes_grid(ax, 1, figsize_per=(5.0, 3.6))
     if kind == "heatmap":
-        if hue is None:
-            raise ValueError("a heatmap needs two factors: pass hue= as the second one")
+        if hue is None or hue == x:
+            raise ValueError("a heatmap needs two factors: pass hue= as the second one, other than x")
         s = mean_ci(df, [hue, x], y, confidence)
         grid = s.pivot(index=hue, columns=x, values=MEAN)
         counts = s.pivot(index=hue, columns=x, values=COUNT)
@@ -364,7 +359,7 @@ def plot_learning_curve(results, *, n_labeled=None, accuracy=None, strategy=None
     ...         for s in ("scratch", "finetune", "finetune+align") for n in (0, 10, 100) for k in range(2)]
     >>> fig = plot_learning_curve(rows)
     """
-    _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     df = as_frame(results, "results")
     xcol = pick_column(df, n_labeled, _N_LABELED, "results", "the number of labelled target examples")
     acc = pick_column(df, accuracy, TARGET_ACC, "results", "target accuracy")

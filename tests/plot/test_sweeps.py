@@ -116,6 +116,22 @@ def test_sweep_plots_reject_empty_and_nan(fn, kwargs):
         fn(nan_rows, **kwargs)
 
 
+@pytest.mark.parametrize("bad", [0, 1, 1.5, "high", None])
+def test_confidence_outside_zero_one_or_not_a_number_is_named(sweep_rows, bad):
+    from da.plot import plot_pvalue_calibration
+
+    for call in (lambda: plot_ablation(sweep_rows, x="severity", y="target_acc", confidence=bad),
+                 lambda: plot_shift_severity(sweep_rows, confidence=bad),
+                 lambda: plot_pvalue_calibration(np.linspace(0, 1, 20), confidence=bad)):
+        with pytest.raises(ValueError, match="confidence must be"):
+            call()
+
+
+def test_heatmap_rejects_the_same_factor_twice(sweep_rows):
+    with pytest.raises(ValueError, match="two factors"):
+        plot_ablation(sweep_rows, x="severity", y="target_acc", hue="severity", kind="heatmap")
+
+
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match="no column 'lr'"):
         plot_ablation([{"a": 1, "target_acc": 0.5}], x="lr", y="target_acc")
