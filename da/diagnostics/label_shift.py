@@ -304,6 +304,7 @@ def estimate_label_shift(probs_source_val, ys_val, probs_target, *, method: str 
     B = check_positive_int(n_bootstrap, "n_bootstrap", minimum=0)
     confidence = _check_fraction(confidence, "confidence")
     max_iter = check_positive_int(max_iter, "max_iter")
+    tol = _check_fraction(tol, "tol", high=np.inf)
     rng = check_random_state(seed)
 
     q, p, details = _estimate(P_val, y_val, P_t, method, calibrate, K, max_iter, tol)
@@ -317,6 +318,9 @@ def estimate_label_shift(probs_source_val, ys_val, probs_target, *, method: str 
             if np.bincount(y_val[iv], minlength=K).min() == 0:
                 continue  # a resample that lost a class has no source prior
             reps.append(_estimate(P_val[iv], y_val[iv], P_t[it], method, calibrate, K, max_iter, tol)[0])
+        if not reps:
+            raise ValueError(f"every one of the {B} bootstrap resamples lost a class of ys_val; "
+                             "pass n_bootstrap=0 or more validation rows per class")
         reps = np.array(reps)
         lo, hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
         ci = np.stack([lo, hi], axis=1)

@@ -132,3 +132,14 @@ def test_label_shift_bad_input(ten_class):
     y_missing = np.where(y == 3, 4, y)
     with pytest.raises(ValueError, match=r"no example of class\(es\) \[3\]"):
         estimate_label_shift(Pv, y_missing, Pt)
+
+
+def test_label_shift_bad_tol_and_all_resamples_losing_a_class_raise_value_error():
+    P = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.6, 0.4], [0.3, 0.7]])
+    y = np.array([0, 0, 0, 0, 1])
+    for tol in (float("nan"), -1.0, 0.0, "1e-8"):
+        with pytest.raises(ValueError, match="tol must"):
+            estimate_label_shift(P, y, P, n_bootstrap=0, tol=tol)
+    # class 1 has one row: a resample misses it with probability (4/5)^5; seed 11's only resample does
+    with pytest.raises(ValueError, match="every one of the 1 bootstrap resamples lost a class"):
+        estimate_label_shift(P, y, P, method="bbse", n_bootstrap=1, seed=11)
