@@ -289,8 +289,8 @@ def shift_report(data, *, features=None, metrics=DEFAULT_METRICS, tests=DEFAULT_
     >>> rep.get("mmd_test")["pvalue"] < 0.05
     True
     """
-    Xs_raw, Xt_raw, desc = _resolve_data(data, split)
     _check_choice(split, "split", ("test", "val"))
+    Xs_raw, Xt_raw, desc = _resolve_data(data, split)
     metrics = _resolve_names(metrics, GAP_METRICS, {}, "metric")
     tests = _resolve_names(tests, TEST_NAMES, _ALIASES, "test")
     max_exact = check_positive_int(max_exact, "max_exact", minimum=4)

@@ -172,3 +172,12 @@ def test_report_bad_input(gauss_pair):
         shift_report((Xs, Xt), features=3)
     with pytest.raises(ValueError, match="ground_truth must be"):
         shift_report((Xs, Xt), ground_truth=5, tests=[], metrics=["mmd2"])
+
+
+def test_report_bad_split_is_named_before_the_data_is_read():
+    from types import SimpleNamespace
+
+    part = SimpleNamespace(X=np.zeros((4, 2)))
+    split = SimpleNamespace(source_test=part, target_test=part)
+    with pytest.raises(ValueError, match="unknown split 'train'; valid: 'test', 'val'"):
+        shift_report(split, split="train")
