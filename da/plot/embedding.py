@@ -52,6 +52,7 @@ def embed_2d(X, method="pca", *, seed=0, perplexity: float = 30.0, n_threads: in
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    X = _array(X, "X")
     if X.shape[1] < 2:
         raise ValueError(f"features must have at least 2 dimensions to embed, got shape {X.shape}")
     if method is None:

@@ -57,6 +57,21 @@ def test_identity_projection_and_subsampling(rng):
     assert np.array_equal(Z, fs) and "feature 1" in labels[0]
 
 
+def test_pca_matches_numpy_svd_and_embed_2d_checks_its_input(rng):
+    X = rng.normal(size=(40, 5)) * [3.0, 2.0, 1.0, 0.5, 0.1]
+    Z, (xl, yl) = embed_2d(X.tolist(), "pca")  # a plain list is accepted
+    Xc = X - X.mean(0)
+    _, s, vt = np.linalg.svd(Xc, full_matrices=False)
+    ref = Xc @ vt[:2].T
+    assert np.allclose(Z, ref * np.sign((Z * ref).sum(0)))  # each component up to its sign
+    share = 100 * s ** 2 / (s ** 2).sum()
+    assert xl == f"PC 1 ({share[0]:.0f}% of variance)" and yl == f"PC 2 ({share[1]:.0f}% of variance)"
+    with pytest.raises(ValueError, match="X contains NaN"):
+        embed_2d(np.array([[np.nan, 1.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="X is empty"):
+        embed_2d(np.empty((0, 3)))
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"fs": np.empty((0, 3)), "ft": np.ones((4, 3))}, "empty"),
     ({"fs": np.array([[np.nan, 1.0], [0.0, 1.0]]), "ft": np.ones((4, 2))}, "NaN"),
