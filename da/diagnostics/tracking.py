@@ -6,10 +6,11 @@ import numpy as np
 
 from da._validation import check_positive_int, check_random_state
 from da.diagnostics._features import _extract_features
-from da.diagnostics._inputs import _check_bandwidth, _check_pair
+from da.diagnostics._inputs import _check_bandwidth, _check_pair, _subsample
 from da.diagnostics._classifier import _held_out_predictions
 from da.diagnostics._quadratic import _mmd2_pooled, _weighted_energy
-from da.diagnostics.gaps import GAP_METRICS, _coral, _pad, _resolve_bandwidth, _sliced, _wasserstein
+from da.diagnostics.gaps import (GAP_METRICS, _coral, _int_seed, _pad, _resolve_bandwidth, _sliced,
+                                 _wasserstein)
 from da.diagnostics.health import representation_health
 from da.diagnostics.report import _resolve_names
 
@@ -83,8 +84,7 @@ class GapTracker:
         rng = check_random_state(seed)
         Xs, Xt = np.asarray(X_source_heldout), np.asarray(X_target_heldout)
         _check_pair(Xs.reshape(len(Xs), -1), Xt.reshape(len(Xt), -1))
-        self._Xs = Xs[np.sort(rng.choice(len(Xs), max_samples, replace=False))] if len(Xs) > max_samples else Xs
-        self._Xt = Xt[np.sort(rng.choice(len(Xt), max_samples, replace=False))] if len(Xt) > max_samples else Xt
+        self._Xs, self._Xt = _subsample(Xs, max_samples, rng), _subsample(Xt, max_samples, rng)
         self.history_ = []
 
     def _features(self, model):
@@ -124,7 +124,7 @@ class GapTracker:
             elif name == "wasserstein":
                 out[name] = _wasserstein(Fs, Ft, "auto", 2500, 0.05, 200, rng)[0]
             elif name == "sliced_wasserstein":
-                out[name] = _sliced(Fs, Ft, 200, int(rng.integers(2 ** 31 - 1)))
+                out[name] = _sliced(Fs, Ft, 200, _int_seed(rng))
             else:
                 pred, y, _ = _held_out_predictions(Fs, Ft, None, 0.5, rng)
                 out[name] = _pad(pred, y)
