@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import stats
 
+from da._validation import check_positive_int
 from da.plot._inputs import check_confidence, finite_array
 from da.plot._layout import axes_grid
 from da.plot.style import PALETTE
@@ -26,8 +27,9 @@ def uniform_order_band(n: int, confidence: float = 0.95):
     expected, low, high : ndarray of shape (n,)
         :math:`i/(n+1)` and the :math:`(1 \\mp c)/2` quantiles of that Beta.
     """
+    n = check_positive_int(n, "n")
     i = np.arange(1, n + 1)
-    q = (1 - confidence) / 2
+    q = (1 - check_confidence(confidence)) / 2
     return i / (n + 1), stats.beta.ppf(q, i, n + 1 - i), stats.beta.ppf(1 - q, i, n + 1 - i)
 
 

@@ -53,6 +53,9 @@ def test_order_band_is_beta_quantiles():
     # coverage: the pointwise band at rank i holds a Uniform order statistic with prob 0.9
     u = np.sort(np.random.default_rng(0).uniform(size=(4000, 9)), axis=1)
     assert np.mean((u[:, 4] >= lo[4]) & (u[:, 4] <= hi[4])) == pytest.approx(0.9, abs=0.02)
+    for n, conf, match in ((0, 0.9, "n must be"), (2.5, 0.9, "n must be"), (9, 1.5, "confidence must be")):
+        with pytest.raises(ValueError, match=match):
+            uniform_order_band(n, conf)
 
 
 def test_pvalue_calibration_draws_band_diagonal_and_series(rng, tmp_path):
