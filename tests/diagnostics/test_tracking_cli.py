@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from da.cli import diagnose
-from da.diagnostics import GapTracker, mmd2
+from da.diagnostics import (GapTracker, coral_distance, energy_distance, mmd2, sliced_wasserstein,
+                            wasserstein)
 
 
 def test_tracker_measures_every_k_epochs_and_keeps_history():
@@ -40,6 +41,23 @@ def test_tracker_accepts_precomputed_features_and_feature_fn():
         GapTracker(Xs, Xt, every=0)
     with pytest.raises(ValueError, match="unknown metric"):
         GapTracker(Xs, Xt, metrics=["kl"])
+
+
+
+def test_tracker_values_equal_the_public_gap_functions():
+    """Reference: mmd2, energy_distance, coral_distance, wasserstein and sliced_wasserstein on the
+    same features; the tracker's generator for epoch e is default_rng([seed, e])."""
+    rng = np.random.default_rng(2)
+    Fs, Ft = rng.normal(size=(80, 3)), rng.normal(size=(90, 3)) * 1.5 + 0.3
+    names = ("mmd2", "energy_distance", "coral_distance", "wasserstein", "sliced_wasserstein")
+    out = GapTracker(Fs, Ft, metrics=names, health=False, seed=4)((Fs, Ft), epoch=2)
+    assert out["mmd2"] == pytest.approx(mmd2(Fs, Ft), rel=1e-10)
+    assert out["energy_distance"] == pytest.approx(energy_distance(Fs, Ft), rel=1e-10)
+    assert out["coral_distance"] == pytest.approx(coral_distance(Fs, Ft), rel=1e-10)
+    assert out["wasserstein"] == pytest.approx(wasserstein(Fs, Ft), rel=1e-10)
+    # the metrics before it draw nothing, so sliced W takes the epoch generator's first draw
+    assert out["sliced_wasserstein"] == pytest.approx(
+        sliced_wasserstein(Fs, Ft, seed=np.random.default_rng([4, 2])), rel=1e-10)
 
 
 def _parse(argv):
