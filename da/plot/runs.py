@@ -49,7 +49,6 @@ _NOT_FACTORS = ("seed", "name", "output", "run_id", "status", "run_dir")
 _METHOD_KEYS = ("method", "strategy", "transfer.strategy")
 _SEVERITY_KEYS = ("data.generator.severity", "severity")
 _N_LABELED_KEYS = ("data.n_target_labeled", "n_target_labeled", "n_labeled")
-_TRAJECTORY_STAGES = ("finetune_step", "finetune")
 
 
 def read_metrics(path) -> list[dict]:
