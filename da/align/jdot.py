@@ -11,6 +11,7 @@ from da._kernels import pairwise_sq_dists
 from da._validation import check_positive_int
 from da.align._checks import (_check_choice, _check_class_labels, _check_features, _check_logits,
                               _check_nonnegative, _check_positive)
+from da.align.ot_losses import _uniform
 
 __all__ = ["JDOTLoss"]
 
@@ -128,8 +129,7 @@ class JDOTLoss(nn.Module):
 
     def _plan(self, cost: torch.Tensor) -> torch.Tensor:
         n, m = cost.shape
-        a = torch.full((n,), 1.0 / n, dtype=cost.dtype, device=cost.device)
-        b = torch.full((m,), 1.0 / m, dtype=cost.dtype, device=cost.device)
+        a, b = _uniform(n, cost), _uniform(m, cost)
         if self.solver == "emd":
             return ot.emd(a, b, cost)
         return ot.sinkhorn(a, b, cost, float(self.reg), method="sinkhorn_log", numItermax=self.max_iter,
