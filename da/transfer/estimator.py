@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import torch
+from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -193,10 +194,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (softmax of the logits), shape (n, n_classes)."""
-        z = self.decision_function(X).astype(np.float64)
-        z -= z.max(1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(1, keepdims=True)
+        return softmax(self.decision_function(X).astype(np.float64), axis=1)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels (from ``classes_``)."""
