@@ -554,21 +554,18 @@ def gap(Xs, Xt, metric: str = "mmd2", *, n_bootstrap: int = 200, confidence: flo
         return _result(_sliced(Xs, Xt, L, proj_seed), reps, B, "sliced_wasserstein", confidence,
                        details, ci_method)
     if metric == "wasserstein":
-        wargs = {k: kwargs.pop(k) for k in ("method", "max_exact", "reg", "n_projections") if k in kwargs}
+        # wasserstein()'s defaults, overridden by the caller's keywords
+        w = {"method": "auto", "max_exact": 2500, "reg": 0.05, "n_projections": 200}
+        w.update({k: kwargs.pop(k) for k in list(w) if k in kwargs})
         _no_extra(kwargs, metric)
-        wargs.setdefault("method", "auto")
-        wargs.setdefault("max_exact", 2500)
-        wargs.setdefault("reg", 0.05)
-        wargs.setdefault("n_projections", 200)
         w_seed = _int_seed(rng)
-        value, used, info = _wasserstein(Xs, Xt, wargs["method"], wargs["max_exact"], wargs["reg"],
-                                         wargs["n_projections"], np.random.default_rng(w_seed))
-        details.update(info)
 
         def fn(a, b):
-            return _wasserstein(a, b, wargs["method"], wargs["max_exact"], wargs["reg"],
-                                wargs["n_projections"], np.random.default_rng(w_seed))[0]
-        reps = [fn(Xs[rng.integers(0, n, n)], Xt[rng.integers(0, m, m)]) for _ in range(B)]
+            return _wasserstein(a, b, w["method"], w["max_exact"], w["reg"], w["n_projections"],
+                                np.random.default_rng(w_seed))
+        value, used, info = fn(Xs, Xt)
+        details.update(info)
+        reps = [fn(Xs[rng.integers(0, n, n)], Xt[rng.integers(0, m, m)])[0] for _ in range(B)]
         return _result(value, reps, B, f"wasserstein/{used}", confidence, details, ci_method)
     raise AssertionError(metric)  # pragma: no cover - GAP_METRICS is checked above
 
