@@ -42,6 +42,9 @@ def test_fit_predict_for_each_named_alignment(data, align):
     assert clf.predict(Xt).shape == (90,)
     proba = clf.predict_proba(Xt)
     assert proba.shape == (90, 2) and np.allclose(proba.sum(1), 1)
+    logits = torch.as_tensor(clf.decision_function(Xt), dtype=torch.float64)
+    assert np.allclose(proba, torch.softmax(logits, 1).numpy())  # matches torch.softmax of the logits
+    assert np.array_equal(clf.predict(Xt), clf.classes_[proba.argmax(1)])
     assert clf.transform(Xt).shape == (90, 8)
     assert len(clf.history_) == 2 and clf.selection_ == "source_val"
     assert all(k.endswith("_") for k in ("model_", "history_", "classes_", "n_features_in_", "result_"))
