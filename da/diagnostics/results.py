@@ -74,8 +74,10 @@ class GapResult:
     value : float
         The point estimate on the full (or stated) sample.
     ci : tuple of float or None
-        Percentile bootstrap interval ``(low, high)`` at ``confidence``, or
-        ``None`` when ``n_bootstrap == 0``.
+        Interval ``(low, high)`` at ``confidence``: a bootstrap interval
+        (``details["ci_method"]``: percentile or bias-corrected), or for the
+        block MMD² (``method="mmd2/block"``, ``n_bootstrap == 0``) a normal
+        interval over the block estimates. ``None`` when there is none.
     n_bootstrap : int
     method : str
         The estimator actually used (e.g. ``"wasserstein/emd2"``).
