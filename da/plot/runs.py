@@ -26,8 +26,9 @@ as :mod:`da.experiments` writes them:
     as a flat record (``{"config": {...}, "metrics": {...}}``, nested keys
     joined with ``"."``, the ``config.`` and ``metrics.`` prefixes dropped).
     Config columns that vary (other than the seed) are the factors.
-    -> ``ablation_<factor>`` per factor (one line per method when the method
-    varies), ``ablation_<f1>_x_<f2>`` (a heatmap) when exactly two factors
+    -> ``ablation_<factor>`` per factor (one line, or over a categorical factor
+    one set of points with error bars, per method when the method varies),
+    ``ablation_<f1>_x_<f2>`` (a heatmap) when exactly two factors
     other than the method vary and every combination was run, ``shift_severity`` when
     ``data.generator.severity`` varies, ``learning_curve`` when
     ``data.n_target_labeled`` varies.

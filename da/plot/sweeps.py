@@ -2,7 +2,8 @@
 
 Each takes tidy results, one row per run (as ``da collect`` produces, or a
 list of ``result.json`` records), and averages over repeated seeds: a line is
-the mean and its band the Student-t confidence interval of the mean.
+the mean and its band the Student-t confidence interval of the mean (over a
+categorical factor, which has no order, a point and an error bar per level).
 """
 
 from __future__ import annotations
