@@ -51,6 +51,27 @@ def test_conditional_gap_skips_tiny_classes_and_checks_input():
         class_conditional_gap(Xs, ys, Xt, yt[:39])
 
 
+
+def test_conditional_gap_values_equal_mmd2_per_class_and_target_weighted_mean():
+    """Reference: mmd2 on each class's rows at the shared bandwidth, weighted by target class counts."""
+    rng = np.random.default_rng(8)
+    Xs, Xt = rng.normal(size=(60, 2)), rng.normal(size=(50, 2)) + [0.5, 0.0]
+    ys, yt = rng.integers(0, 3, 60), rng.integers(0, 3, 50)
+    for bandwidth in (None, 0.7):
+        res = class_conditional_gap(Xs, ys, Xt, yt, bandwidth=bandwidth)
+        h = res.bandwidth
+        if bandwidth is not None:
+            assert h == bandwidth
+        assert res.marginal == pytest.approx(mmd2(Xs, Xt, bandwidth=h), rel=1e-10)
+        assert res.marginal == pytest.approx(mmd2(Xs, Xt, bandwidth=bandwidth), rel=1e-10)
+        want = {k: mmd2(Xs[ys == k], Xt[yt == k], bandwidth=h) for k in range(3)}
+        assert res.per_class == pytest.approx(want, rel=1e-10)
+        counts = np.bincount(yt, minlength=3)
+        assert res.weighted_mean == pytest.approx(sum(counts[k] * want[k] for k in range(3)) / counts.sum(),
+                                                  rel=1e-10)
+        assert res.counts == {k: (int((ys == k).sum()), int(counts[k])) for k in range(3)}
+
+
 def test_effective_rank_matches_svd_definition():
     """Reference: exp(entropy) of normalised singular values from numpy.linalg.svd."""
     rng = np.random.default_rng(5)
