@@ -66,9 +66,9 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
     if name == "mmd":
         return A.MMDLoss(**kwargs)
     if name == "dann":
-        return A.DANNLoss(in_features, **kwargs, **({} if "seed" in kwargs else {"seed": seed}))
+        return A.DANNLoss(in_features, seed=seed, **kwargs)
     if name == "cdan":
-        return A.CDANLoss(in_features, n_classes, **kwargs, **({} if "seed" in kwargs else {"seed": seed}))
+        return A.CDANLoss(in_features, n_classes, seed=seed, **kwargs)
     if name == "jdot":
         return A.JDOTLoss(**kwargs)
     if name == "coral":
@@ -76,7 +76,7 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
     if name == "sinkhorn":
         return A.SinkhornLoss(**kwargs)
     if name == "swd":
-        return A.SlicedWassersteinLoss(**kwargs, **({} if "seed" in kwargs else {"seed": seed}))
+        return A.SlicedWassersteinLoss(seed=seed, **kwargs)
     raise ValueError(f"unknown alignment {name!r}; valid: None, {', '.join(ALIGN_METHODS)}, a da.align "
                      "loss module or a list of (loss, weight) pairs")
 
