@@ -197,8 +197,8 @@ def aggregate(df: pd.DataFrame, by=None, metrics=None, confidence: float = 0.95)
     """
     from scipy import stats
 
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
     by = varying_columns(df) if by is None else ([by] if isinstance(by, str) else list(by))
     metrics = metric_columns(df) if metrics is None else ([metrics] if isinstance(metrics, str) else list(metrics))
     missing = [c for c in list(by) + list(metrics) if c not in df.columns]

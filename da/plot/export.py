@@ -46,6 +46,8 @@ def save(fig, path_stem, formats=("png", "pdf"), dpi: int = 150) -> list[Path]:
     figure = getattr(fig, "figure", None) if not hasattr(fig, "savefig") else fig
     if figure is None or not hasattr(figure, "savefig"):
         raise ValueError(f"fig must be a matplotlib Figure or Axes, got {type(fig).__name__}")
+    if isinstance(formats, str):
+        formats = (formats,)
     if not formats:
         raise ValueError("formats is empty; give at least one, e.g. ('png', 'pdf')")
     stem = Path(path_stem)

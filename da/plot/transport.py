@@ -59,6 +59,8 @@ def plot_transport_plan(Xs, Xt, plan, *, ax=None, max_segments: int = 2000, min_
         raise ValueError("plan has negative entries; a coupling is non-negative")
     if P.max() <= 0:
         raise ValueError("plan is all zeros; no mass to draw")
+    if isinstance(max_segments, bool) or not isinstance(max_segments, (int, np.integer)) or max_segments < 1:
+        raise ValueError(f"max_segments must be a positive integer, got {max_segments!r}")
     if Xs.shape[1] < 2:
         raise ValueError(f"points must have at least 2 dimensions, got {Xs.shape[1]}")
     labels = ("x₁ (feature units)", "x₂ (feature units)")

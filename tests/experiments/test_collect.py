@@ -104,3 +104,15 @@ def test_collect_cli_writes_csv_markdown_latex(tmp_path, tiny, cli, capsys):
     assert (out / "t.md").read_text() == printed
     assert r"\toprule" in (out / "t.tex").read_text()
     assert cli(["collect", str(tmp_path / "out")]) == 1  # no runs there
+
+
+def test_aggregate_rejects_a_non_numeric_confidence():
+    import pandas as pd
+    import pytest
+
+    from da.experiments.collect import aggregate
+
+    df = pd.DataFrame({"method": ["a", "a"], "seed": [0, 1], "acc": [0.5, 0.6]})
+    for bad in ("x", None, 1.5, True):
+        with pytest.raises(ValueError, match="confidence"):
+            aggregate(df, by="method", metrics="acc", confidence=bad)

@@ -44,3 +44,16 @@ def test_save_rejects_non_figures(tmp_path):
     fig, _ = plt.subplots()
     with pytest.raises(ValueError, match="formats"):
         save(fig, tmp_path / "x", formats=())
+
+
+def test_save_accepts_a_single_format_string(tmp_path):
+    """A string format means one file, not one per character."""
+    import matplotlib.pyplot as plt
+
+    from da.plot import save
+
+    fig, _ = plt.subplots()
+    paths = save(fig, tmp_path / "one", formats="png")
+    plt.close(fig)
+    assert [p.name for p in paths] == ["one.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.png"]

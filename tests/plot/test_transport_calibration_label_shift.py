@@ -141,3 +141,16 @@ def test_label_shift_reads_a_real_estimate():
     fig = plot_label_shift([0.2, 0.8], {"mlls": res}, source_prior=res.source_prior)
     bars = bar_containers(fig.axes[0])
     assert len(bars) == 3 and bars[2].errorbar is not None
+
+
+def test_transport_plan_rejects_bad_max_segments():
+    import numpy as np
+    import pytest
+
+    from da.plot import plot_transport_plan
+
+    rng = np.random.default_rng(0)
+    Xs, Xt = rng.normal(size=(5, 2)), rng.normal(size=(4, 2))
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="max_segments"):
+            plot_transport_plan(Xs, Xt, np.full((5, 4), 0.05), max_segments=bad)
