@@ -102,3 +102,22 @@ def test_median_mmd_is_scale_free_but_energy_is_not():
     X, Y = rng.normal(size=(200, 3)), rng.normal(size=(200, 3)) + 0.5
     assert mmd2(0.1 * X, 0.1 * Y) == pytest.approx(mmd2(X, Y), rel=1e-9)
     assert energy_distance(0.1 * X, 0.1 * Y) == pytest.approx(np.sqrt(0.1) * energy_distance(X, Y), rel=1e-9)
+
+
+def test_health_thresholds_are_validated():
+    """NaN, non-numbers and out-of-range thresholds get a ValueError naming the argument."""
+    import numpy as np
+    import pytest
+
+    from da.diagnostics import health_flags, representation_health
+
+    F = np.random.default_rng(0).normal(size=(50, 4))
+    for bad in (float("nan"), "x", -0.1, 2.0):
+        with pytest.raises(ValueError, match="dead_tol"):
+            representation_health(F, dead_tol=bad)
+    h = representation_health(F)
+    with pytest.raises(ValueError, match="shrink"):
+        health_flags(h, h, shrink=float("nan"))
+    with pytest.raises(ValueError, match="rank_drop"):
+        health_flags(h, h, rank_drop=1.5)
+    assert health_flags(h, h) == []
