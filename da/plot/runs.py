@@ -53,20 +53,16 @@ _N_LABELED_KEYS = ("data.n_target_labeled", "n_target_labeled", "n_labeled")
 
 
 def read_metrics(path) -> list[dict]:
-    """The records of a ``metrics.jsonl``; blank or unparsable (torn) lines are skipped."""
-    records = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict):
-                records.append(rec)
-    return records
+    """The records of a ``metrics.jsonl``; blank or unparsable (torn) lines are skipped.
+
+    The same reader as :func:`da.experiments.records.read_jsonl`, but a missing
+    file is an error here (a figure was asked of it).
+    """
+    from da.experiments.records import read_jsonl
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no metrics file at {path}")
+    return read_jsonl(path)
 
 
 def _trajectory_records(records: list) -> list:
