@@ -182,6 +182,8 @@ def plot_gap_before_after(before, after, *, metrics=None, ax=None, labels=("befo
           ``rows`` are read as the DataFrame above).
     metrics : list of str, optional
         Which metrics to draw, in this order (default: all, in order of appearance).
+        A (metric, space) pair missing from one side is marked "n/a" (no bar),
+        and an estimate without an interval gets no error bar.
     ax : Axes or sequence of Axes, optional
         One Axes per metric; or a single Axes, on which all (metric, space)
         groups are drawn side by side.
@@ -234,18 +236,21 @@ def plot_gap_before_after(before, after, *, metrics=None, ax=None, labels=("befo
             for m, s in grp:
                 row = side[(side["metric"] == m) & (side["space"] == s)]
                 if row.empty:
-                    vals.append(np.nan), err_lo.append(0.0), err_hi.append(0.0), truths.append(np.nan)
+                    vals.append(np.nan), err_lo.append(np.nan), err_hi.append(np.nan), truths.append(np.nan)
                     continue
                 r = row.iloc[0]
                 vals.append(r["value"])
-                lo = r["ci_low"] if np.isfinite(r["ci_low"]) else r["value"]
-                hi = r["ci_high"] if np.isfinite(r["ci_high"]) else r["value"]
-                err_lo.append(max(r["value"] - lo, 0.0))
-                err_hi.append(max(hi - r["value"], 0.0))
+                has_ci = np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"])
+                # no interval: no error bar (a zero-width cap would read as a certain value)
+                err_lo.append(max(r["value"] - r["ci_low"], 0.0) if has_ci else np.nan)
+                err_hi.append(max(r["ci_high"] - r["value"], 0.0) if has_ci else np.nan)
                 truths.append(r["truth"])
             xs = x + (j - 0.5) * width
             a.bar(xs, np.nan_to_num(vals), width, color=colors[j], label=lab,
                   yerr=[err_lo, err_hi], capsize=3, error_kw={"elinewidth": 1})
+            for xi, v in zip(xs, vals):
+                if not np.isfinite(v):  # not measured: say so rather than draw a zero-height bar
+                    a.annotate("n/a", (xi, 0), ha="center", va="bottom", fontsize=7, color="0.4")
             t = np.asarray(truths, dtype=float)
             if np.isfinite(t).any():
                 any_truth = True

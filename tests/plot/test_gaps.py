@@ -177,3 +177,24 @@ def test_before_after_reads_a_real_shift_report():
     pd.testing.assert_frame_equal(gap_frame(rep.to_dict()), df)  # the saved JSON reads the same
     fig = plot_gap_before_after(rep, rep)
     assert len(fig.axes) == 2
+
+
+def test_missing_gap_is_marked_not_drawn_and_no_ci_means_no_error_bar():
+    """A pair measured on one side only says "n/a" on the other; no interval, no error bar."""
+    import matplotlib.pyplot as plt
+
+    from da.plot import plot_gap_before_after
+
+    before = {"inputs": {"mmd2": {"value": 0.2, "ci": (0.15, 0.25)}},
+              "features": {"mmd2": {"value": 0.1}}}
+    after = {"inputs": {"mmd2": {"value": 0.18, "ci": (0.12, 0.22)}}}
+    fig = plot_gap_before_after(before, after)
+    ax = fig.axes[0]
+    notes = [t.get_text() for t in ax.texts]
+    assert notes.count("n/a") == 1
+    # error-bar segments: one per bar with a finite interval (inputs before, inputs after)
+    import numpy as np
+
+    segs = [seg for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+    assert sum(bool(np.size(seg) and np.isfinite(seg).all()) for seg in segs) == 2
+    plt.close(fig)
