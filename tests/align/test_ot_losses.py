@@ -104,3 +104,27 @@ def test_sliced_wasserstein_gradient_matches_finite_differences():
     tx = torch.tensor(x, requires_grad=True)
     ty = torch.tensor(y, requires_grad=True)
     assert torch.autograd.gradcheck(SlicedWassersteinLoss(n_projections=10), (tx, ty))
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_sliced_wasserstein_equal_sizes_matches_pot_value_and_gradient(p):
+    # equal batch sizes take the sorted closed form; POT's quantile path is the reference
+    x, y = _data(n=8, m=8, d=4, seed=2)
+    expected = ot.sliced_wasserstein_distance(x, y, n_projections=30, p=p, seed=5)
+    loss = SlicedWassersteinLoss(n_projections=30, seed=5, p=p)
+    tx = torch.tensor(x, requires_grad=True)
+    got = loss(tx, torch.tensor(y))
+    np.testing.assert_allclose(float(got.detach()), expected, rtol=1e-10)
+    got.backward()
+    rx = torch.tensor(x, requires_grad=True)
+    theta = loss._projections(4, rx)
+    ref = ot.sliced_wasserstein_distance(rx, torch.tensor(y), projections=theta, p=p)
+    ref.backward()
+    torch.testing.assert_close(tx.grad, rx.grad, rtol=1e-9, atol=1e-12)
+
+
+def test_sliced_wasserstein_equal_sizes_gradient_matches_finite_differences():
+    x, y = _data(n=6, m=6, d=3, seed=4)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.tensor(y, requires_grad=True)
+    assert torch.autograd.gradcheck(SlicedWassersteinLoss(n_projections=10), (tx, ty))
