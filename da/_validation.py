@@ -48,7 +48,11 @@ def check_array(X, name: str = "X", *, ndim: int | None = 2, min_samples: int = 
                 raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(X.shape)}")
             if X.shape[0] < min_samples:
                 raise ValueError(f"{name} needs at least {min_samples} samples, got shape {tuple(X.shape)}")
-            if X.is_floating_point() and not bool(torch.isfinite(X).all()):
+            # A NaN or inf entry makes the sum NaN or inf, so a finite sum proves every entry
+            # finite with one reduction; only a non-finite sum (possibly a finite overflow)
+            # needs the elementwise check. Losses call this on every training step.
+            if X.is_floating_point() and not bool(torch.isfinite(X.detach().sum())) \
+                    and not bool(torch.isfinite(X).all()):
                 raise ValueError(f"{name} contains NaN or inf values (shape {tuple(X.shape)})")
             return X
     try:

@@ -144,9 +144,10 @@ class _AdversarialLoss(nn.Module):
         else:
             ws, wt = weight[:n_source], weight[n_source:]
             loss = 0.5 * ((ws / ws.sum()) @ bce[:n_source] + (wt / wt.sum()) @ bce[n_source:])
-        with torch.no_grad():
-            acc_s = float((logits[:n_source] > 0).float().mean())
-            acc_t = float((logits[n_source:] < 0).float().mean())
-        self.last_stats_ = {"disc_loss": float(loss.detach()), "disc_acc": 0.5 * (acc_s + acc_t),
+        with torch.no_grad():  # one device-to-host copy for the three statistics
+            stats = torch.stack([loss.detach().float(), (logits[:n_source] > 0).float().mean(),
+                                 (logits[n_source:] < 0).float().mean()])
+            disc_loss, acc_s, acc_t = stats.tolist()
+        self.last_stats_ = {"disc_loss": disc_loss, "disc_acc": 0.5 * (acc_s + acc_t),
                             "disc_acc_s": acc_s, "disc_acc_t": acc_t, "lambda": float(lam)}
         return loss

@@ -101,6 +101,19 @@ def test_bad_features_raise_value_error_naming_the_argument(name, match, fs, ft)
         LOSSES[name]()(fs, ft, **kw)
 
 
+def test_finite_features_whose_sum_overflows_are_accepted():
+    """The finiteness check sums first; an overflowing sum of finite entries must still pass."""
+    from da.align._checks import _check_features
+
+    big = torch.full((4, D), 3e38)  # every entry finite in float32, the sum is inf
+    fs, ft = _check_features(big, -big)
+    assert fs is big
+    bad = big.clone()
+    bad[1, 2] = float("nan")
+    with pytest.raises(ValueError, match="ft contains NaN or inf"):
+        _check_features(big, bad)
+
+
 @pytest.mark.parametrize("loss", [MMDLoss(), MMDLoss(estimator="linear"), CORALLoss()])
 def test_batches_below_two_raise_where_two_are_needed(loss):
     with pytest.raises(ValueError, match="fs needs at least 2"):
