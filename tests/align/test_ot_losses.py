@@ -128,3 +128,44 @@ def test_sliced_wasserstein_equal_sizes_gradient_matches_finite_differences():
     tx = torch.tensor(x, requires_grad=True)
     ty = torch.tensor(y, requires_grad=True)
     assert torch.autograd.gradcheck(SlicedWassersteinLoss(n_projections=10), (tx, ty))
+
+
+@pytest.mark.parametrize("reg", [0.15, 0.5])
+def test_sinkhorn_auto_equal_sizes_matches_three_ot_sinkhorn2_terms(reg):
+    # N = M: one batched solve (kernel space for reg=0.5, log domain for reg=0.15, where
+    # max cost / eps > 50); the reference is three separate, converged log-domain POT solves
+    x, y = _data(n=8, m=8, seed=5)
+    assert (ot.dist(x, y).max() / reg <= 50) == (reg == 0.5)
+
+    def w(u, v):
+        a = np.full(len(u), 1 / len(u))
+        return float(ot.sinkhorn2(a, a, ot.dist(u, v), reg, method="sinkhorn_log", stopThr=1e-12,
+                                  numItermax=50000))
+
+    expected = w(x, y) - 0.5 * (w(x, x) + w(y, y))
+    loss = SinkhornLoss(reg=reg, tol=1e-12, max_iter=50000, method="auto")
+    tx = torch.tensor(x, requires_grad=True)
+    got = loss(tx, torch.tensor(y))
+    np.testing.assert_allclose(float(got.detach()), expected, rtol=1e-8)
+    got.backward()
+    rx = torch.tensor(x, requires_grad=True)
+    SinkhornLoss(reg=reg, tol=1e-12, max_iter=50000)(rx, torch.tensor(y)).backward()
+    torch.testing.assert_close(tx.grad, rx.grad, rtol=1e-7, atol=1e-10)
+    assert abs(float(loss(torch.tensor(x), torch.tensor(x)))) < 1e-12
+
+
+def test_sinkhorn_auto_float32_at_its_tolerance_stays_close_to_a_converged_solve():
+    g = torch.Generator().manual_seed(0)
+    fs, ft = torch.randn(64, 16, generator=g), torch.randn(64, 16, generator=g) + 0.5
+    fast = SinkhornLoss(scale="median", tol=1e-4, method="auto")(fs, ft)
+    tight = SinkhornLoss(scale="median", tol=1e-9, max_iter=20000)(fs.double(), ft.double())
+    assert fast.dtype == torch.float32
+    np.testing.assert_allclose(float(fast), float(tight), rtol=1e-3)
+
+
+@pytest.mark.parametrize("kw", [dict(debiased=False), dict(grad="autodiff")])
+def test_sinkhorn_auto_falls_back_to_sinkhorn_log(kw):
+    x, y = _data(n=7, m=7, seed=6)
+    a = SinkhornLoss(reg=0.3, method="auto", **kw)(torch.tensor(x), torch.tensor(y))
+    b = SinkhornLoss(reg=0.3, **kw)(torch.tensor(x), torch.tensor(y))
+    assert float(a) == float(b)
