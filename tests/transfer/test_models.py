@@ -103,3 +103,46 @@ def test_resnet18_random_init_and_state_dict_file(tmp_path):
     assert len(blocks_of(f)) == 5
     f_rand, _ = resnet("resnet18", 7, backend="torchvision", seed=0)
     assert not torch.equal(f_rand.stem[0].weight, ref.conv1.weight)
+
+
+@pytest.mark.parametrize("backend", ["torchvision", "timm"])
+def test_resnet_adapter_wiring_with_reference_backbone(tmp_path, monkeypatch, backend):
+    """The adapter on an independent ResNet-18 in each backend's layout (torchvision and
+    timm cannot be installed next to the CPU torch here): features equal the reference
+    network without its classifier, a state dict saved to a file is loaded (with
+    ``weights_only``) and its ``fc`` entries are ignored, five freezable blocks."""
+    from _reference_resnet import ResNet18, install_fake_backends
+
+    install_fake_backends(monkeypatch)
+    torch.manual_seed(0)
+    ref = ResNet18(num_classes=1000, timm=backend == "timm")
+    with torch.no_grad():  # non-trivial BN statistics, so that loading them is checked too
+        for m in ref.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    torch.save(ref.state_dict(), tmp_path / "r18.pt")
+    f, h = resnet("resnet18", 7, weights=tmp_path / "r18.pt", backend=backend, image_shape=(3, 32, 32))
+    assert h.in_features == 512 and h.out_features == 7
+    assert len(blocks_of(f)) == 5
+    x = torch.rand(2, 3 * 32 * 32)
+    f.eval()
+    ref.eval()
+    ref.fc = torch.nn.Identity()
+    with torch.no_grad():
+        assert torch.allclose(f(x), ref(x.reshape(2, 3, 32, 32)), atol=1e-5)
+    # random initialisation (no weights): seeded, and not the saved weights
+    a, _ = resnet("resnet18", 7, backend=backend, seed=1)
+    b, _ = resnet("resnet18", 7, backend=backend, seed=1)
+    assert torch.equal(a.stem[0].weight, b.stem[0].weight)
+    assert not torch.equal(a.stem[0].weight, f.stem[0].weight)
+
+
+def test_resnet_adapter_rejects_mismatched_state_dict(tmp_path, monkeypatch):
+    from _reference_resnet import install_fake_backends
+
+    install_fake_backends(monkeypatch)
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "not_a_layer.weight": torch.zeros(3)},
+               tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="do not match resnet18"):
+        resnet("resnet18", 3, weights=tmp_path / "bad.pt", backend="torchvision")
