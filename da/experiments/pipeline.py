@@ -601,6 +601,8 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
         "config": cfg, "metrics": metrics, "run_dir": str(run_dir),
         "pair": pair.name, "selection": fit.selection, "oracle": bool(fit.oracle),
         "pretrain_key": pre["pretrain_key"], "timing": timing, "attempts": attempts,
+        # every loss's constructor arguments, including those make_alignment sized to the features
+        "losses": fit.config["losses"],
         "seconds": metrics["seconds"], "figures": figures,
         "started_at": t_start, "finished_at": time.time(),
         "versions": {"da": da.__version__, "torch": torch.__version__, "python": platform.python_version()},

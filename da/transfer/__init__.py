@@ -19,7 +19,7 @@ from da.transfer.baselines import BASELINES, finetune_no_align, scratch, source_
 from da.transfer.checkpoint import load_checkpoint, save_checkpoint
 from da.transfer.estimator import DomainAdaptationClassifier
 from da.transfer.evaluate import classification_metrics, evaluate, expected_calibration_error
-from da.transfer.losses import ALIGN_METHODS, LossTerm, make_alignment
+from da.transfer.losses import ALIGN_METHODS, LossTerm, alignment_defaults, make_alignment
 from da.transfer.models import FeaturizerHead, lenet, mlp, resnet
 from da.transfer.pretrain import pretrain
 from da.transfer.selection import CRITERIA, get_criterion, select_from_history
@@ -37,6 +37,6 @@ __all__ = [
     "source_only", "finetune_no_align", "scratch", "target_only", "BASELINES",
     "evaluate", "classification_metrics", "expected_calibration_error",
     "save_checkpoint", "load_checkpoint",
-    "LossTerm", "make_alignment", "ALIGN_METHODS",
+    "LossTerm", "make_alignment", "alignment_defaults", "ALIGN_METHODS",
     "DomainAdaptationClassifier",
 ]

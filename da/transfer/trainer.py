@@ -43,7 +43,7 @@ from da.data.pair import Part, Split, TargetLabels
 from da.transfer._rng import seeded, torch_seed
 from da.transfer.checkpoint import save_checkpoint
 from da.transfer.evaluate import classification_metrics, predict_outputs
-from da.transfer.losses import LossTerm, as_terms
+from da.transfer.losses import LossTerm, _loss_params, as_terms
 from da.transfer.models import FeaturizerHead, as_model, check_model_dims
 from da.transfer.selection import get_criterion
 from da.transfer.strategies import get_strategy
@@ -705,7 +705,7 @@ class Trainer:
                    device=str(self._device()))
         return {"train": cfg, "strategy": self.strategy.to_dict(),
                 "losses": [{"name": t.name, "class": type(t.loss).__name__, "weight": t.describe(),
-                            "repr": repr(t.loss)} for t in terms],
+                            "params": _loss_params(t.loss), "repr": repr(t.loss)} for t in terms],
                 "selection": crit_name, "oracle": is_oracle, "feature_dim": d,
                 "n_classes": int(split.n_classes), "sizes": split.sizes(), **self.tags}
 

@@ -109,6 +109,9 @@ def test_moons_dann_with_schedules_runs(tmp_path, tiny):
     res = run_experiment(cfg, tmp_path)
     ft = [r for r in R.read_jsonl(tmp_path / res["run_id"] / "metrics.jsonl") if r["stage"] == "finetune"]
     assert ft and all(0 <= r["lambda/dann"] <= 0.5 for r in ft)
+    # result.json records the loss's constructor arguments (config params win over make_alignment's)
+    (loss,) = res["losses"]
+    assert loss["class"] == "DANNLoss" and loss["params"]["hidden"] == [8]
 
 
 def test_weight_schedules():

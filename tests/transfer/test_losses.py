@@ -1,0 +1,86 @@
+"""make_alignment: the name-based defaults sized to the features, and their record in the resolved config."""
+
+import pytest
+import torch
+
+from da.align import CDANLoss, DANNLoss, SinkhornLoss
+from da.transfer import alignment_defaults, finetune, make_alignment, mlp, FeaturizerHead
+
+
+def _hidden_widths(loss):
+    return [m.out_features for m in loss.discriminator if isinstance(m, torch.nn.Linear)][:-1]
+
+
+@pytest.mark.parametrize("in_features,width", [(2, 100), (64, 100), (100, 100), (128, 128), (255, 255)])
+def test_dann_small_features_get_one_hidden_layer_of_max_d_100(in_features, width):
+    loss = make_alignment("dann", in_features, 10)
+    assert loss.hidden == (width,) and _hidden_widths(loss) == [width]
+
+
+@pytest.mark.parametrize("in_features", [256, 2048])
+def test_dann_wide_features_keep_the_class_default_1024_1024(in_features):
+    loss = make_alignment("dann", in_features, 10)
+    assert loss.hidden == DANNLoss(in_features).hidden == (1024, 1024)
+    assert _hidden_widths(loss) == [1024, 1024]
+
+
+def test_cdan_small_features_randomized_map_as_wide_as_the_discriminator():
+    loss = make_alignment("cdan", 128, 10)  # exact map: 1280 wide
+    assert (loss.hidden, loss.randomized, loss.random_dim) == ((128,), True, 128)
+    assert loss.random_matrix_f.shape == (128, 128) and loss.discriminator[0].in_features == 128
+    narrow = make_alignment("cdan", 8, 3)  # exact map 24 <= 100: kept
+    assert narrow.hidden == (100,) and not narrow._use_random and narrow.discriminator[0].in_features == 24
+    wide = make_alignment("cdan", 256, 31)  # the class defaults: (1024, 1024), randomized 1024 above 4096
+    assert wide.hidden == (1024, 1024) and wide._use_random and wide.random_dim == 1024
+
+
+def test_sinkhorn_name_defaults_relative_reg_looser_tol_auto_method():
+    loss = make_alignment("sinkhorn", 128, 10)
+    assert (loss.reg, loss.scale, loss.tol, loss.method) == (0.1, "median", 1e-4, "auto")
+    assert SinkhornLoss().scale is None  # the class default is unchanged
+
+
+@pytest.mark.parametrize("name", ["mmd", "coral", "jdot", "swd"])
+def test_other_names_use_the_class_defaults(name):
+    assert alignment_defaults(name, 128, 10) == {}
+
+
+def test_keyword_arguments_override_the_name_defaults():
+    assert make_alignment("dann", 128, 10, hidden=(1024, 1024)).hidden == (1024, 1024)
+    cdan = make_alignment("cdan", 128, 10, randomized=False)
+    assert cdan.randomized is False and cdan.discriminator[0].in_features == 1280
+    assert make_alignment("sinkhorn", 128, 10, scale=None).scale is None
+
+
+def test_alignment_defaults_returns_a_fresh_dict():
+    a = alignment_defaults("dann", 128, 10)
+    a["hidden"] = (1,)
+    assert alignment_defaults("dann", 128, 10) == {"hidden": (128,)}
+
+
+def test_unknown_name_is_rejected():
+    with pytest.raises(ValueError, match="unknown alignment 'dan'"):
+        make_alignment("dan", 128, 10)
+
+
+def test_resolved_config_records_the_constructor_arguments(split, fast):
+    model = FeaturizerHead(*mlp(4, (16, 8), 3, seed=0))
+    res = finetune(model, split, [("dann", 1.0), ("sinkhorn", 0.5)], **fast)
+    dann, sink = res.config["losses"]
+    assert dann["class"] == "DANNLoss" and dann["params"]["hidden"] == [100] and dann["params"]["in_features"] == 8
+    assert sink["params"]["scale"] == "median" and sink["params"]["tol"] == 1e-4 and sink["params"]["method"] == "auto"
+    explicit = finetune(FeaturizerHead(*mlp(4, (16, 8), 3, seed=0)), split, [(DANNLoss(8, hidden=(100,)), 1.0),
+                                                                          (SinkhornLoss(scale="median", tol=1e-4,
+                                                                                        method="auto"), 0.5)],
+                        **fast)
+    assert [t["params"] for t in explicit.config["losses"]] == [dann["params"], sink["params"]]
+    assert explicit.metrics == res.metrics  # the name is only a spelling of those arguments
+
+
+def test_cdan_params_record_is_json():
+    import json
+
+    from da.transfer.losses import _loss_params
+
+    p = _loss_params(CDANLoss(8, 3, hidden=[4], seed=None))
+    assert json.loads(json.dumps(p)) == p and p["hidden"] == [4] and p["seed"] is None
