@@ -12,6 +12,7 @@ squared-distance matrix.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import torch
@@ -34,20 +35,25 @@ def pairwise_sq_dists(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.T
     return d2
 
 
+@functools.lru_cache(maxsize=8)
+def _upper_flat_index(n: int, device: torch.device) -> torch.Tensor:
+    """Flat indices of the entries ``i < j`` of an ``n x n`` matrix (cached: losses call this every step)."""
+    iu = torch.triu_indices(n, n, offset=1, device=device)
+    return iu[0] * n + iu[1]
+
+
 def median_bandwidth(d2: torch.Tensor) -> torch.Tensor:
     """Median heuristic from a pooled, square squared-distance matrix.
 
     Returns :math:`h = \\mathrm{median}_{i<j} \\lVert z_i - z_j \\rVert` (detached).
     Raises ``ValueError`` when every distance is zero (constant data).
     """
-    n = d2.shape[0]
-    iu = torch.triu_indices(n, n, offset=1, device=d2.device)
-    med = d2.detach()[iu[0], iu[1]].median()
+    upper = d2.detach().reshape(-1).index_select(0, _upper_flat_index(d2.shape[0], d2.device))
+    med = upper.median()
     if not bool(med > 0):
         # Many ties at zero: fall back to the median of the non-zero distances,
         # and reject only data that is genuinely constant.
-        nz = d2.detach()[iu[0], iu[1]]
-        nz = nz[nz > 0]
+        nz = upper[upper > 0]
         if nz.numel() == 0:
             raise ValueError("all pairwise distances are zero (constant data): "
                              "the median-heuristic bandwidth is undefined")

@@ -21,9 +21,10 @@ __all__ = ["SinkhornLoss", "SlicedWassersteinLoss"]
 _SCALES = ("median", "mean", "max")
 _GRADS = ("envelope", "autodiff")
 _METHODS = ("sinkhorn_log", "auto")
-# method="auto" iterates on the kernel exp(-M / eps) when every entry is at least exp(-50) (~2e-22):
-# no underflow to zero or to slow subnormals, even in float32 (normal down to ~1e-38).
-_KERNEL_MAX_COST_OVER_EPS = 50.0
+# method="auto" iterates on the kernel exp(-M / eps) when every entry is at least exp(-50) (~2e-22)
+# in float32 or exp(-300) (~5e-131) in float64: no underflow to zero or to slow subnormals (normal
+# down to ~1e-38 and ~2e-308), and scalings up to ~e^50 / e^300 stay far from overflow.
+_KERNEL_MAX_COST_OVER_EPS = {torch.float32: 50.0, torch.float64: 300.0}
 
 
 def _uniform(n: int, like: torch.Tensor) -> torch.Tensor:
@@ -94,9 +95,9 @@ class SinkhornLoss(nn.Module):
         (:math:`N = M`) and ``grad="envelope"``, they are solved together by
         :func:`ot.batch.solve_batch` (one loop for the three, stopping when
         the worst marginal violation is below ``tol``), on the kernel
-        :math:`e^{-M/\varepsilon}` when :math:`\max M / \varepsilon \le 50`
-        (no underflow, even in float32) and the inputs are on the CPU, in
-        the log domain otherwise. Other cases fall back to ``"sinkhorn_log"``.
+        :math:`e^{-M/\varepsilon}` when the inputs are on the CPU and
+        :math:`\max M / \varepsilon \le 50` (in float32) or :math:`\le 300`
+        (in float64; no underflow either way), in the log domain otherwise. Other cases fall back to ``"sinkhorn_log"``.
         The fixed points are the same; the values agree to the tolerance.
 
     Attributes
@@ -177,12 +178,15 @@ class SinkhornLoss(nn.Module):
         detached = costs.detach()
         # POT 0.9.7's batched kernel-space solver starts its scalings on the CPU, so other devices
         # use the batched log-domain solver.
-        kernel = costs.device.type == "cpu" and float(detached.max()) <= _KERNEL_MAX_COST_OVER_EPS * eps
-        res = solve_batch(detached, eps, a=_uniform(costs.shape[1], costs).expand(costs.shape[0], -1),
-                          b=_uniform(costs.shape[2], costs).expand(costs.shape[0], -1),
+        ratio = float(detached.max()) / eps
+        kernel = costs.device.type == "cpu" and ratio <= _KERNEL_MAX_COST_OVER_EPS[torch.float64]
+        if kernel and not (costs.dtype == torch.float32 and ratio <= _KERNEL_MAX_COST_OVER_EPS[torch.float32]):
+            detached = detached.double()
+        b, n, m = detached.shape
+        res = solve_batch(detached, eps, a=_uniform(n, detached).expand(b, -1), b=_uniform(m, detached).expand(b, -1),
                           method="sinkhorn" if kernel else "log_sinkhorn", max_iter=self.max_iter,
                           tol=float(self.tol), grad="detach")
-        return (res.plan * costs).sum(dim=(1, 2))
+        return (res.plan.to(costs.dtype) * costs).sum(dim=(1, 2))
 
     def forward(self, fs: torch.Tensor, ft: torch.Tensor, *, logits_s=None, logits_t=None, ys=None,
                 p: float | None = None) -> torch.Tensor:
