@@ -96,9 +96,11 @@ class SinkhornLoss(nn.Module):
         :func:`ot.batch.solve_batch` (one loop for the three, stopping when
         the worst marginal violation is below ``tol``), on the kernel
         :math:`e^{-M/\varepsilon}` when the inputs are on the CPU and
-        :math:`\max M / \varepsilon \le 50` (in float32) or :math:`\le 300`
-        (in float64; no underflow either way), in the log domain otherwise. Other cases fall back to ``"sinkhorn_log"``.
-        The fixed points are the same; the values agree to the tolerance.
+        :math:`\max M / \varepsilon \le 300` (no underflow: in the inputs'
+        float32 up to 50, in float64 above), in the log domain otherwise.
+        Other cases (and POT < 0.9.6, which has no :mod:`ot.batch`) fall
+        back to ``"sinkhorn_log"``. The fixed points are the same; the values
+        agree to the tolerance.
 
     Attributes
     ----------
