@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from da.align import CDANLoss, DANNLoss, SinkhornLoss
-from da.transfer import alignment_defaults, finetune, make_alignment, mlp, FeaturizerHead
+from da.transfer import FeaturizerHead, alignment_defaults, finetune, make_alignment, mlp
 
 
 def _hidden_widths(loss):
