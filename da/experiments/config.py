@@ -801,8 +801,19 @@ def _digest(obj, n: int = 12) -> str:
 
 def config_hash(cfg: dict, n: int = 12) -> str:
     """SHA-256 (first ``n`` hex digits) of the canonical JSON of a resolved config,
-    without the keys that only label or file it (``name``, ``output``)."""
-    return _digest({k: v for k, v in cfg.items() if k not in _UNHASHED}, n)
+    without the keys that only label or file it (``name``, ``output``).
+
+    A config with alignment losses also hashes
+    :data:`da.transfer.losses.ALIGNMENT_DEFAULTS_REVISION`: losses given by
+    name are built with defaults sized to the features, which the config does
+    not spell out, so a change of those defaults must change the run id.
+    """
+    body = {k: v for k, v in cfg.items() if k not in _UNHASHED}
+    if cfg.get("align"):
+        from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION
+
+        body["_alignment_defaults_revision"] = ALIGNMENT_DEFAULTS_REVISION
+    return _digest(body, n)
 
 
 def run_id(cfg: dict) -> str:

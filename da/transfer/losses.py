@@ -21,7 +21,8 @@ from typing import Callable
 
 from torch import nn
 
-__all__ = ["LossTerm", "make_alignment", "alignment_defaults", "as_terms", "ALIGN_METHODS"]
+__all__ = ["LossTerm", "make_alignment", "alignment_defaults", "as_terms", "ALIGN_METHODS",
+           "ALIGNMENT_DEFAULTS_REVISION"]
 
 ALIGN_METHODS = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
 
@@ -48,6 +49,14 @@ class LossTerm:
 
 # features narrower than this get the small-feature defaults of make_alignment
 _SMALL_FEATURES = 256
+
+#: Revision of the rules in :func:`alignment_defaults`. Experiment run ids hash it
+#: (:func:`da.experiments.config.config_hash`), so that a sweep resumed after the
+#: defaults change trains again instead of reading back runs built with the old
+#: ones. Bump it whenever :func:`alignment_defaults` returns something new.
+#: 1: the loss classes' own defaults; 2: discriminators sized to the features,
+#: CDAN's randomized map, Sinkhorn's median-relative reg.
+ALIGNMENT_DEFAULTS_REVISION = 2
 
 
 def _discriminator_width(in_features: int) -> int:

@@ -161,3 +161,36 @@ def test_an_explicit_align_list_must_match_the_method_label(tiny):
         dict(tiny, method="source_only", align=[{"loss": "dann"}]))
     r = resolve_config(dict(tiny, method="custom", align=[{"loss": "dann"}, {"loss": "mmd"}]))
     assert [a["loss"] for a in r["align"]] == ["dann", "mmd"]
+
+
+def test_run_ids_of_aligned_runs_follow_the_name_based_defaults(tiny, monkeypatch):
+    """Losses named in a config are built with make_alignment's feature-sized defaults, which
+    the config does not spell out: changing those rules (their revision) must change the run
+    id of every aligned run, so a resumed sweep does not read back runs built with old defaults;
+    runs without alignment keep their id."""
+    import da.transfer.losses as L
+
+    aligned, plain = dict(tiny, method="dann"), dict(tiny, method="source_only")
+    before = run_id(aligned), run_id(plain)
+    monkeypatch.setattr(L, "ALIGNMENT_DEFAULTS_REVISION", L.ALIGNMENT_DEFAULTS_REVISION + 1)
+    assert run_id(aligned) != before[0]
+    assert run_id(plain) == before[1]
+
+
+def test_alignment_defaults_revision_matches_the_rules():
+    """A guard: the rules of alignment_defaults at this revision, on widths either side of the
+    256-feature switch. If this fails after changing the defaults, bump
+    ALIGNMENT_DEFAULTS_REVISION (and record the new rules here)."""
+    from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION, alignment_defaults
+
+    rules = {name: [alignment_defaults(name, d, 10) for d in (2, 64, 128, 255, 256, 2048)]
+             for name in ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")}
+    expected_at = {2: {
+        "mmd": [{}] * 6, "jdot": [{}] * 6, "coral": [{}] * 6, "swd": [{}] * 6,
+        "dann": [{"hidden": (100,)}, {"hidden": (100,)}, {"hidden": (128,)}, {"hidden": (255,)}, {}, {}],
+        "cdan": [{"hidden": (100,)},
+                 {"hidden": (100,), "randomized": True, "random_dim": 100},
+                 {"hidden": (128,), "randomized": True, "random_dim": 128},
+                 {"hidden": (255,), "randomized": True, "random_dim": 255}, {}, {}],
+        "sinkhorn": [{"scale": "median", "tol": 1e-4, "method": "auto"}] * 6}}
+    assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]
