@@ -83,7 +83,8 @@ class CDANLoss(_AdversarialLoss):
     Notes
     -----
     Call as ``loss(fs, ft, logits_s=..., logits_t=..., p=p)``; both logits are
-    required. As in the reference implementation the probabilities :math:`g`
+    required. The remark on optimizers in :class:`~da.align.DANNLoss` applies
+    here too (a small, memorised source: prefer SGD to Adam). As in the reference implementation the probabilities :math:`g`
     (and hence the entropy weights) are **detached**: the conditioning tells
     the discriminator which class a sample looks like, but the adversarial
     gradient reaches only the features, not the classifier head. Gradient

@@ -111,6 +111,9 @@ class TrainConfig:
         number of labelled target samples.
     lr : float
     optimizer : {"sgd", "adam", "adamw"}
+        One optimizer for every group. For adversarial losses (DANN, CDAN) on
+        a source small enough to be memorised, prefer ``"sgd"``: see the
+        optimizer note of :class:`da.align.DANNLoss`.
     momentum, nesterov : SGD options.
     weight_decay : float
     lr_schedule : {"constant", "ganin", "cosine"}
