@@ -35,23 +35,41 @@ def moons_table() -> str:
             + "\n".join(rows))
 
 
+def _optimizer_label(run) -> str:
+    if run.get("optimizer") == "sgd":
+        return f"SGD lr {run['lr']:g}" + (f", momentum {run['momentum']:g}" if run.get("momentum") else "")
+    return f"Adam lr {run.get('lr', 1e-3):g}"
+
+
 def mnist_digits_table() -> str:
     d = json.loads((RESULTS / "mnist_digits" / "results.json").read_text())
-    pairs = list(dict.fromkeys(x["pair"] for x in d["runs"]))
-    methods = ["source_only", "mmd", "dann", "cdan", "deepjdot", "coral", "target_only"]
-    rows = ["| method | " + " | ".join(pairs) + " |", "|---|" + "---|" * len(pairs)]
+    runs = d["runs"]
+    pairs = list(dict.fromkeys(x["pair"] for x in runs))
+    order = ["source_only", "source_only_sgd", "mmd", "dann", "cdan", "deepjdot", "coral", "target_only",
+             "dann_adam", "cdan_adam"]
+    methods = [m for m in order if any(x["method"] == m for x in runs)]
+
+    def acc(p, m):
+        return [x["target_test_acc"] for x in runs if x["pair"] == p and x["method"] == m]
+
+    rows = ["| method | optimizer | " + " | ".join(pairs) + " |", "|---|---|" + "---|" * len(pairs)]
     for m in methods:
+        first = next(x for x in runs if x["method"] == m)
+        opt = _optimizer_label(first)
+        # each method against the source-only run with the same optimizer
+        base_m = "source_only_sgd" if first.get("optimizer") == "sgd" else "source_only"
         cells = []
         for p in pairs:
-            r = [x["target_test_acc"] for x in d["runs"] if x["pair"] == p and x["method"] == m]
-            base = np.mean([x["target_test_acc"] for x in d["runs"] if x["pair"] == p and x["method"] == "source_only"])
-            delta = "" if m in ("source_only", "target_only") else f" ({np.mean(r) - base:+.3f})"
+            r = acc(p, m)
+            base = acc(p, base_m)
+            delta = "" if m.startswith("source_only") or m == "target_only" or not base \
+                else f" ({np.mean(r) - np.mean(base):+.3f})"
             cells.append(_pm(r) + delta)
         name = m + (" (oracle)" if m == "target_only" else "")
-        rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    return (f"{d['seeds']} seeds, {d['epochs']} epochs, target **test** accuracy, mean ± std "
-            f"(difference to source-only in brackets); selection criterion: `{d['selection']}`.\n\n"
-            + "\n".join(rows))
+        rows.append(f"| {name} | {opt} | " + " | ".join(cells) + " |")
+    return (f"{d['seeds']} seeds, {d['epochs']} epochs, target **test** accuracy, mean ± std (in brackets: "
+            f"difference to the source-only run with the same optimizer); selection criterion: "
+            f"`{d['selection']}`.\n\n" + "\n".join(rows))
 
 
 def criteria_table() -> str:
@@ -81,12 +99,15 @@ def transfer_table() -> str:
     for r in d["runs"]:
         if r["labels"] not in labels:
             labels.append(r["labels"])
-    rows = ["| labelled target | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
-    for m in ("scratch", "finetune", "finetune_align"):
+    rows = ["| labelled target | optimizer | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+    methods = list(dict.fromkeys(r["method"] for r in d["runs"]))
+    for m in methods:
+        opts = {r.get("optimizer") for r in d["runs"] if r["method"] == m} - {None}
+        opt = {"sgd": "SGD lr 0.1", "adam": "Adam lr 1e-3"}.get(opts.pop(), "") if len(opts) == 1 else ""
         cells = [_pm([x["target_test_acc"] for x in d["runs"] if x["method"] == m and x["labels"] == lab])
                  for lab in labels]
-        rows.append(f"| {m} | " + " | ".join(cells) + " |")
-    return (f"mnist->mnist_m, {d['seeds']} seeds, {d['steps']} Adam steps per run, selection: "
+        rows.append(f"| {m} | {opt} | " + " | ".join(cells) + " |")
+    return (f"mnist->mnist_m, {d['seeds']} seeds, {d['steps']} steps per run, selection: "
             f"`{d['selection']}`; target test accuracy, mean ± std.\n\n" + "\n".join(rows))
 
 

@@ -43,4 +43,8 @@ def test_mnist_digits_shortened_run():
     m = _load("mnist_digits")
     row = m.run_one("mnist->digits", "dann", 0, epochs=1)
     assert row["selection"] == "source_val" and row["oracle"] is False and row["disc_acc_last_epoch"] is not None
+    # the adversarial methods train with plain SGD, the others with Adam; each run records which
+    assert (row["optimizer"], row["lr"], row["momentum"]) == ("sgd", 0.1, 0.0)
+    assert m.METHODS["source_only_sgd"][1] == m.METHODS["dann"][1] == m.METHODS["cdan"][1]
+    assert m.METHODS["mmd"][1] == {} and m.METHODS["dann_adam"][1] == {}
     assert m.summarise([row])["mnist->digits"]["dann"]["n"] == 1
