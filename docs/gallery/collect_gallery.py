@@ -13,12 +13,17 @@ from pathlib import Path
 def main(runs: str, out: str) -> None:
     runs_dir, out_dir = Path(runs), Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for result in sorted(runs_dir.glob("*/result.json")):
-        method = json.loads(result.read_text())["method"]
+    # the newest completed DANN run: an output directory may also hold runs of an older
+    # configuration or library version (another run id), which must not be copied
+    dann = [(r.get("finished_at", 0.0), path) for path in runs_dir.glob("*/result.json")
+            for r in [json.loads(path.read_text())]
+            if r.get("method") == "dann" and r.get("status") == "completed"]
+    if dann:
+        run = max(dann)[1].parent
         for fig in ("gap_before_after", "trajectory"):
-            src = result.parent / "figures" / f"{fig}.png"
-            if src.exists() and method == "dann":
-                shutil.copyfile(src, out_dir / f"quickstart_{method}_{fig}.png")
+            src = run / "figures" / f"{fig}.png"
+            if src.exists():
+                shutil.copyfile(src, out_dir / f"quickstart_dann_{fig}.png")
     summary = runs_dir / "figures" / "ablation_method.png"
     if summary.exists():
         shutil.copyfile(summary, out_dir / "quickstart_methods.png")
