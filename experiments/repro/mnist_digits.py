@@ -108,6 +108,9 @@ def run_one(pair_name: str, method: str, seed: int, epochs: int, split=None, los
             # the "oracle" entry reads target validation labels)
             "target_test_acc_by_criterion": {c: select_from_history(res.history, c)["target_test_acc"]
                                              for c in RECORDED},
+            # the score each criterion gives its selected epoch: comparable across runs for the
+            # risk estimates (iwcv, dev), so they can also choose between runs (e.g. optimizers)
+            "score_by_criterion": {c: select_from_history(res.history, c)[f"selection/{c}"] for c in RECORDED},
             "final_epoch_target_test_acc": last["target_test_acc"]}
 
 
