@@ -79,6 +79,8 @@ class DANNLoss(_AdversarialLoss):
     MNIST (1258 source images) DANN under Adam did not beat source-only, and
     plain SGD (lr 0.1, as Ganin et al. use SGD) gained +0.09; with 3500 source
     images (MNIST -> digits) Adam worked better (docs/reproductions.md, section 2).
+    :func:`da.transfer.finetune` warns when it sees this case (an adversarial
+    loss under Adam and a source cross-entropy below 0.05).
 
     References
     ----------

@@ -54,6 +54,10 @@ __all__ = ["TrainConfig", "FitResult", "TrainingDivergedError", "Trainer", "fine
 log = logging.getLogger("da.transfer")
 
 LR_SCHEDULES = ("constant", "ganin", "cosine")
+#: Epoch-mean source cross-entropy below which an adversarial loss under Adam gets a
+#: warning: the source is memorised (digits->MNIST under Adam: 0.01-0.03, where DANN did
+#: not align; MNIST->digits: 0.12-0.15, where it did; docs/reproductions.md, section 2).
+MEMORISED_SOURCE_CE = 0.05
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
 
@@ -113,7 +117,9 @@ class TrainConfig:
     optimizer : {"sgd", "adam", "adamw"}
         One optimizer for every group. For adversarial losses (DANN, CDAN) on
         a source small enough to be memorised, prefer ``"sgd"``: see the
-        optimizer note of :class:`da.align.DANNLoss`.
+        optimizer note of :class:`da.align.DANNLoss`. The loop warns (once)
+        when an adversarial loss runs under Adam/AdamW and the epoch-mean
+        source cross-entropy falls below :data:`MEMORISED_SOURCE_CE`.
     momentum, nesterov : SGD options.
     weight_decay : float
     lr_schedule : {"constant", "ganin", "cosine"}
@@ -424,6 +430,11 @@ class Trainer:
         self.verbose = verbose
 
     # -- setup -----------------------------------------------------------
+    def _adversarial_under_adam(self, terms) -> bool:
+        """An adversarial loss (one with a discriminator) trained by Adam or AdamW."""
+        return self.config.optimizer in ("adam", "adamw") and any(
+            hasattr(t.loss, "discriminator") and self.config.source_weight > 0 for t in terms)
+
     def _device(self):
         if self.config.device is not None:
             return torch.device(self.config.device)
@@ -537,6 +548,7 @@ class Trainer:
         last_good = self._snapshot(model)
         last_good_ckpt = None
         bad_evals, stopped_early, step = 0, False, 0
+        warned_memorised = False
 
         for epoch in range(c.epochs):
             model.train()
@@ -674,6 +686,17 @@ class Trainer:
                     bad_evals += 1
                 rec["best_epoch"] = best_epoch
             history.append(rec)
+            if not warned_memorised and self._adversarial_under_adam(terms) \
+                    and rec.get("loss/ce_source", math.inf) < MEMORISED_SOURCE_CE:
+                warned_memorised = True
+                msg = (f"epoch {epoch}: the source cross-entropy is {rec['loss/ce_source']:.3g} "
+                       f"(< {MEMORISED_SOURCE_CE}) with an adversarial loss under optimizer="
+                       f"{c.optimizer!r}: the source is memorised, the features get almost only the "
+                       "reversed discriminator gradient, which Adam rescales to full-size steps; on "
+                       "digits->MNIST this stopped DANN and CDAN from aligning, and optimizer='sgd' "
+                       "fixed it (see da.align.DANNLoss, Notes)")
+                warnings.warn(msg, stacklevel=4)
+                log.warning(msg)
             if self.verbose:
                 log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                   for k, v in rec.items()))

@@ -271,3 +271,32 @@ def test_recorded_criteria_allow_selection_from_records(split, fast):
         select_from_history(res.history, "last")
     with pytest.raises(ValueError, match="unknown selection criterion"):
         finetune(_model(), split, record_criteria=("nope",), **fast)
+
+
+def test_adversarial_loss_under_adam_on_a_memorised_source_warns():
+    """Well-separated blobs: the source CE falls below MEMORISED_SOURCE_CE within a few epochs
+    in all three runs. With DANN under Adam that is the digits->MNIST failure mode, and it is
+    warned once, naming the first epoch below the threshold; DANN under SGD and MMD (no game)
+    under Adam are not warned."""
+    from da.data import DomainPair, GaussianDomain
+    from da.transfer.trainer import MEMORISED_SOURCE_CE
+
+    means = 12.0 * np.array([[0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]])
+    covs = np.stack([np.eye(4) * 0.5] * 3)
+    split = DomainPair(GaussianDomain(means, covs), GaussianDomain(means + 1.0, covs)).sample(300, 200, seed=0)
+
+    def run(loss, **kw):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = finetune(_model(), split, [(loss, 1.0)], epochs=12, batch_size=32, device="cpu", seed=0,
+                           momentum=0.0, **kw)
+        below = [r["epoch"] for r in res.history if r["loss/ce_source"] < MEMORISED_SOURCE_CE]
+        return below, [str(w.message) for w in caught if "memorised" in str(w.message)]
+
+    below, msgs = run(DANNLoss(8, hidden=(16,), seed=0), optimizer="adam", lr=3e-2)
+    assert below and len(msgs) == 1
+    assert msgs[0].startswith(f"epoch {below[0]}:") and "optimizer='sgd'" in msgs[0]
+    for loss, kw in ((DANNLoss(8, hidden=(16,), seed=0), dict(optimizer="sgd", lr=0.3)),
+                     (MMDLoss(), dict(optimizer="adam", lr=3e-2))):
+        below, msgs = run(loss, **kw)
+        assert below and msgs == [], type(loss).__name__
