@@ -432,8 +432,9 @@ class Trainer:
     # -- setup -----------------------------------------------------------
     def _adversarial_under_adam(self, terms) -> bool:
         """An adversarial loss (one with a discriminator) trained by Adam or AdamW."""
-        return self.config.optimizer in ("adam", "adamw") and any(
-            hasattr(t.loss, "discriminator") and self.config.source_weight > 0 for t in terms)
+        c = self.config
+        return c.optimizer in ("adam", "adamw") and c.source_weight > 0 and any(
+            hasattr(t.loss, "discriminator") for t in terms)
 
     def _device(self):
         if self.config.device is not None:
