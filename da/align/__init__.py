@@ -28,11 +28,13 @@ from da.align.grl import GradientReversal, grad_reverse
 from da.align.jdot import JDOTLoss
 from da.align.mmd import MMDLoss
 from da.align.ot_losses import SinkhornLoss, SlicedWassersteinLoss
-from da.align.schedules import ganin_lambda, ganin_lr_factor, make_schedule, progress
+from da.align.schedules import (LR_SCHEDULES, ganin_lambda, ganin_lr_factor, linear_schedule, make_schedule,
+                                progress, schedule_from_spec)
 
 __all__ = [
     "MMDLoss", "CORALLoss", "SinkhornLoss", "SlicedWassersteinLoss", "JDOTLoss",
     "DANNLoss", "CDANLoss",
     "GradientReversal", "grad_reverse",
-    "ganin_lambda", "ganin_lr_factor", "make_schedule", "progress",
+    "ganin_lambda", "ganin_lr_factor", "make_schedule", "progress", "linear_schedule", "schedule_from_spec",
+    "LR_SCHEDULES",
 ]

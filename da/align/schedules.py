@@ -14,7 +14,8 @@ from typing import Callable, Union
 from da._validation import check_positive_int
 from da.align._checks import _check_nonnegative, _check_positive
 
-__all__ = ["progress", "ganin_lambda", "ganin_lr_factor", "make_schedule"]
+__all__ = ["progress", "ganin_lambda", "ganin_lr_factor", "cosine_lr_factor", "constant_lr_factor",
+           "LR_SCHEDULES", "make_schedule", "linear_schedule", "schedule_from_spec"]
 
 Schedule = Callable[[float], float]
 ScheduleSpec = Union[str, float, Schedule]
@@ -125,6 +126,30 @@ def ganin_lr_factor(p: float, alpha: float = 10.0, beta: float = 0.75) -> float:
     return 1.0 / (1.0 + alpha * p) ** beta
 
 
+def cosine_lr_factor(p: float) -> float:
+    r"""Cosine annealing: :math:`\eta_p / \eta_0 = \tfrac12 (1 + \cos \pi p)`."""
+    return 0.5 * (1.0 + math.cos(math.pi * _check_progress(p)))
+
+
+def constant_lr_factor(p: float) -> float:
+    """No annealing: 1."""
+    _check_progress(p)
+    return 1.0
+
+
+#: learning-rate multipliers of the progress p, by name (:data:`da._names.LR_SCHEDULES`).
+LR_SCHEDULES = {"constant": constant_lr_factor, "ganin": ganin_lr_factor, "cosine": cosine_lr_factor}
+
+
+def linear_schedule(start: float, end: float) -> Schedule:
+    r"""A weight that moves linearly with the progress: :math:`w(p) = a + (b - a)\,p`."""
+    for v, nm in ((start, "start"), (end, "end")):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+            raise ValueError(f"{nm} must be a finite number, got {v!r}")
+    a, b = float(start), float(end)
+    return lambda p: a + (b - a) * _check_progress(p)
+
+
 def make_schedule(spec: ScheduleSpec, *, lambda_: float = 1.0, gamma: float = 10.0) -> Schedule:
     r"""Turn a schedule specification into a function ``p -> lambda``.
 
@@ -183,3 +208,33 @@ def make_schedule(spec: ScheduleSpec, *, lambda_: float = 1.0, gamma: float = 10
 def _is_constant(spec: ScheduleSpec) -> bool:
     """Whether ``spec`` ignores the progress (so ``p`` may be omitted)."""
     return spec == "constant" or (isinstance(spec, numbers.Real) and not isinstance(spec, bool))
+
+
+def schedule_from_spec(spec, *, scale: float = 1.0) -> Schedule:
+    r"""A config's weight spec -> ``p -> scale * w(p)``, named for the records.
+
+    ``spec`` is a number (constant weight) or a mapping ``{schedule: NAME, ...}``
+    with the parameters of :data:`da._names.WEIGHT_SCHEDULES`: ``constant``
+    (``value``), ``ganin`` (``max``, ``gamma``: :math:`w = w_{\max}` :func:`ganin_lambda`),
+    ``linear`` (``start``, ``end``: :func:`linear_schedule`). ``scale`` is the
+    config's global ``lambda``.
+    """
+    lam = float(scale)
+    if not isinstance(spec, dict):
+        base, label = make_schedule(float(spec)), f"{lam:g}*{float(spec):g}"
+    elif spec["schedule"] == "ganin":
+        base = make_schedule("ganin", lambda_=spec["max"], gamma=spec["gamma"])
+        label = f"{lam:g}*ganin(max={spec['max']:g},gamma={spec['gamma']:g})"
+    elif spec["schedule"] == "constant":
+        base, label = make_schedule("constant", lambda_=spec["value"]), f"{lam:g}*{spec['value']:g}"
+    elif spec["schedule"] == "linear":
+        base = linear_schedule(spec["start"], spec["end"])
+        label = f"{lam:g}*linear({spec['start']:g}->{spec['end']:g})"
+    else:
+        raise ValueError(f"unknown weight schedule {spec!r}; valid: constant, ganin, linear")
+
+    def schedule(p):
+        return lam * base(p)
+
+    schedule.__name__ = label
+    return schedule

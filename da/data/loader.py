@@ -1,66 +1,171 @@
-"""Seeded loader of paired source/target minibatches."""
+"""Minibatch streams: the one sampler behind every training loop of ``da``.
+
+A stream draws, at the start of each epoch, ``ceil(steps * b / n)`` fresh
+permutations of its ``n`` rows from a ``torch.Generator``, concatenates them and
+cuts the first ``steps * b`` indices into ``steps`` batches of ``b`` rows. So a
+stream never raises ``StopIteration`` (a short stream cycles, reshuffled), every
+batch is full, and the batches of an epoch depend only on the generator's state
+at its start, which makes a run resumable by saving that state.
+
+Two streams share this sampler:
+
+- :class:`TensorStream` indexes tensors held in memory (small domains; the
+  arrays may already sit on the training device);
+- :class:`LoaderStream` reads a map-style :class:`torch.utils.data.Dataset`
+  through a :class:`torch.utils.data.DataLoader` (workers, pinned memory,
+  persistent workers), so a domain is never materialised. With the same
+  generator it yields the same rows as a :class:`TensorStream` over the same data.
+
+Several streams of one run share one generator, drawn in a fixed order
+(source, unlabelled target, labelled target).
+"""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
-from da._validation import check_array, check_labels, check_positive_int, check_same_dim
+from da._validation import check_positive_int
 
-__all__ = ["PairedLoader"]
+__all__ = ["epoch_indices", "TensorStream", "LoaderStream"]
 
 
-class PairedLoader:
-    """Yield ``(xs, ys, xt)`` minibatches; one epoch covers the larger domain once.
+def epoch_indices(n: int, batch_size: int, n_steps: int, generator: torch.Generator) -> torch.Tensor:
+    """``(n_steps, b)`` row indices of one epoch, ``b = min(batch_size, n)``; see the module doc."""
+    bs = min(batch_size, n)
+    need = n_steps * bs
+    perms = [torch.randperm(n, generator=generator) for _ in range(math.ceil(need / n))]
+    return torch.cat(perms)[:need].view(n_steps, bs)
 
-    The smaller domain is cycled, reshuffled at each pass. Shuffles come from a
-    ``torch.Generator`` seeded by ``seed`` and the epoch number, so iteration
-    ``e`` is reproducible on its own.
+
+class TensorStream:
+    """Batches of in-memory tensors (all with the same first dimension).
 
     Parameters
     ----------
-    Xs, ys : source features and labels
-    Xt : target features (labels are never loaded)
-    batch_size_source, batch_size_target : int
-    seed : int
-    device, dtype : where and how the batches are materialised
+    tensors : sequence of torch.Tensor or None
+        Indexed together; ``None`` entries are yielded as ``None``.
+    batch_size : int
+        Capped at the number of rows.
+    generator : torch.Generator
+        Shared by the streams of a run.
+
+    Examples
+    --------
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> s = TensorStream((torch.arange(5.0),), 2, gen)
+    >>> [tuple(b[0].shape) for b in s.epoch(3)]
+    [(2,), (2,), (2,)]
     """
 
-    def __init__(self, Xs, ys, Xt, *, batch_size_source: int = 128, batch_size_target: int = 128,
-                 seed: int = 0, device=None, dtype=torch.float32):
-        Xs = check_array(Xs, "Xs", ndim=None)
-        Xt = check_array(Xt, "Xt", ndim=None)
-        check_same_dim(Xs, Xt)
-        ys = check_labels(ys, "ys", n_samples=Xs.shape[0])
-        self.bs = check_positive_int(batch_size_source, "batch_size_source")
-        self.bt = check_positive_int(batch_size_target, "batch_size_target")
-        self.Xs = torch.as_tensor(Xs, dtype=dtype, device=device)
-        self.ys = torch.as_tensor(ys, dtype=torch.long, device=device)
-        self.Xt = torch.as_tensor(Xt, dtype=dtype, device=device)
-        self.seed = int(seed)
-        self.epoch = 0
+    def __init__(self, tensors, batch_size: int, generator: torch.Generator):
+        self.tensors = tuple(tensors)
+        lead = next(t for t in self.tensors if t is not None)
+        self.n = int(lead.shape[0])
+        if self.n < 1:
+            raise ValueError("a stream needs at least one row")
+        self.batch_size = min(check_positive_int(batch_size, "batch_size"), self.n)
+        self.generator = generator
 
     def __len__(self) -> int:
-        return max(math.ceil(self.Xs.shape[0] / self.bs), math.ceil(self.Xt.shape[0] / self.bt))
+        return self.n
 
-    def _stream(self, n: int, bs: int, gen: torch.Generator):
-        perm, pos = torch.randperm(n, generator=gen), 0
-        while True:
-            if pos + bs > n:
-                # refill with a fresh permutation so every batch is full
-                rest = perm[pos:]
-                perm, pos = torch.cat([rest, torch.randperm(n, generator=gen)]), 0
-            yield perm[pos:pos + bs]
-            pos += bs
+    def epoch(self, n_steps: int):
+        """An iterator over this epoch's ``n_steps`` batches (the indices are drawn now)."""
+        idx = epoch_indices(self.n, self.batch_size, n_steps, self.generator)
+
+        def batches():
+            for i in range(n_steps):
+                rows = None
+                for t in self.tensors:
+                    if t is not None:
+                        rows = idx[i].to(t.device)
+                        break
+                yield tuple(None if t is None else t[rows] for t in self.tensors)
+        return batches()
+
+
+class _EpochBatches:
+    """A batch sampler whose batches are set per epoch (so persistent workers survive epochs)."""
+
+    def __init__(self):
+        self.batches = torch.empty(0, 0, dtype=torch.long)
 
     def __iter__(self):
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        self.epoch += 1
-        src = self._stream(self.Xs.shape[0], min(self.bs, self.Xs.shape[0]), gen)
-        tgt = self._stream(self.Xt.shape[0], min(self.bt, self.Xt.shape[0]), gen)
-        dev = self.Xs.device
-        for _ in range(len(self)):
-            i, j = next(src).to(dev), next(tgt).to(dev)
-            yield self.Xs[i], self.ys[i], self.Xt[j]
+        return iter(self.batches.tolist())
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+class LoaderStream:
+    """Batches of a map-style ``Dataset`` read through a ``DataLoader``.
+
+    Parameters
+    ----------
+    dataset : torch.utils.data.Dataset
+        ``dataset[i]`` returns a tuple (``(image, label)``, ``(image,)``, ...) or a tensor.
+    batch_size : int
+    generator : torch.Generator
+    num_workers : int
+    pin_memory : bool
+        Page-locked batches, for fast copies to a CUDA device.
+    persistent_workers : bool
+        Keep the workers between epochs (only with ``num_workers > 0``).
+    collate_fn : callable, optional
+        Default: :func:`torch.utils.data.default_collate`.
+    worker_seed : int
+        Seed of the DataLoader's own generator, from which its workers' RNGs (random
+        augmentations) are seeded, so augmentations are reproducible.
+    labels : array, optional
+        Replace the second element of each batch by ``labels[rows]`` (e.g. the
+        target's evaluation-only labels, or labels remapped from the dataset's).
+        ``False`` drops it (``None`` in its place).
+    device : torch.device, optional
+        Where the batches are moved (non-blocking when ``pin_memory``).
+    """
+
+    def __init__(self, dataset, batch_size: int, generator: torch.Generator, *, num_workers: int = 0,
+                 pin_memory: bool = False, persistent_workers: bool = False, collate_fn=None,
+                 worker_seed: int = 0, labels=None, device=None):
+        from torch.utils.data import DataLoader
+
+        self.n = len(dataset)
+        if self.n < 1:
+            raise ValueError("a stream needs at least one row; the dataset is empty")
+        self.batch_size = min(check_positive_int(batch_size, "batch_size"), self.n)
+        self.generator = generator
+        self.dataset = dataset
+        self.labels = None if labels is None or labels is False else torch.as_tensor(labels, dtype=torch.long)
+        self.drop_labels = labels is False
+        self.device = torch.device(device) if device is not None else None
+        self.pin_memory = bool(pin_memory)
+        num_workers = check_positive_int(num_workers, "num_workers", minimum=0)
+        self._sampler = _EpochBatches()
+        self._worker_gen = torch.Generator().manual_seed(int(worker_seed))
+        self.loader = DataLoader(dataset, batch_sampler=self._sampler, num_workers=num_workers,
+                                 pin_memory=bool(pin_memory), collate_fn=collate_fn,
+                                 persistent_workers=bool(persistent_workers) and num_workers > 0,
+                                 generator=self._worker_gen)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def epoch(self, n_steps: int):
+        """An iterator over this epoch's ``n_steps`` batches (the indices are drawn now)."""
+        rows = epoch_indices(self.n, self.batch_size, n_steps, self.generator)
+        self._sampler.batches = rows
+        it = iter(self.loader)
+
+        def batches():
+            for i, b in enumerate(it):
+                b = list(b) if isinstance(b, (tuple, list)) else [b]
+                if self.labels is not None:
+                    b[1:2] = [self.labels[rows[i]]]
+                elif self.drop_labels:
+                    b[1:2] = [None]
+                if self.device is not None:
+                    b = [t.to(self.device, non_blocking=self.pin_memory) if t is not None else None for t in b]
+                yield tuple(b)
+        return batches()

@@ -29,7 +29,7 @@ import numpy as np
 import da
 from da._io import atomic_write_json, atomic_write_text
 from da.experiments import records as R
-from da.experiments.config import (SCHEDULES, TESTS, ConfigError, config_hash, dump_config,
+from da.experiments.config import (TESTS, ConfigError, config_hash, dump_config,
                                    pretrain_key, resolve_config)
 
 __all__ = ["run_experiment", "build_pair", "build_model", "build_losses", "weight_schedule",
@@ -120,34 +120,14 @@ def build_model(model: dict, pair, seed: int):
 
 
 def weight_schedule(spec, lam: float = 1.0):
-    r"""A weight spec of the config -> ``p -> lam * w(p)``.
+    r"""A weight spec of the config -> ``p -> lam * w(p)`` (:func:`da.align.schedule_from_spec`).
 
     ``constant``: :math:`w = v`; ``ganin``: :math:`w = w_{\max}\,(2/(1+e^{-\gamma p}) - 1)`
     (:func:`da.align.ganin_lambda`); ``linear``: :math:`w = a + (b-a)\,p`.
     """
-    from da.align import make_schedule
+    from da.align.schedules import schedule_from_spec
 
-    if not isinstance(spec, dict):
-        base = make_schedule(float(spec))
-        label = f"{lam:g}*{float(spec):g}"
-    elif spec["schedule"] == "ganin":
-        base = make_schedule("ganin", lambda_=spec["max"], gamma=spec["gamma"])
-        label = f"{lam:g}*ganin(max={spec['max']:g},gamma={spec['gamma']:g})"
-    elif spec["schedule"] == "constant":
-        base = make_schedule("constant", lambda_=spec["value"])
-        label = f"{lam:g}*{spec['value']:g}"
-    elif spec["schedule"] == "linear":
-        a, b = spec["start"], spec["end"]
-        base = make_schedule(lambda p: a + (b - a) * p)
-        label = f"{lam:g}*linear({a:g}->{b:g})"
-    else:  # pragma: no cover - the schema rejects it
-        raise ConfigError("align.weight", f"unknown schedule {spec!r}; valid: {', '.join(SCHEDULES)}")
-
-    def schedule(p):
-        return lam * base(p)
-
-    schedule.__name__ = label
-    return schedule
+    return schedule_from_spec(spec, scale=lam)
 
 
 def build_losses(align: list, lam: float, in_features: int, n_classes: int, seed: int) -> list:
@@ -165,18 +145,9 @@ def build_losses(align: list, lam: float, in_features: int, n_classes: int, seed
 
 
 def _train_config(section: dict, seed: int, *, stage: str) -> dict:
-    """A resolved ``pretrain``/``train`` section -> :class:`da.transfer.TrainConfig` fields."""
-    keys = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay")
-    out = {k: section[k] for k in keys}
-    out.update(seed=int(seed), log_every=max(1, section.get("log_every", 0) or 10**9),
-               device=section.get("device"))
-    if stage == "pretrain":
-        out.update(selection="source_val")
-    else:
-        for k in ("horizon", "lr_schedule", "grad_clip", "discriminator_lr_factor", "target_weight",
-                  "selection", "patience", "eval_every"):
-            out[k] = section[k]
-    return out
+    """A resolved ``pretrain``/``train`` section -> :class:`da.transfer.TrainConfig` fields (the
+    section's keys are the dataclass's fields; ``seed`` is the config's top-level seed)."""
+    return {**section, "seed": int(seed)}
 
 
 # --------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from dataclasses import replace
 import numpy as np
 
 from da.data.pair import Part, Split
-from da.transfer.trainer import FitResult, TrainConfig, Trainer, _as_split
+from da.transfer.inputs import as_split
+from da.transfer.trainer import FitResult, TrainConfig, Trainer
 
 __all__ = ["source_only", "finetune_no_align", "scratch", "target_only", "BASELINES"]
 
@@ -57,7 +58,7 @@ def scratch(model, data, *, config=None, hooks=(), run_dir=None, **overrides) ->
     There is no labelled validation data, so ``selection`` defaults to ``"last"``.
     """
     cfg = TrainConfig.from_kwargs(config, **overrides)
-    split = _as_split(data, cfg)
+    split = as_split(data, cfg.val_fraction, cfg.seed)
     if len(split.target_labeled) == 0:
         raise ValueError("scratch() trains on labelled target examples, but the split has none "
                          "(sample with n_target_labeled > 0)")

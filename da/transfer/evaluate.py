@@ -11,8 +11,10 @@ import torch
 from scipy.special import softmax
 
 from da._validation import check_labels, check_positive_int
+from da.data.lazy import is_lazy
 
-__all__ = ["expected_calibration_error", "classification_metrics", "predict_outputs", "evaluate"]
+__all__ = ["expected_calibration_error", "classification_metrics", "predict_outputs", "evaluate",
+           "part_outputs", "target_accuracy", "final_metrics"]
 
 
 def expected_calibration_error(probs, y, n_bins: int = 15) -> float:
@@ -96,6 +98,17 @@ def classification_metrics(probs, y, n_classes: int | None = None, n_bins: int =
             "n": int(y.size)}
 
 
+def _batches(X, batch_size: int):
+    """Float32 batches of ``X``: an array or tensor in slices, or lazy rows through their DataLoader."""
+    if is_lazy(X):
+        for xb, _ in X.loader(batch_size):
+            yield xb.float()
+        return
+    X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X, dtype=torch.float32)
+    for i in range(0, X.shape[0], batch_size):
+        yield X[i:i + batch_size]
+
+
 @torch.no_grad()
 def predict_outputs(model, X, *, batch_size: int = 1024, device=None, features: bool = True) -> dict:
     """Run ``model`` (a :class:`~da.transfer.FeaturizerHead`) in eval mode.
@@ -111,10 +124,8 @@ def predict_outputs(model, X, *, batch_size: int = 1024, device=None, features: 
     model.eval()
     logits, feats = [], []
     try:
-        X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X, dtype=torch.float32)
-        for i in range(0, X.shape[0], batch_size):
-            xb = X[i:i + batch_size].to(device)
-            f = model.featurizer(xb)
+        for xb in _batches(X, batch_size):
+            f = model.featurizer(xb.to(device, non_blocking=True))
             logits.append(model.head(f).float().cpu())
             if features:
                 feats.append(f.float().cpu())
@@ -131,3 +142,32 @@ def evaluate(model, X, y, *, n_classes: int | None = None, n_bins: int = 15, bat
     """Metrics of ``model`` on labelled data (:func:`classification_metrics`)."""
     out = predict_outputs(model, X, batch_size=batch_size, device=device, features=False)
     return classification_metrics(softmax(out["logits"].astype(np.float64), axis=1), y, n_classes, n_bins)
+
+
+def part_outputs(model, split, parts, device) -> dict:
+    """:func:`predict_outputs` of each non-empty named part of ``split`` (for the selection criteria)."""
+    return {p: predict_outputs(model, getattr(split, p).X, device=device) for p in sorted(parts)
+            if len(getattr(split, p))}
+
+
+def target_accuracy(model, split, device) -> dict:
+    """Target accuracy for **evaluation only** (never read by a non-oracle criterion)."""
+    out = {}
+    for part, y in (("target_val", split.eval_labels.val), ("target_test", split.eval_labels.test)):
+        if y is not None and len(getattr(split, part)):
+            lg = predict_outputs(model, getattr(split, part).X, device=device, features=False)["logits"]
+            out[f"{part}_acc"] = float((lg.argmax(1) == y).mean())
+    return out
+
+
+def final_metrics(model, split, device) -> dict:
+    """:func:`classification_metrics` of the labelled held-out parts (target labels: evaluation only)."""
+    out = {}
+    parts = [("source_val", split.source_val.y), ("source_test", split.source_test.y),
+             ("target_val", split.eval_labels.val), ("target_test", split.eval_labels.test)]
+    for part, y in parts:
+        X = getattr(split, part).X
+        if y is not None and len(y) and len(X):
+            lg = predict_outputs(model, X, device=device, features=False)["logits"]
+            out[part] = classification_metrics(softmax(lg.astype(np.float64), axis=1), y, split.n_classes)
+    return out

@@ -22,7 +22,7 @@ from typing import Callable
 from torch import nn
 
 __all__ = ["LossTerm", "make_alignment", "alignment_defaults", "as_terms", "ALIGN_METHODS",
-           "ALIGNMENT_DEFAULTS_REVISION"]
+           "ALIGNMENT_DEFAULTS_REVISION", "describe_terms"]
 
 ALIGN_METHODS = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
 
@@ -186,8 +186,13 @@ def _json_value(v):
 
 
 def _name_of(loss: nn.Module) -> str:
+    """A loss module's record name: its registry name (:data:`da._names.LOSS_CLASSES`), else the
+    lower-cased class name without ``Loss``."""
+    from da._names import LOSS_CLASSES
+
     n = type(loss).__name__
-    return (n[:-4] if n.endswith("Loss") else n).lower() or "loss"
+    by_class = {v: k for k, v in LOSS_CLASSES.items()}
+    return by_class.get(n) or (n[:-4] if n.endswith("Loss") else n).lower() or "loss"
 
 
 def as_terms(losses, *, in_features: int | None = None, n_classes: int | None = None, seed=0,
@@ -234,3 +239,9 @@ def as_terms(losses, *, in_features: int | None = None, n_classes: int | None = 
         if k:
             t.name = f"{t.name}_{k}"
     return terms
+
+
+def describe_terms(terms) -> list[dict]:
+    """What a run records of its loss terms: name, class, weight, constructor arguments, repr."""
+    return [{"name": t.name, "class": type(t.loss).__name__, "weight": t.describe(),
+             "params": _loss_params(t.loss), "repr": repr(t.loss)} for t in terms]

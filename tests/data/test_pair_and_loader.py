@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from da.data import DomainPair, EmpiricalDomain, GaussianDomain, MoonsDomain, PairedLoader
+from da.data import LoaderStream, TensorStream, epoch_indices
+from da.data import DomainPair, EmpiricalDomain, GaussianDomain, MoonsDomain
 
 
 def test_split_parts_sizes_and_hidden_labels(two_gaussians):
@@ -84,20 +85,49 @@ def test_bad_input(make, match):
         make()
 
 
-def test_paired_loader_cycles_shorter_and_is_seeded():
-    rng = np.random.default_rng(0)
-    Xs, ys = rng.normal(size=(100, 3)), rng.integers(2, size=100)
-    Xt = rng.normal(size=(30, 3)).astype(np.float32)
-    loader = PairedLoader(Xs, ys, Xt, batch_size_source=20, batch_size_target=8, seed=5)
-    batches = list(loader)
-    assert len(batches) == len(loader) == 5
-    assert all(b[0].shape == (20, 3) and b[2].shape == (8, 3) for b in batches)
-    # the source is covered exactly once per epoch
-    seen = torch.cat([b[0] for b in batches])
-    assert torch.unique(seen, dim=0).shape[0] == 100
-    again = list(PairedLoader(Xs, ys, Xt, batch_size_source=20, batch_size_target=8, seed=5))
-    assert all(torch.equal(a[2], b[2]) for a, b in zip(batches, again))
-    with pytest.raises(ValueError, match="different feature dimensions"):
-        PairedLoader(Xs, ys, Xt[:, :2])
-    with pytest.raises(ValueError, match="batch_size_source"):
-        PairedLoader(Xs, ys, Xt, batch_size_source=0)
+def test_tensor_stream_cycles_a_short_stream_without_stop_and_is_seeded():
+    X = torch.arange(30.0).view(10, 3)
+    y = torch.arange(10)
+    gen = torch.Generator().manual_seed(5)
+    stream = TensorStream((X, y, None), 4, gen)
+    batches = list(stream.epoch(7))  # 28 rows from a 10-row stream: three permutations
+    assert len(batches) == 7 and all(b[0].shape == (4, 3) and b[2] is None for b in batches)
+    rows = torch.cat([b[1] for b in batches])
+    # the first 10 and the next 10 rows are each a permutation of all rows
+    assert sorted(rows[:10].tolist()) == list(range(10)) == sorted(rows[10:20].tolist())
+    assert all(torch.equal(b[0], X[b[1]]) for b in batches)  # tensors are indexed together
+    again = list(TensorStream((X, y, None), 4, torch.Generator().manual_seed(5)).epoch(7))
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(batches, again))
+    # the same indices as epoch_indices on a fresh generator of the same seed
+    ref = epoch_indices(10, 4, 7, torch.Generator().manual_seed(5))
+    assert torch.equal(rows, ref.reshape(-1))
+    assert TensorStream((X,), 50, gen).batch_size == 10  # capped at the rows
+    with pytest.raises(ValueError, match="batch_size"):
+        TensorStream((X,), 0, gen)
+
+
+class _Rows(torch.utils.data.Dataset):
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], self.y[i]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_loader_stream_yields_the_tensor_streams_rows(workers):
+    X = torch.randn(13, 2, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(13)
+    a = TensorStream((X, y), 5, torch.Generator().manual_seed(3))
+    b = LoaderStream(_Rows(X, y), 5, torch.Generator().manual_seed(3), num_workers=workers,
+                     persistent_workers=True)
+    for _ in range(2):  # two epochs: the persistent workers serve both
+        ea, eb = list(a.epoch(4)), list(b.epoch(4))
+        assert len(eb) == 4
+        for (xa, ya), (xb, yb) in zip(ea, eb):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    with pytest.raises(ValueError, match="empty"):
+        LoaderStream(_Rows(X[:0], y[:0]), 5, torch.Generator())

@@ -58,9 +58,9 @@ def test_quickstart_shrunk_runs_all_four_methods(tmp_path, cli, capsys):
                 "diagnostics.max_samples=60", "diagnostics.n_permutations=20", "figures=false"])
     assert code == 0
     out = capsys.readouterr().out
-    for method in ("source_only", "mmd", "dann", "deepjdot"):
+    for method in ("source_only", "mmd", "dann", "jdot"):
         assert f"| {method} | completed |" in out
     df = collect_runs(tmp_path)
-    assert sorted(df["method"]) == ["dann", "deepjdot", "mmd", "source_only"]
+    assert sorted(df["method"]) == ["dann", "jdot", "mmd", "source_only"]
     assert df["pretrain_cached"].sum() == 3  # one pretraining, shared by the four runs
     assert df["before_features_mmd2"].nunique() == 1

@@ -123,7 +123,7 @@ def test_weight_schedules():
 
 
 def test_a_failed_run_leaves_failed_json(tmp_path, tiny):
-    cfg = dict(tiny, train={"lr": 1e8, "optimizer": "sgd", "epochs": 2})
+    cfg = dict(tiny, train={"lr": 1e8, "optimizer": "sgd", "epochs": 2, "batch_size": 64})
     with pytest.raises(Exception, match="diverged"):
         run_experiment(cfg, tmp_path)
     d = tmp_path / config_hash(resolve_config(cfg))

@@ -108,7 +108,7 @@ def test_a_sweep_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path
 
 
 def test_a_failing_run_is_recorded_and_does_not_stop_the_sweep(tmp_path, tiny, monkeypatch):
-    diverging = dict(tiny, seed=9, train={"lr": 1e8, "optimizer": "sgd", "epochs": 2})
+    diverging = dict(tiny, seed=9, train={"lr": 1e8, "optimizer": "sgd", "epochs": 2, "batch_size": 64})
     configs = expand_sweep(dict(tiny, grid={"seed": [0, 1]})) + expand_sweep(diverging)
     bad = config_hash(configs[2])
     st = run_sweep(configs, tmp_path, jobs=1, quiet=True)

@@ -69,22 +69,19 @@ def test_total_is_weighted_sum_of_terms(split, fast):
         assert s["loss/total"] == pytest.approx(s["loss/ce_source"] + 3.0 * s["loss/coral"], rel=1e-5)
 
 
-def test_discriminator_has_its_own_param_group(split, fast):
+def test_discriminator_has_its_own_param_group(split, fast, monkeypatch):
+    import da.transfer.trainer as trainer_module
+
     seen = {}
+    orig = trainer_module.make_optimizer
 
-    def spy(model, epoch):
-        return {}
-
-    from da.transfer import Trainer
-    tr = Trainer(dict(fast, discriminator_lr_factor=10.0), [(DANNLoss(8, hidden=(8,)), 1.0)], hooks=[(1, spy)])
-    orig = tr._optimizer
-
-    def capture(groups):
-        opt = orig(groups)
+    def capture(config, groups):
+        opt = orig(config, groups)
         seen.update({g["name"]: g["lr"] for g in opt.param_groups})
         return opt
 
-    tr._optimizer = capture
+    monkeypatch.setattr(trainer_module, "make_optimizer", capture)
+    tr = trainer_module.Trainer(dict(fast, discriminator_lr_factor=10.0), [(DANNLoss(8, hidden=(8,)), 1.0)])
     tr.fit(_model(), split)
     assert seen == {"backbone": pytest.approx(1e-2), "head": pytest.approx(1e-2),
                     "discriminator/dann": pytest.approx(0.1)}
@@ -251,7 +248,7 @@ def test_cnn_on_flat_images_with_alignment(fast):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_with_mixed_precision(split, fast):
-    res = finetune(_model(), split, [(DANNLoss(8, hidden=(8,)), 1.0)], **dict(fast, device="cuda", amp=True))
+    res = finetune(_model(), split, [(DANNLoss(8, hidden=(8,)), 1.0)], **dict(fast, device="cuda", precision="bf16"))
     assert next(res.model.parameters()).is_cuda
 
 

@@ -1,0 +1,84 @@
+"""Every name a user can write, declared once: losses, methods, optimizers, schedules,
+criteria, strategies, and the record keys they produce.
+
+This module imports nothing. Each registry of implementations (``da.align.LOSSES``,
+:data:`da.transfer.selection.CRITERIA`, :data:`da.transfer.strategies.STRATEGIES`,
+the trainer's optimizers and learning-rate schedules, the config schema) is keyed by
+these names, and ``tests/test_names.py`` checks every one of them against this module.
+
+Old spellings are accepted for one release as deprecated aliases
+(:func:`canonical` warns and returns the new name).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+__all__ = ["LOSSES", "LOSS_CLASSES", "METHODS", "OPTIMIZERS", "LR_SCHEDULES", "WEIGHT_SCHEDULES",
+           "CRITERIA", "STRATEGIES", "ARCHS", "ALIASES", "canonical", "loss_key", "lambda_key",
+           "selection_key", "stat_key"]
+
+#: alignment losses (``align: [{loss: NAME}]``, ``align="NAME"``, ``loss/NAME`` records).
+LOSSES = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
+#: the :mod:`da.align` class behind each loss name.
+LOSS_CLASSES = {"mmd": "MMDLoss", "dann": "DANNLoss", "cdan": "CDANLoss", "jdot": "JDOTLoss",
+                "coral": "CORALLoss", "sinkhorn": "SinkhornLoss", "swd": "SlicedWassersteinLoss"}
+#: method presets of a config (``method: NAME``): no alignment, one loss each, or JAN.
+METHODS = ("source_only", "mmd", "jan", "coral", "dann", "cdan", "jdot", "sinkhorn", "swd")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+#: learning-rate multipliers of the progress p (:data:`da.align.schedules.LR_SCHEDULES`).
+LR_SCHEDULES = ("constant", "ganin", "cosine")
+#: loss-weight schedules and their parameters (:func:`da.align.make_schedule`).
+WEIGHT_SCHEDULES = {"constant": ("value",), "ganin": ("max", "gamma"), "linear": ("start", "end")}
+#: model-selection criteria (:data:`da.transfer.selection.CRITERIA`); ``oracle`` reads target labels.
+CRITERIA = ("source_val", "iwcv", "dev", "entropy", "snd", "oracle", "last")
+#: transfer strategies (:data:`da.transfer.strategies.STRATEGIES`).
+STRATEGIES = ("full", "partial", "linear_probe", "head_reinit", "discriminative_lr", "l2sp")
+#: built-in model architectures of a config.
+ARCHS = ("mlp", "lenet")
+
+#: deprecated spelling -> name, per kind. Kept for one release.
+ALIASES = {
+    "loss": {"slicedwasserstein": "swd", "sliced_wasserstein": "swd", "deepjdot": "jdot",
+             "mmdloss": "mmd", "dannloss": "dann", "cdanloss": "cdan", "jdotloss": "jdot",
+             "coralloss": "coral", "sinkhornloss": "sinkhorn"},
+    "method": {"deepjdot": "jdot"},
+}
+_KNOWN = {"loss": LOSSES, "method": METHODS, "optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES,
+          "criterion": CRITERIA, "strategy": STRATEGIES}
+
+
+def canonical(kind: str, name: str) -> str:
+    """The one name of ``name`` among the ``kind`` names; a deprecated alias warns.
+
+    Unknown names are returned unchanged: the registry that looks them up raises
+    the error that lists the valid ones.
+    """
+    if not isinstance(name, str) or name in _KNOWN.get(kind, ()):
+        return name
+    new = ALIASES.get(kind, {}).get(name)
+    if new is None:
+        return name
+    warnings.warn(f"{kind} name {name!r} is deprecated; use {new!r} (the alias goes in the next release)",
+                  DeprecationWarning, stacklevel=3)
+    return new
+
+
+def loss_key(term: str) -> str:
+    """Record key of a loss term's value (``loss/dann``, ``loss/ce_source``, ``loss/total``)."""
+    return f"loss/{term}"
+
+
+def lambda_key(term: str) -> str:
+    """Record key of a term's weight λ(p)."""
+    return f"lambda/{term}"
+
+
+def selection_key(criterion: str) -> str:
+    """Record key of a selection criterion's score."""
+    return f"selection/{criterion}"
+
+
+def stat_key(term: str, stat: str) -> str:
+    """Record key of a loss's own statistic (``dann/disc_acc``)."""
+    return f"{term}/{stat}"

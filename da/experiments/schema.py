@@ -1,0 +1,298 @@
+"""The schema of an experiment config: every section, key, default, range and doc.
+
+:data:`SCHEMA` maps each top-level key to a leaf of :mod:`da._schema` or to a section
+(a dict of leaves). The ``train:`` and ``pretrain:`` sections are derived from
+:class:`da.transfer.TrainConfig`'s fields; the names a value may take come from
+:mod:`da._names` and the registries of the subpackages. :mod:`da.experiments.config`
+resolves configs against it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+from typing import Any
+
+from da._names import ARCHS, LOSS_CLASSES, WEIGHT_SCHEDULES, canonical
+from da._schema import Bool, ConfigError, Custom, ListOf, Mapping, Num, Str
+from da._schema import check_section as _check_section
+from da._schema import describe as _describe
+
+__all__ = ["SCHEMA", "METHODS", "LOSSES", "SHIFTS", "DOMAINS", "SCHEDULES", "TESTS", "GAPS",
+           "LABEL_SHIFT_ESTIMATORS"]
+
+
+# --------------------------------------------------------------------------------------
+# Registries: what a name in a config may refer to.
+# --------------------------------------------------------------------------------------
+
+#: alignment loss name -> class name in :mod:`da.align` (:data:`da._names.LOSS_CLASSES`).
+LOSSES = dict(LOSS_CLASSES)
+
+#: method preset -> the ``align`` list it stands for (``lambda`` multiplies every weight);
+#: its keys are :data:`da._names.METHODS`.
+METHODS = {
+    "source_only": [],
+    "mmd": [{"loss": "mmd", "weight": 1.0}],
+    "jan": [{"loss": "mmd", "weight": 1.0, "params": {"joint": True}}],
+    "coral": [{"loss": "coral", "weight": 1.0}],
+    "dann": [{"loss": "dann", "weight": 1.0}],
+    "cdan": [{"loss": "cdan", "weight": 1.0}],
+    "jdot": [{"loss": "jdot", "weight": 1.0}],
+    "sinkhorn": [{"loss": "sinkhorn", "weight": 1.0}],
+    "swd": [{"loss": "swd", "weight": 1.0}],
+}
+
+#: synthetic domain kinds (``data.generator.domain``).
+DOMAINS = ("gaussian", "moons")
+
+#: synthetic shift kinds (``data.generator.shift``) and what ``severity`` means for each.
+SHIFTS = {
+    "none": "no shift (severity ignored)",
+    "label": "prior -> (1-s) prior + s q, q ~ Dirichlet(alpha) or `prior`; s in [0, 1]",
+    "covariate": "importance resampling along a direction; s >= 0 (da.data.covariate_shift)",
+    "conditional": "class-dependent affine map of X|Y; s >= 0 (da.data.conditional_shift)",
+    "rotation": "rotation by s degrees in the (0, 1) plane",
+    "subspace": "top principal subspace turned by s*90 degrees; s in [0, 1]",
+}
+
+#: names a ``weight`` schedule may take (``{schedule: NAME, ...}``) and their parameters.
+SCHEDULES = WEIGHT_SCHEDULES
+DIAG_ON = ("inputs", "features")
+LABEL_SHIFT_ESTIMATORS = ("bbse", "mlls")
+
+
+
+
+# --------------------------------------------------------------------------------------
+# Values with structure of their own: alignment weights, align entries, generator specs.
+# --------------------------------------------------------------------------------------
+
+def _check_weight(value, path):
+    """A number, or ``{schedule: constant|ganin|linear, ...}``; returns the canonical form."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            if value in SCHEDULES:
+                value = {"schedule": value}
+            else:
+                raise ConfigError(path, f"expected a number or a schedule, got {_describe(value)}; "
+                                        f"schedules: {', '.join(SCHEDULES)}") from None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return Num(None, lo=0.0).check(value, path)
+    if not isinstance(value, dict) or "schedule" not in value:
+        raise ConfigError(path, f"expected a number or a schedule ({{schedule: "
+                                f"{'|'.join(SCHEDULES)}, ...}}), got {_describe(value)}")
+    kind = Str(None, choices=tuple(SCHEDULES)).check(value["schedule"], f"{path}.schedule")
+    allowed = SCHEDULES[kind]
+    defaults = {"value": 1.0, "max": 1.0, "gamma": 10.0, "start": 0.0, "end": 1.0}
+    out = {"schedule": kind}
+    for k, v in value.items():
+        if k == "schedule":
+            continue
+        if k not in allowed:
+            raise ConfigError(f"{path}.{k}", f"unknown key for schedule {kind!r}; valid: {', '.join(allowed)}")
+    for k in allowed:
+        lo = 0.0
+        out[k] = Num(None, lo=lo, lo_open=(k == "gamma")).check(value.get(k, defaults[k]), f"{path}.{k}")
+    return out
+
+
+def _loss_signature(loss: str):
+    """Keyword arguments a loss accepts from a config (``in_features``/``n_classes`` come from the model)."""
+    import inspect
+
+    import da.align as align
+
+    cls = getattr(align, LOSSES[loss])
+    params = inspect.signature(cls.__init__).parameters
+    return [p for p in params if p not in ("self", "in_features", "n_classes")
+            and params[p].kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)]
+
+
+def _check_params(params: dict, allowed, path: str, what: str) -> dict:
+    for k in params:
+        if k not in allowed:
+            hint = difflib.get_close_matches(k, allowed, n=1)
+            raise ConfigError(f"{path}.{k}", f"not a parameter of {what}"
+                              + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                              + f"; valid: {', '.join(allowed) or '(none)'}")
+    return params
+
+
+_ALIGN_ENTRY = {
+    "loss": Str(None, "alignment loss", choices=tuple(LOSSES)),
+    "weight": Custom(1.0, _check_weight, "a number or {schedule: ganin|constant|linear, ...}"),
+    "params": Mapping({}, "keyword arguments of the loss class in da.align"),
+}
+
+
+def _check_align_entry(value, path):
+    if isinstance(value, str):
+        value = {"loss": value}
+    if isinstance(value, dict) and isinstance(value.get("loss"), str):
+        value = {**value, "loss": canonical("loss", value["loss"])}
+    if not isinstance(value, dict):
+        raise ConfigError(path, f"expected a mapping {{loss, weight, params}}, got {_describe(value)}")
+    if "loss" not in value:
+        raise ConfigError(f"{path}.loss", f"missing; valid: {', '.join(LOSSES)}")
+    out = _check_section(value, _ALIGN_ENTRY, path)
+    try:
+        allowed = _loss_signature(out["loss"])
+    except ImportError:  # da.align not importable here: checked when the run builds the loss
+        allowed = None
+    if allowed is not None:
+        _check_params(out["params"], allowed, f"{path}.params", f"da.align.{LOSSES[out['loss']]}")
+    return out
+
+
+_GENERATOR = {
+    "domain": Str("gaussian", "synthetic domain kind", choices=DOMAINS),
+    "dim": Num(2, "gaussian: feature dimension", lo=1, integer=True),
+    "n_classes": Num(2, "gaussian: number of classes", lo=2, integer=True),
+    "separation": Num(3.0, "gaussian: distance of the class means from the origin", lo=0.0),
+    "noise": Num(0.1, "moons: noise standard deviation", lo=0.0),
+    "shift": Str("rotation", "shift operator applied to the source to make the target",
+                 choices=tuple(SHIFTS)),
+    "severity": Num(30.0, "shift strength; its meaning per shift is in SHIFTS", lo=0.0),
+    "params": Mapping({}, "extra keyword arguments of the shift operator in da.data"),
+    "seed": Num(0, "seed of the domain's construction (means, Dirichlet prior, random maps)",
+                lo=0, integer=True),
+}
+
+_DATA = {
+    "pair": Str(None, "a named real pair (da.datasets.PAIRS); exclusive with generator",
+                optional=True),
+    "generator": Custom(None, lambda v, p: _check_generator(v, p), "a synthetic pair spec"),
+    "n_source": Num(None, "source samples over train+val+test (null: all rows of a real pair; "
+                          "2000 for a generator)", lo=3, integer=True, optional=True),
+    "n_target": Num(None, "target samples over train+val+test (as n_source)", lo=3, integer=True,
+                    optional=True),
+    "n_target_labeled": Num(0, "target training rows whose labels a method may use", lo=0,
+                            integer=True),
+    "val_frac": Num(0.2, "validation fraction (synthetic pairs)", lo=0.0, hi=1.0, lo_open=True),
+    "test_frac": Num(0.2, "test fraction (synthetic pairs)", lo=0.0, hi=1.0, lo_open=True),
+}
+
+
+def _check_generator(value, path):
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(path, f"expected a mapping (domain, shift, severity, ...), got {_describe(value)}")
+    out = _check_section(value, _GENERATOR, path)
+    if out["shift"] in ("label", "subspace") and out["severity"] > 1:
+        raise ConfigError(f"{path}.severity", f"must be in [0, 1] for shift {out['shift']!r}, "
+                                              f"got {out['severity']}")
+    if out["domain"] == "moons" and "dim" in value and out["dim"] != 2:
+        raise ConfigError(f"{path}.dim", "moons domains are 2-D")
+    if out["domain"] == "moons" and "n_classes" in value and out["n_classes"] != 2:
+        raise ConfigError(f"{path}.n_classes", "moons domains have 2 classes")
+    return out
+
+
+def _check_pair_name(value, path):
+    if value is None:
+        return None
+    from da.datasets import PAIRS
+
+    key = str(value).strip().lower().replace(" ", "")
+    return Str(None, choices=tuple(PAIRS)).check(key, path)
+
+
+_DATA["pair"] = Custom(None, _check_pair_name, "a named real pair (da.datasets.PAIRS); exclusive "
+                                                "with generator")
+
+_MODEL = {
+    "arch": Str("mlp", "mlp (flattened inputs) or lenet (images)", choices=ARCHS),
+    "hidden": ListOf(Num(None, lo=1, integer=True), [128, 64],
+                     "mlp: hidden widths (the featurizer); lenet: [width of the dense layer]"),
+    "channels": ListOf(Num(None, lo=1, integer=True), [16, 32], "lenet: conv channels"),
+    "dropout": Num(0.0, "dropout probability", lo=0.0, hi=1.0),
+    "activation": Str("relu", "mlp activation", choices=("relu", "tanh", "sigmoid", "gelu", "elu",
+                                                         "leaky_relu")),
+}
+
+def _train_section(stage: str) -> dict:
+    """The ``train:``/``pretrain:`` schema: one leaf per :class:`da.transfer.TrainConfig` field
+    (same defaults, ranges and docs); pretraining may have 0 epochs (no pretraining)."""
+    from da.transfer.train_config import yaml_section
+
+    section = yaml_section()
+    if stage == "pretrain":
+        epochs = section["epochs"]
+        section["epochs"] = Num(epochs.default, "epochs of supervised source training (0: none)", lo=0,
+                                integer=True)
+        section["selection"] = Str("source_val", "pretraining sees no target: source_val or last",
+                                   choices=("source_val", "last"))
+    return section
+
+
+_PRETRAIN = _train_section("pretrain")
+_TRAIN = _train_section("train")
+
+_TRANSFER = {
+    "strategy": Str("full", "da.transfer strategy name", choices=(
+        "full", "partial", "linear_probe", "head_reinit", "discriminative_lr", "l2sp")),
+    "params": Mapping({}, "keyword arguments of the strategy constructor"),
+}
+
+#: two-sample test name -> function in da.diagnostics.
+TESTS = {"mmd": "mmd_test", "energy": "energy_test", "c2st": "c2st", "ks": "ks_test",
+         "linear_mmd": "linear_mmd_test"}
+#: gap metric names (da.diagnostics.GAP_METRICS).
+GAPS = ("mmd2", "energy_distance", "coral_distance", "wasserstein", "sliced_wasserstein",
+        "proxy_a_distance")
+
+_DIAGNOSTICS = {
+    "tests": ListOf(Str(None, choices=tuple(TESTS)), ["mmd"], "two-sample tests (da.diagnostics)"),
+    "gaps": ListOf(Str(None, choices=GAPS), ["mmd2", "proxy_a_distance"],
+                   "gap metrics (da.diagnostics.gap)"),
+    "compare": ListOf(Str(None, choices=DIAG_ON), ["inputs", "features"],
+                      "what to compare: raw inputs and/or the featurizer's outputs"),
+    "before": Bool(True, "diagnose before transfer (after pretraining)"),
+    "after": Bool(True, "diagnose after fine-tuning"),
+    "every": Num(0, "also diagnose the features every k fine-tuning epochs (0: never)", lo=0,
+                 integer=True),
+    "split": Str("test", "which held-out parts to compare", choices=("val", "test")),
+    "max_samples": Num(500, "subsample each domain to at most this many rows", lo=10, integer=True),
+    "n_permutations": Num(200, "permutations of the two-sample tests", lo=1, integer=True),
+    "n_bootstrap": Num(200, "bootstrap resamples of the gap metrics (0: point estimates)", lo=0,
+                       integer=True),
+    "bandwidth": Num(None, "Gaussian-kernel bandwidth of the MMD test and gap (null: median "
+                           "heuristic); fix it to compare with the analytic MMD", lo=0.0,
+                     lo_open=True, optional=True),
+}
+
+_LABEL_SHIFT = {
+    "estimators": ListOf(Str(None, choices=LABEL_SHIFT_ESTIMATORS), [],
+                         "estimate the target prior with these (da.diagnostics.estimate_label_shift)"),
+    "when": ListOf(Str(None, choices=("before", "after")), ["before"],
+                   "with the model before and/or after fine-tuning"),
+    "n_bootstrap": Num(0, "bootstrap resamples of each estimate (0: point estimates)", lo=0,
+                       integer=True),
+}
+
+#: The one registry of config keys, their defaults and what they mean.
+SCHEMA: dict[str, Any] = {
+    "name": Str("experiment", "label, not hashed"),
+    "output": Str("runs", "output root, not hashed: runs go to OUTPUT/<run_id>/"),
+    "figures": Bool(True, "draw figures/ from the records with da.plot when it is installed; not hashed"),
+    "summary": ListOf(Str(None), None, "metrics in the summary table `da run` prints (null: accuracies "
+                                       "and feature MMD^2); not hashed", optional=True),
+    "seed": Num(0, "seed of sampling, initialisation and training", lo=0, integer=True),
+    "method": Str("source_only", "method preset: fills `align` when align is absent",
+                  choices=tuple(METHODS) + ("custom",)),
+    "lambda": Num(1.0, "global alignment weight: loss = CE + lambda * sum_i w_i(p) L_i", lo=0.0),
+    "data": _DATA,
+    "model": _MODEL,
+    "pretrain": _PRETRAIN,
+    "transfer": _TRANSFER,
+    "align": ListOf(Custom(None, _check_align_entry), None,
+                    "alignment losses [{loss, weight, params}] (null: the method's preset)",
+                    optional=True),
+    "train": _TRAIN,
+    "diagnostics": _DIAGNOSTICS,
+    "label_shift": _LABEL_SHIFT,
+}

@@ -1,0 +1,88 @@
+"""Optimizers, learning-rate annealing and numerical precision of the training loop."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import torch
+
+from da.align.schedules import LR_SCHEDULES
+
+__all__ = ["make_optimizer", "lr_factor", "Precision"]
+
+
+def make_optimizer(config, groups) -> torch.optim.Optimizer:
+    """One optimizer (``config.optimizer``) over every parameter group."""
+    c = config
+    if c.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov,
+                               weight_decay=c.weight_decay)
+    if c.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=c.lr, weight_decay=c.weight_decay)
+    if c.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=c.lr, weight_decay=c.weight_decay)
+    raise ValueError(f"optimizer must be one of sgd, adam, adamw, got {c.optimizer!r}")
+
+
+def lr_factor(schedule: str, p: float) -> float:
+    r"""Learning-rate multiplier at progress ``p`` (:data:`da.align.schedules.LR_SCHEDULES`).
+
+    ``"constant"``: 1. ``"ganin"``: :math:`1/(1+10p)^{0.75}` (Ganin & Lempitsky
+    2015). ``"cosine"``: :math:`\tfrac12(1+\cos\pi p)`.
+    """
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {tuple(LR_SCHEDULES)}, got {schedule!r}")
+    return LR_SCHEDULES[schedule](p)
+
+
+class Precision:
+    """Autocast and gradient scaling for ``precision`` on ``device``.
+
+    ``"32"``: float32 (plus the deprecated ``amp=True``: autocast on CUDA only, bfloat16
+    where supported, else float16 with a scaler). ``"bf16"``: the forward pass under
+    ``torch.autocast(dtype=torch.bfloat16)`` on any device. ``"16"``: float16 autocast,
+    with a :class:`torch.amp.GradScaler` on CUDA. Losses are computed in float32 from
+    autocast outputs (the trainer casts them), so the divergence guard sees float32.
+    """
+
+    def __init__(self, precision: str, device: torch.device, amp: bool = False):
+        self.dtype = None
+        if precision == "bf16":
+            self.dtype = torch.bfloat16
+        elif precision == "16":
+            self.dtype = torch.float16
+        elif amp and device.type == "cuda":
+            warnings.warn("TrainConfig.amp is deprecated; use precision='bf16' or '16'", DeprecationWarning,
+                          stacklevel=4)
+            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.device_type = device.type
+        use_scaler = self.dtype == torch.float16 and device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    def backward_step(self, total, optimizer, params, grad_clip):
+        """Backward pass, optional clipping of the global gradient norm, optimizer step."""
+        if self.scaler is not None:
+            self.scaler.scale(total).backward()
+            if grad_clip is not None:
+                self.scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            self.scaler.step(optimizer)
+            self.scaler.update()
+            return
+        total.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+
+    def state_dict(self) -> dict:
+        return {} if self.scaler is None else {"scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
