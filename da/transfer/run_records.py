@@ -15,10 +15,53 @@ import hashlib
 import json
 from pathlib import Path
 
-from da._io import atomic_write_json, atomic_write_text
+import logging
+
+import torch
+
+from da._io import atomic_torch_save, atomic_write_json, atomic_write_text, torch_load
 from da.transfer.checkpoint import save_checkpoint
 
-__all__ = ["RunRecords", "trainer_run_id"]
+__all__ = ["RunRecords", "trainer_run_id", "RESUME"]
+
+log = logging.getLogger("da.transfer")
+#: the resume state of a run directory, rewritten at the end of every epoch.
+RESUME = "resume.pt"
+
+
+def _cpu(state: dict) -> dict:
+    return {k: v.detach().cpu().clone() for k, v in state.items()}
+
+
+def _resume_state(run, run_id: str, epoch: int) -> dict:
+    """Everything the loop needs to continue after ``epoch`` as if it had not stopped."""
+    gen = next(iter(run.streams.values())).generator
+    cuda = run.device.type == "cuda"
+    return {"run_id": run_id, "epoch": int(epoch), "step": run.step,
+            "model": _cpu(run.model.state_dict()), "losses": [_cpu(t.loss.state_dict()) for t in run.terms],
+            "optimizer": run.optimizer.state_dict(), "precision": run.precision.state_dict(),
+            "stream_generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(run.device) if cuda else None,
+            "history": run.history, "steps": run.step_log, "best_score": run.best_score,
+            "best_epoch": run.best_epoch, "best_state": run.best_state and _cpu(run.best_state),
+            "bad_evals": run.bad_evals, "warned_memorised": run.warned_memorised}
+
+
+def _load_resume_state(run, state: dict) -> None:
+    run.model.load_state_dict(state["model"])
+    for t, sd in zip(run.terms, state["losses"]):
+        t.loss.load_state_dict(sd)
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.precision.load_state_dict(state["precision"])
+    next(iter(run.streams.values())).generator.set_state(state["stream_generator"].cpu())
+    torch.set_rng_state(state["torch_rng"].cpu())
+    if state.get("cuda_rng") is not None and run.device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), run.device)
+    run.history, run.step_log, run.step = list(state["history"]), list(state["steps"]), int(state["step"])
+    run.best_score, run.best_epoch = float(state["best_score"]), int(state["best_epoch"])
+    run.best_state = state["best_state"]
+    run.bad_evals, run.warned_memorised = int(state["bad_evals"]), bool(state["warned_memorised"])
+    run.last_good = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
 
 
 def trainer_run_id(resolved: dict) -> str:
@@ -52,14 +95,34 @@ class RunRecords:
     def path(self) -> str | None:
         return str(self.dir) if self.dir is not None else None
 
-    def epoch(self, model, record: dict, history: list) -> None:
+    def epoch(self, run, record: dict) -> None:
+        """The records of a finished epoch: sinks, ``last_good.pt``, ``metrics.jsonl``, ``resume.pt``."""
         for s in self.sinks:
             s.log_epoch(record, int(record["step"]))
         if self.dir is None:
             return
-        self.last_good = save_checkpoint(self.dir / "last_good.pt", model, self.config,
+        self.last_good = save_checkpoint(self.dir / "last_good.pt", run.model, self.config,
                                          {"epoch": record["epoch"], "step": record["step"]})
-        atomic_write_text(self.dir / "metrics.jsonl", _jsonl(history))
+        atomic_write_text(self.dir / "metrics.jsonl", _jsonl(run.history))
+        atomic_torch_save(_resume_state(run, self.run_id, record["epoch"]), self.dir / RESUME)
+
+    def resume(self, run) -> int:
+        """Load ``resume.pt`` of the same run into ``run``; returns the first epoch still to train (0 if none)."""
+        path = None if self.dir is None else self.dir / RESUME
+        if path is None or not path.exists():
+            return 0
+        try:
+            state = torch_load(path, map_location=run.device)
+        except Exception as exc:  # a torn or foreign file is never trusted: train from the start
+            log.warning("cannot read %s (%s); training from the first epoch", path, exc)
+            return 0
+        if not isinstance(state, dict) or state.get("run_id") != self.run_id:
+            log.warning("%s belongs to another configuration; training from the first epoch", path)
+            return 0
+        _load_resume_state(run, state)
+        self.last_good = self.dir / "last_good.pt" if (self.dir / "last_good.pt").exists() else None
+        log.info("resuming run %s after epoch %d (step %d)", self.run_id, state["epoch"], run.step)
+        return int(state["epoch"]) + 1
 
     def finish(self, model, result: dict, steps: list, *, write_checkpoint: bool = True) -> None:
         for s in self.sinks:

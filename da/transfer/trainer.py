@@ -159,7 +159,7 @@ class Trainer:
         with seeded(c.seed, device):
             run = self._setup(model, split, device)
             try:
-                for epoch in range(c.epochs):
+                for epoch in range(run.records.resume(run) if c.resume else 0, c.epochs):
                     rec = self._epoch(run, epoch)
                     if (epoch + 1) % c.eval_every == 0 or epoch == c.epochs - 1:
                         self._evaluate(run, epoch, rec)
@@ -292,7 +292,7 @@ class Trainer:
             log.warning(msg)
         if self.verbose:
             log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
-        run.records.epoch(run.model, rec, run.history)
+        run.records.epoch(run, rec)
 
     def _finish(self, run: _Run) -> FitResult:
         """Restore the selected weights, compute the final metrics, write the result last."""

@@ -66,3 +66,42 @@ def test_dataset_rows_index_lazily_and_materialise_only_when_asked():
     np.testing.assert_array_equal(sub[1].numpy(), 2 * X[5])
     with pytest.raises(ValueError, match="out of range"):
         DatasetRows(ds, [12])
+
+
+def test_a_killed_run_resumes_from_its_last_epoch_and_matches_the_uninterrupted_run(tmp_path):
+    """Model, optimizer, discriminator, stream and dropout RNG state all come back from resume.pt."""
+    from da.align import DANNLoss
+
+    rng = np.random.default_rng(1)
+    Xs = rng.normal(size=(80, 4)).astype("float32")
+    ys = (Xs[:, 1] > 0).astype(int)
+    Xt = (rng.normal(size=(60, 4)) + 0.3).astype("float32")
+    split = make_split(Xs, ys, Xt, seed=0)
+    kw = dict(epochs=5, batch_size=16, device="cpu", seed=3, optimizer="adam", log_every=2)
+
+    def model():
+        return mlp(4, (8,), 2, dropout=0.3, seed=0)
+
+    full = finetune(model(), split, [(DANNLoss(8, hidden=(8,), seed=0), 1.0)], run_dir=tmp_path / "a", **kw)
+
+    class Killed(RuntimeError):
+        pass
+
+    def kill(m, epoch):
+        if epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        finetune(model(), split, [(DANNLoss(8, hidden=(8,), seed=0), 1.0)], run_dir=tmp_path / "b",
+                 hooks=[(1, kill)], **kw)
+    assert not (tmp_path / "b" / "result.json").exists() and (tmp_path / "b" / "resume.pt").exists()
+    again = finetune(model(), split, [(DANNLoss(8, hidden=(8,), seed=0), 1.0)], run_dir=tmp_path / "b", **kw)
+    assert [h["loss/total"] for h in again.history] == [h["loss/total"] for h in full.history]
+    assert again.best_epoch == full.best_epoch and again.n_steps == full.n_steps
+    assert [s["step"] for s in again.steps] == [s["step"] for s in full.steps]
+    for pa, pb in zip(full.model.parameters(), again.model.parameters()):
+        assert torch.equal(pa, pb)
+    # a different configuration never reads another run's resume state
+    other = finetune(model(), split, [(DANNLoss(8, hidden=(8,), seed=0), 1.0)], run_dir=tmp_path / "b",
+                     **dict(kw, epochs=3))
+    assert len(other.history) == 3 and other.history[0]["epoch"] == 0
