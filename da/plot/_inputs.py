@@ -78,20 +78,12 @@ def as_frame(data, name: str) -> pd.DataFrame:
     return df
 
 
-def pick_column(df: pd.DataFrame, requested, aliases, name: str, what: str, *, required: bool = True):
-    """The column to use: ``requested`` if given (it must exist), else the first alias present."""
-    if requested is not None:
-        if requested not in df.columns:
-            raise ValueError(f"{name} has no column {requested!r} for {what}; "
-                             f"columns are {sorted(map(str, df.columns))}")
-        return requested
-    for a in aliases:
-        if a in df.columns:
-            return a
-    if required:
-        raise ValueError(f"{name} has no column for {what} (looked for {list(aliases)}); "
+def require_column(df: pd.DataFrame, column, name: str, what: str):
+    """``column``, which must be a column of ``df`` (the table ``name``), for ``what``."""
+    if column is None or column not in df.columns:
+        raise ValueError(f"{name} has no column {column!r} for {what}; "
                          f"columns are {sorted(map(str, df.columns))}; pass it explicitly")
-    return None
+    return column
 
 
 def numeric_column(df: pd.DataFrame, col, name: str) -> pd.Series:
