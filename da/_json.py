@@ -39,11 +39,12 @@ def json_default(obj):
     return _convert(obj)
 
 
-def to_jsonable(obj):
+def to_jsonable(obj, *, strict: bool = True):
     """``obj`` with numpy scalars/arrays, tensors, paths and tuples made plain, recursively.
 
     Dict keys become strings; floats (NaN and inf included) are left as they
-    are. Anything else that JSON cannot hold raises :class:`TypeError`.
+    are. Anything else that JSON cannot hold raises :class:`TypeError`, or with
+    ``strict=False`` is left as it is (for records that filter it out later).
 
     Examples
     --------
@@ -51,13 +52,19 @@ def to_jsonable(obj):
     >>> to_jsonable({"a": np.float32(0.5), "b": (np.arange(2), 1)})
     {'a': 0.5, 'b': [[0, 1], 1]}
     """
-    if obj is None or isinstance(obj, (bool, int, float, str)):
+    if obj is None or type(obj) in (bool, int, float, str):
         return obj
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v, strict=strict) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    return to_jsonable(_convert(obj))
+        return [to_jsonable(v, strict=strict) for v in obj]
+    try:
+        leaf = _convert(obj)
+    except TypeError:
+        if strict and not isinstance(obj, (bool, int, float, str)):  # an int or str subclass stays
+            raise
+        return obj
+    return to_jsonable(leaf, strict=strict)
 
 
 def dumps_line(record: dict) -> str:

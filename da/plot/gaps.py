@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from da import _runs as R
-from da.plot._inputs import as_frame, finite_scalar
+from da._validation import as_frame, finite_scalar
 from da.plot._layout import axes_grid
 from da.plot.style import PALETTE, PHASE_COLORS, TRUTH_COLOR, colors_for, metric_label
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from da.plot._inputs import finite_array
+from da._validation import finite_array
 from da.plot._layout import axes_grid
 from da.plot.style import OKABE_ITO, TRUTH_COLOR, colors_for
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from da import _runs as R
-from da.plot._inputs import as_frame, check_confidence, numeric_column, require_column
+from da._validation import as_frame, check_confidence, numeric_column, require_column
 from da.plot._layout import axes_grid
 from da.plot._summary import COUNT, HIGH, LOW, MEAN, mean_ci
 from da.plot.style import METRIC_LABELS, TRUTH_COLOR, colors_for, metric_label
