@@ -10,6 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from da._json import json_default
+
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_torch_save",
            "torch_load"]
 
@@ -50,19 +52,7 @@ def atomic_write_text(path, text: str) -> Path:
 def atomic_write_json(path, obj, **kwargs) -> Path:
     kwargs.setdefault("indent", 2)
     kwargs.setdefault("sort_keys", True)
-    return atomic_write_text(path, json.dumps(obj, default=_json_default, **kwargs) + "\n")
-
-
-def _json_default(obj):
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+    return atomic_write_text(path, json.dumps(obj, default=json_default, **kwargs) + "\n")
 
 
 def atomic_torch_save(obj, path) -> Path:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from da._validation import check_positive_int
-from da.align._checks import _check_features
+from da._validation import check_features as _check_features
 from da.align.grl import grad_reverse
 from da.align.schedules import _check_progress, _is_constant, make_schedule
 

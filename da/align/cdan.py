@@ -9,7 +9,7 @@ import torch
 
 from da._validation import check_positive_int
 from da.align._adversarial import _AdversarialLoss, _domain_discriminator, _seeded_build
-from da.align._checks import _check_logits
+from da._validation import check_logits as _check_logits
 
 __all__ = ["CDANLoss"]
 

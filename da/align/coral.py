@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from da.align._checks import _check_features
+from da._validation import check_features as _check_features
 
 __all__ = ["CORALLoss"]
 

@@ -9,8 +9,9 @@ from torch import nn
 
 from da._kernels import pairwise_sq_dists
 from da._validation import check_positive_int
-from da.align._checks import (_check_choice, _check_class_labels, _check_features, _check_logits,
-                              _check_nonnegative, _check_positive)
+from da._validation import (check_option as _check_choice, check_class_labels as _check_class_labels,
+                             check_features as _check_features, check_logits as _check_logits,
+                             check_nonnegative as _check_nonnegative, check_positive as _check_positive)
 from da.align.ot_losses import _uniform
 
 __all__ = ["JDOTLoss"]

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from da._kernels import gaussian_kernels, median_bandwidth, pairwise_sq_dists
-from da.align._checks import _check_choice, _check_features, _check_logits, _check_positive
+from da._validation import (check_option as _check_choice, check_features as _check_features,
+                             check_logits as _check_logits, check_positive as _check_positive)
 
 __all__ = ["MMDLoss"]
 

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from da._validation import check_positive_int
-from da.align._checks import _check_choice, _check_features, _check_positive
+from da._validation import (check_option as _check_choice, check_features as _check_features,
+                             check_positive as _check_positive)
 
 __all__ = ["SinkhornLoss", "SlicedWassersteinLoss"]
 

@@ -12,7 +12,7 @@ import numbers
 from typing import Callable, Union
 
 from da._validation import check_positive_int
-from da.align._checks import _check_nonnegative, _check_positive
+from da._validation import check_nonnegative as _check_nonnegative, check_positive as _check_positive
 
 __all__ = ["progress", "ganin_lambda", "ganin_lr_factor", "cosine_lr_factor", "constant_lr_factor",
            "LR_SCHEDULES", "make_schedule", "linear_schedule", "schedule_from_spec"]

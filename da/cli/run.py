@@ -118,10 +118,7 @@ def execute(args, backend: str = "local", scheduler=None) -> int:
     if len(statuses) == 1 and statuses[0].get("result"):
         print()
         print(before_after_table(statuses[0]["result"]), end="")
-    done = [s for s in statuses if s["status"] in ("completed", "skipped")]
-    if len(done) >= 2 and configs[0]["figures"] and any(s["status"] == "completed" for s in statuses):
-        for root in roots:
-            sweep_figures(root)
+    draw_figures(statuses, configs, roots)
     bad = [s for s in statuses if s["status"] in ("failed", "crashed", "skipped_failed")]
     counts = {k: sum(1 for s in statuses if s["status"] == k)
               for k in ("completed", "skipped", "failed", "skipped_failed", "crashed")}
@@ -130,6 +127,36 @@ def execute(args, backend: str = "local", scheduler=None) -> int:
           + (f", lost to a dead worker {counts['crashed']} (rerun to resume)" if counts["crashed"] else "")
           + (f"; records under {', '.join(roots)}" if roots else ""), file=sys.stderr)
     return 1 if bad else 0
+
+
+def draw_figures(statuses, configs, roots) -> None:
+    """After a run: each run that ran now gets ``<run_dir>/figures`` (PNG), and an output root
+    with two or more finished runs its sweep figures, where the config says ``figures: true``.
+
+    Drawn here, from the records, rather than by the pipeline: plotting is a
+    by-product of a run and sits to the right of :mod:`da.experiments`.
+    """
+    wanted = [(s, c) for s, c in zip(statuses, configs) if c.get("figures", True)]
+    for status, _ in wanted:
+        if status["status"] == "completed":
+            run_figures(status["run_dir"])
+    done = [s for s, _ in wanted if s["status"] in ("completed", "skipped")]
+    if len(done) >= 2 and any(s["status"] == "completed" for s, _ in wanted):
+        for root in roots:
+            sweep_figures(root)
+
+
+def run_figures(run_dir) -> list:
+    """The figures of one run directory (PNG, into ``figures/``); never fails the run."""
+    try:
+        from da.plot import run_figures as draw
+    except ImportError:
+        return []
+    try:
+        return draw(run_dir, formats=("png",))
+    except Exception as exc:  # a result without a figure is still a result
+        print(f"figures of {run_dir} skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return []
 
 
 def sweep_figures(root) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from da._validation import check_labels, check_positive_int, check_random_state
-from da.diagnostics._inputs import _check_pair, _subsample
+from da._validation import check_pair as _check_pair, subsample_rows as _subsample
 from da.diagnostics._quadratic import _weighted_mmd2
 from da.diagnostics.gaps import _resolve_bandwidth
 from da.diagnostics.results import _jsonable

@@ -13,8 +13,9 @@ from scipy import stats
 
 from da._validation import check_positive_int, check_random_state
 from da.diagnostics._classifier import _held_out_predictions
-from da.diagnostics._inputs import (_check_bandwidth, _check_choice, _check_fraction, _check_pair,
-                                    _subsample)
+from da._validation import (check_bandwidth as _check_bandwidth, check_choice as _check_choice,
+                             check_fraction as _check_fraction, check_pair as _check_pair,
+                             subsample_rows as _subsample)
 from da.diagnostics._quadratic import (_MAX_BYTES, _mmd2_pooled, _pooled_median, _weighted_energy,
                                        _weighted_mmd2)
 from da.diagnostics.results import GapResult

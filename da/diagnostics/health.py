@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from da._validation import check_array
+from da._validation import check_array, check_fraction as _check_fraction
 
 __all__ = ["RepresentationHealth", "representation_health", "effective_rank", "health_flags"]
 
@@ -81,14 +81,6 @@ class RepresentationHealth:
         return asdict(self)
 
 
-def _check_fraction(value, name: str, *, upper: float) -> float:
-    """A threshold in [0, upper]; NaN, non-numbers and out-of-range values are rejected."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not 0 <= float(value) <= upper:
-        raise ValueError(f"{name} must be a number in [0, {upper:g}], got {value!r}")
-    return float(value)
-
-
 def representation_health(F, *, dead_tol: float = 1e-8) -> RepresentationHealth:
     r"""Norm, per-dimension variance and effective rank of a feature matrix.
 
@@ -113,7 +105,7 @@ def representation_health(F, *, dead_tol: float = 1e-8) -> RepresentationHealth:
     >>> h.dead_fraction
     0.25
     """
-    _check_fraction(dead_tol, "dead_tol", upper=1.0)
+    _check_fraction(dead_tol, "dead_tol", closed=True)
     F = check_array(F, "F", dtype=np.float64)
     var = F.var(0)
     vmax = float(var.max())
@@ -148,8 +140,8 @@ def health_flags(before: RepresentationHealth | dict, after: RepresentationHealt
     >>> health_flags(a, b)[0].startswith("feature norm fell")
     True
     """
-    _check_fraction(shrink, "shrink", upper=1.0)
-    _check_fraction(rank_drop, "rank_drop", upper=1.0)
+    _check_fraction(shrink, "shrink", closed=True)
+    _check_fraction(rank_drop, "rank_drop", closed=True)
     b = before.to_dict() if hasattr(before, "to_dict") else dict(before)
     a = after.to_dict() if hasattr(after, "to_dict") else dict(after)
     flags = []

@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
 from da._validation import check_labels, check_positive_int, check_random_state
-from da.diagnostics._inputs import _check_choice, _check_fraction
+from da._validation import check_choice as _check_choice, check_fraction as _check_fraction
 from da.diagnostics.results import _jsonable
 
 __all__ = ["LabelShiftResult", "estimate_label_shift", "fit_bcts", "LABEL_SHIFT_METHODS"]

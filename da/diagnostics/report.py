@@ -31,9 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from da._io import atomic_write_json
+from da._json import json_default as _json_default
 from da._validation import check_positive_int
 from da.diagnostics._features import _extract_features
-from da.diagnostics._inputs import _check_bandwidth, _check_choice, _check_pair, _subsample
+from da._validation import (check_bandwidth as _check_bandwidth, check_choice as _check_choice,
+                             check_pair as _check_pair, subsample_rows as _subsample)
 from da.diagnostics.gaps import GAP_METRICS, _resolve_bandwidth, gap
 from da.diagnostics.health import health_flags, representation_health
 from da.diagnostics.results import _jsonable
@@ -132,14 +134,6 @@ class ShiftReport:
 
     def __str__(self) -> str:
         return self.summary()
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
 def load_report(path) -> ShiftReport:

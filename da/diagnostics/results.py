@@ -6,25 +6,17 @@ plain fields, no behaviour beyond conversion to a dict of JSON-ready values.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from da._json import to_jsonable
 
 __all__ = ["TestResult", "GapResult"]
 
 
-def _jsonable(obj):
-    """Numpy scalars/arrays and tuples -> plain Python, recursively."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+# numpy scalars/arrays and tuples -> plain Python, recursively; other objects pass through
+_jsonable = functools.partial(to_jsonable, strict=False)
 
 
 @dataclass(frozen=True)

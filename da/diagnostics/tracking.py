@@ -6,7 +6,8 @@ import numpy as np
 
 from da._validation import check_positive_int, check_random_state
 from da.diagnostics._features import _extract_features
-from da.diagnostics._inputs import _check_bandwidth, _check_pair, _subsample
+from da._validation import (check_bandwidth as _check_bandwidth, check_pair as _check_pair,
+                             subsample_rows as _subsample)
 from da.diagnostics._classifier import _held_out_predictions
 from da.diagnostics._quadratic import _mmd2_pooled, _weighted_energy
 from da.diagnostics.gaps import (GAP_METRICS, _coral, _int_seed, _pad, _resolve_bandwidth, _sliced,

@@ -14,7 +14,8 @@ from scipy import stats
 
 from da._validation import check_positive_int, check_random_state
 from da.diagnostics._classifier import _held_out_predictions
-from da.diagnostics._inputs import _check_bandwidth, _check_choice, _check_fraction, _check_pair
+from da._validation import (check_bandwidth as _check_bandwidth, check_choice as _check_choice,
+                             check_fraction as _check_fraction, check_pair as _check_pair)
 from da.diagnostics._quadratic import _pooled_median
 from da.diagnostics.permutation import _batched_energy_test, _batched_mmd_test, _permutation_pvalues
 from da.diagnostics.results import TestResult

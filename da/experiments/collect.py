@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from da.experiments import records as R
+from da import _runs as R
 
 __all__ = ["flatten_config", "collect_runs", "config_columns", "metric_columns", "varying_columns",
            "aggregate", "to_markdown", "to_latex", "summary_table", "before_after_table", "DEFAULT_METRICS"]

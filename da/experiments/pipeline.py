@@ -8,8 +8,9 @@ The stages call the public functions of the modules to their left:
 :mod:`da.data` / :mod:`da.datasets` build the pair, :mod:`da.transfer`
 pretrains and fine-tunes (:func:`~da.transfer.pretrain`,
 :func:`~da.transfer.finetune`), :mod:`da.diagnostics` compares source and target
-(two-sample tests, gap metrics, label-shift estimates), and :mod:`da.plot`
-draws figures when it is installed.
+(two-sample tests, gap metrics, label-shift estimates). Figures are not drawn
+here: ``da run`` draws them from the records afterwards (:mod:`da.plot` sits
+to the right of :mod:`da.experiments`).
 """
 
 from __future__ import annotations
@@ -308,10 +309,7 @@ def flat_metrics(fit_metrics: dict, before: dict | None, after: dict | None, ext
     estimate); ``{before,after}_{estimator}_l1_error`` for label-shift estimates.
     """
     out: dict = {}
-    for part, m in (fit_metrics or {}).items():
-        out[f"{part}_acc"] = m["accuracy"]
-        out[f"{part}_f1"] = m["macro_f1"]
-        out[f"{part}_ece"] = m["ece"]
+    out.update(R.flat_fit_metrics(fit_metrics))
     for stage, rep in (("before", before), ("after", after)):
         if not rep:
             continue
@@ -429,24 +427,6 @@ def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, ba
     return info
 
 
-def _figures(run_dir: Path) -> list[str]:
-    """Figures drawn from the run's records by :func:`da.plot.plot_run_dir`, when da.plot is
-    importable; plotting is a by-product, so it never fails the run."""
-    try:
-        from da.plot import plot_run_dir
-    except ImportError:
-        return []
-    try:
-        out = plot_run_dir(run_dir, run_dir / "figures", formats=("png",))
-    except Exception as exc:
-        log.warning("figures skipped: %s: %s", type(exc).__name__, exc)
-        return []
-    for reason in out.get("skipped", []):
-        log.info("figure skipped: %s", reason)
-    return sorted(str(Path(p).relative_to(run_dir)) for paths in out.get("figures", {}).values()
-                  for p in (paths if isinstance(paths, (list, tuple)) else [paths]))
-
-
 def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_dir=None) -> dict:
     """Run one resolved (or raw, sweep-free) config; returns the ``result.json`` record.
 
@@ -561,12 +541,11 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
         atomic_write_json(run_dir / R.REPORT_AFTER, after)
     timing["diagnostics_after_seconds"] = time.perf_counter() - t
 
-    # (5) evaluate, figures, and result.json last
+    # (5) evaluate, and result.json last (figures are drawn from the records by the CLI)
     extra = {"best_epoch": fit.best_epoch, "n_steps": fit.n_steps,
              "seconds": time.time() - t_start, "pretrain_cached": pre["pretrain_cached"]}
     metrics = flat_metrics(fit.metrics, before, after, extra)
     R.append_jsonl(metrics_path, {"stage": "eval", **metrics})
-    figures = _figures(run_dir) if cfg["figures"] else []
     result = {
         "run_id": rid, "status": "completed", "name": cfg["name"], "method": cfg["method"],
         "config": cfg, "metrics": metrics, "run_dir": str(run_dir),
@@ -574,7 +553,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
         "pretrain_key": pre["pretrain_key"], "timing": timing, "attempts": attempts,
         # every loss's constructor arguments, including those make_alignment sized to the features
         "losses": fit.config["losses"],
-        "seconds": metrics["seconds"], "figures": figures,
+        "seconds": metrics["seconds"],
         "started_at": t_start, "finished_at": time.time(),
         "versions": {"da": da.__version__, "torch": torch.__version__, "python": platform.python_version()},
         # float reductions depend on the thread count: identical configs give identical numbers
@@ -585,8 +564,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     log.info("run %s completed in %.1fs; writing result.json", rid, metrics["seconds"])
     for h in logging.getLogger("da").handlers:  # nothing may land in the run directory after result.json
         h.flush()
-    atomic_write_json(run_dir / R.RESULT, result)
-    return result
+    return R.write_result(run_dir, result)
 
 
 def _strategy(transfer: dict):

@@ -31,7 +31,7 @@ import traceback
 from pathlib import Path
 
 from da._io import atomic_write_json
-from da.experiments import records as R
+from da import _runs as R
 from da.experiments.config import config_hash
 
 __all__ = ["run_sweep", "execute_run", "plan_sweep", "BACKENDS"]
@@ -270,7 +270,5 @@ def _write_manifest(configs, out_dir) -> None:
     for cfg in configs:
         by_root.setdefault(_root_of(cfg, out_dir), []).append(config_hash(cfg))
     for root, ids in by_root.items():
-        from da.experiments.config import _digest
-
-        atomic_write_json(root / R.SWEEP_DIR / f"{_digest(sorted(ids))}.json",
+        atomic_write_json(root / R.SWEEP_DIR / f"{R.digest(sorted(ids))}.json",
                           {"run_ids": ids, "n_runs": len(ids), "written_at": time.time()})

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import stats
 
 from da._validation import check_positive_int
-from da.plot._inputs import check_confidence, finite_array
+from da._validation import check_confidence, finite_array
 from da.plot._layout import axes_grid
 from da.plot.style import PALETTE
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from da._validation import check_random_state
-from da.plot._inputs import finite_array
+from da._validation import finite_array
 from da.plot._layout import axes_grid
 from da.plot.style import DOMAIN_COLORS, MARKERS
 

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from da.plot._inputs import as_frame, finite_scalar, pick_column
+from da import _runs as R
+from da._validation import as_frame, finite_scalar
 from da.plot._layout import axes_grid
 from da.plot.style import PALETTE, PHASE_COLORS, TRUTH_COLOR, colors_for, metric_label
 
 __all__ = ["plot_gap_before_after", "plot_gap_trajectory", "gap_frame", "TRAJECTORY_QUANTITIES"]
 
-_SPACE_ORDER = ("inputs", "input", "features", "feature")
+#: The spaces a shift report measures in (da.diagnostics.shift_report), in drawing order.
+_SPACE_ORDER = ("inputs", "features")
 _GAP_ORDER = ("space", "metric", "value", "ci_low", "ci_high", "truth")
-_GAP_COLUMNS = {
-    "metric": ("metric", "name", "gap", "statistic"),
-    "value": ("value", "estimate", "gap_value"),
-    "ci_low": ("ci_low", "ci_lo", "low", "lower"),
-    "ci_high": ("ci_high", "ci_hi", "high", "upper"),
-    "truth": ("truth", "ground_truth", "true_value", "analytic"),
-    "space": ("space", "representation", "level", "where"),
-}
+_GAP_KIND = "metric"  # the kind of a ShiftReport row holding a gap estimate (tests are "test")
 
 
 def _entry(metric, entry, space, who):
@@ -33,8 +27,6 @@ def _entry(metric, entry, space, who):
         if "value" not in entry:
             raise ValueError(f"{who}[{metric!r}] has no 'value' (keys: {sorted(entry)})")
         value, ci, truth = entry["value"], entry.get("ci"), entry.get("truth")
-        if ci is None and ("ci_low" in entry or "ci_high" in entry):
-            ci = (entry.get("ci_low"), entry.get("ci_high"))
     elif hasattr(entry, "value"):
         value, ci, truth = entry.value, getattr(entry, "ci", None), getattr(entry, "truth", None)
     else:
@@ -49,56 +41,33 @@ def _entry(metric, entry, space, who):
             "truth": np.nan if truth is None else float(truth)}
 
 
-_ENTRY_KEYS = ("value", "ci", "truth", "ci_low", "ci_high")
-# keys of a run's report (da.experiments) that hold no gap estimates
-_NOT_GAPS = ("stage", "split", "accuracy", "label_shift", "ground_truth", "tests", "n_source",
-             "n_target")
+_ENTRY_KEYS = ("value", "ci", "truth")  # GapResult.to_dict()'s, and the truth drawn beside it
 
 
 def _is_entry(v) -> bool:
+    """A gap entry: a number, a GapResult, or a mapping with any of :data:`_ENTRY_KEYS`."""
     return not isinstance(v, Mapping) or any(k in v for k in _ENTRY_KEYS)
 
 
-def _matching_truth(metric, entry, truth: Mapping) -> float:
-    """The analytic value of ``metric`` from a report's ground truth, if it is the same quantity.
-
-    An MMD² has a truth only at the bandwidth its closed form was computed
-    for; an estimate at another bandwidth (the median heuristic) is a
-    different number, so it gets none.
-    """
-    if not truth or metric not in truth or not isinstance(truth[metric], (int, float)):
-        return np.nan
-    if metric == "mmd2":
-        h = (entry.get("details") or {}).get("bandwidth") if isinstance(entry, Mapping) else None
-        h_true = truth.get("mmd2_bandwidth")
-        if h is None or h_true is None or not np.isclose(float(h), float(h_true)):
-            return np.nan
-    return float(truth[metric])
-
-
 def _mapping_rows(report: Mapping, name: str) -> list:
-    gt = report.get("ground_truth")
-    truth = gt.get("values", gt) if isinstance(gt, Mapping) else {}
-    body = report["gaps"] if isinstance(report.get("gaps"), Mapping) else report
+    """``{metric: entry}`` or ``{space: {metric: entry}}`` -> rows."""
     rows = []
-    for key, val in body.items():
-        if key in _NOT_GAPS:
-            continue
+    for key, val in report.items():
         if _is_entry(val):
-            entries, space = {key: val}, "inputs"
-        elif isinstance(val.get("gaps"), Mapping):  # {space: {"tests": ..., "gaps": {metric: entry}}}
-            entries, space = val["gaps"], str(key)
-        elif all(_is_entry(v) for v in val.values()):  # {space: {metric: entry}}
-            entries, space = val, str(key)
+            rows.append(_entry(key, val, "inputs", name))
+        elif all(_is_entry(v) for v in val.values()):
+            rows += [_entry(metric, entry, str(key), f"{name}[{key!r}]") for metric, entry in val.items()]
         else:
             raise ValueError(f"{name}[{key!r}] is neither a gap entry nor a {{metric: entry}} mapping")
-        for metric, entry in entries.items():
-            row = _entry(metric, entry, space, name if space == "inputs" and key == metric
-                         else f"{name}[{key!r}]")
-            if space in ("inputs", "input") and np.isnan(row["truth"]):
-                row["truth"] = _matching_truth(metric, entry, truth)
-            rows.append(row)
     return rows
+
+
+def _report_rows(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The gap rows of a ShiftReport table (columns :data:`da.diagnostics.report.COLUMNS`)."""
+    df = df[df["kind"].astype(str) == _GAP_KIND]
+    if df.empty:
+        raise ValueError(f"{name} is empty: it has no rows of kind {_GAP_KIND!r} (gap estimates)")
+    return df.rename(columns={"name": "metric"})
 
 
 def gap_frame(report, name: str = "report") -> pd.DataFrame:
@@ -110,10 +79,9 @@ def gap_frame(report, name: str = "report") -> pd.DataFrame:
     """
     if report is None:
         raise ValueError(f"{name} is None; nothing to plot")
-    if not isinstance(report, (Mapping, pd.DataFrame)) and not hasattr(report, "to_frame") \
-            and hasattr(report, "to_dict"):
-        report = report.to_dict()
-    if isinstance(report, Mapping) and isinstance(report.get("rows"), list):
+    if hasattr(report, "rows") and hasattr(report, "to_frame"):  # a ShiftReport
+        report = report.to_frame()
+    if isinstance(report, Mapping) and isinstance(report.get("rows"), list):  # its saved JSON
         report = pd.DataFrame(report["rows"])
     if isinstance(report, Mapping):
         df = pd.DataFrame(_mapping_rows(report, name), columns=list(_GAP_ORDER))
@@ -121,18 +89,13 @@ def gap_frame(report, name: str = "report") -> pd.DataFrame:
             raise ValueError(f"{name} is empty: it holds no gap estimates")
         return df
     df = as_frame(report, name)
-    if "kind" in df.columns:  # a ShiftReport's table: gaps are the "metric" rows
-        df = df[df["kind"].astype(str).isin(("metric", "gap"))]
-        if df.empty:
-            raise ValueError(f"{name} is empty: it has no rows of kind 'metric' (gap estimates)")
-    cols = {}
-    for canon, aliases in _GAP_COLUMNS.items():
-        col = pick_column(df, None, aliases, name, canon, required=canon in ("metric", "value"))
-        cols[canon] = df[col] if col is not None else np.nan
-    if "ci" in df.columns and not any(a in df.columns for a in _GAP_COLUMNS["ci_low"]):
-        ci = [(np.nan, np.nan) if c is None or (np.isscalar(c) and pd.isna(c)) else tuple(c) for c in df["ci"]]
-        cols["ci_low"], cols["ci_high"] = [c[0] for c in ci], [c[1] for c in ci]
-    out = pd.DataFrame(cols, index=df.index).reset_index(drop=True)[list(_GAP_ORDER)]
+    if "kind" in df.columns:
+        df = _report_rows(df, name)
+    for col in ("metric", "value"):
+        if col not in df.columns:
+            raise ValueError(f"{name} has no column {col!r}; columns are {sorted(map(str, df.columns))}")
+    out = pd.DataFrame({c: df[c] if c in df.columns else np.nan for c in _GAP_ORDER},
+                       index=df.index).reset_index(drop=True)
     out["space"] = out["space"].astype(object).where(out["space"].notna(), "inputs").astype(str)
     out["metric"] = out["metric"].astype(str)
     for c in ("value", "ci_low", "ci_high", "truth"):
@@ -159,27 +122,20 @@ def plot_gap_before_after(before, after, *, metrics=None, ax=None, labels=("befo
     Parameters
     ----------
     before, after : mapping, DataFrame or report object
-        Each side in one of these formats:
+        Each side in one of the forms :mod:`da` produces:
 
-        - ``{metric: {"value": v, "ci": (lo, hi), "truth": t}}`` where ``ci``
-          and ``truth`` are optional (``None`` or absent); an entry may also be
-          a bare number or an object with ``.value``/``.ci`` (a ``GapResult``);
-        - ``{space: {metric: entry}}``, e.g. ``{"inputs": {...}, "features": {...}}``;
-        - a mapping with a ``"gaps"`` key holding either of the above;
-        - a run's ``report_before.json``/``report_after.json`` as written by
-          :mod:`da.experiments`: ``{"inputs": {"gaps": {metric: GapResult
-          dict}, "tests": ...}, "features": {...}, "ground_truth": {"values":
-          {...}}, ...}``. The input-space MMD² gets the analytic truth only when
-          the estimate's bandwidth equals the one the truth was computed at;
-        - a DataFrame, or an object whose ``.to_frame()`` returns one (a
-          :class:`da.diagnostics.ShiftReport`), with columns ``metric`` (or
-          ``name``) and ``value`` and, optionally, ``ci_low``, ``ci_high`` (or a
-          ``ci`` column of pairs), ``truth`` and ``space`` (default
-          ``"inputs"``). With a ``kind`` column, only ``kind == "metric"`` rows
-          are gaps (tests and health rows are left out). NaN in
-          ``ci_*``/``truth`` means absent;
-        - a saved ``ShiftReport`` (``{"format": ..., "rows": [...]}``; its
-          ``rows`` are read as the DataFrame above).
+        - a :class:`da.diagnostics.ShiftReport`, or its saved JSON (``{"rows":
+          [...], ...}``, as in a run's ``report_before.json``/``report_after.json``):
+          its rows of kind ``"metric"`` are the gaps, with their ``space``,
+          ``ci_low``/``ci_high`` and analytic ``truth`` (set by the report only
+          where the closed form is the same quantity, e.g. an MMD² at the
+          bandwidth the truth was computed for);
+        - a DataFrame with that report's columns (``kind``, ``name``, ...), or
+          with :func:`gap_frame`'s (``metric``, ``value`` and optionally
+          ``space``, ``ci_low``, ``ci_high``, ``truth``; NaN means absent);
+        - ``{metric: entry}`` or ``{space: {metric: entry}}``, where an entry is
+          a :class:`~da.diagnostics.GapResult`, its ``to_dict()`` (``value``,
+          ``ci``), optionally with a ``truth``, or a bare number.
     metrics : list of str, optional
         Which metrics to draw, in this order (default: all, in order of appearance).
         A (metric, space) pair missing from one side is marked "n/a" (no bar),
@@ -281,37 +237,46 @@ def plot_gap_before_after(before, after, *, metrics=None, ax=None, labels=("befo
     return fig
 
 
-#: Canonical trajectory quantities and the record keys that count as each: a key
-#: equal to an alias, or ending in ``/alias``, ``.alias`` or ``_alias``
-#: (``diag/features_mmd2``, ``mmd/mmd2``, ``metrics.mmd2``, ``dann/disc_acc``);
-#: for ``lambda``, also a key starting with ``lambda/`` (one per loss term).
+#: The quantities drawn along training, and the record keys of each as the trainer
+#: writes them (:mod:`da._runs`): a gap metric ``q`` is ``diag/features_<q>`` (the
+#: pipeline's feature-gap hook) or ``<term>/<q>`` (a loss's ``last_stats_``, e.g.
+#: ``mmd/mmd2``); ``disc_acc`` is ``<term>/disc_acc``; ``lambda`` is ``lambda/<term>``
+#: (one per loss term); the target accuracy is ``target_val_acc``/``target_test_acc``
+#: (evaluation only). A key equal to the quantity's name counts too.
 TRAJECTORY_QUANTITIES = {
-    "mmd2": ("mmd2",),
-    "a_distance": ("a_distance", "proxy_a", "proxy_a_distance"),
-    "disc_acc": ("disc_acc", "domain_acc", "discriminator_acc", "domain_accuracy"),
-    "lambda": ("lambda", "lam", "lambda_", "align_weight"),
-    "target_acc": ("target_acc", "acc_target", "target_accuracy", "target_val_acc",
-                   "target_test_acc"),
+    "mmd2": "gap",
+    "proxy_a_distance": "gap",
+    "disc_acc": "stat",
+    "lambda": "weight",
+    "target_acc": "accuracy",
 }
-_STEP_ALIASES = ("step", "global_step", "iteration", "iter", "epoch")
-# analytic values and before/after summaries are not trajectories
-_NOT_TRAJECTORY = re.compile(r"^(true_|truth|before_|after_|pretrained_)")
+_TARGET_ACCURACIES = ("target_val_acc", "target_test_acc")
+_STEP_KEYS = ("step", "epoch")
+# prefixes of record keys that are not a loss's statistics
+_NOT_STATS = (R.LOSS_PREFIX, R.WEIGHT_PREFIX, R.SELECTION_PREFIX, R.DIAG_PREFIX)
 
 
-def _matches(col, canon: str, aliases) -> bool:
-    c = str(col)
-    if _NOT_TRAJECTORY.match(c):
-        return False
-    if canon == "lambda" and re.match(r"^(lambda|lam|lambda_|align_weight)/", c):
-        return True
-    return any(re.search(rf"(^|[/._]){re.escape(a)}$", c) for a in aliases)
+def _is_stat(col: str, q: str) -> bool:
+    """``<term>/<q>``: the statistic ``q`` of one loss term."""
+    term, sep, stat = col.rpartition("/")
+    return bool(sep) and stat == q and "/" not in term and not col.startswith(_NOT_STATS)
 
 
 def _columns_for(df, quantity: str) -> list:
-    if quantity in df.columns and quantity not in TRAJECTORY_QUANTITIES:
-        return [quantity]
-    aliases = TRAJECTORY_QUANTITIES.get(quantity, (quantity,))
-    return [c for c in df.columns if _matches(c, quantity, aliases)]
+    kind = TRAJECTORY_QUANTITIES.get(quantity)
+    out = []
+    for col in map(str, df.columns):
+        if col == quantity:
+            out.append(col)
+        elif kind == "gap" and (col == f"{R.DIAG_PREFIX}features_{quantity}" or _is_stat(col, quantity)):
+            out.append(col)
+        elif kind == "stat" and _is_stat(col, quantity):
+            out.append(col)
+        elif kind == "weight" and col.startswith(R.WEIGHT_PREFIX):
+            out.append(col)
+        elif kind == "accuracy" and col in _TARGET_ACCURACIES:
+            out.append(col)
+    return out
 
 
 def _has_finite(s: pd.Series) -> bool:
@@ -319,15 +284,14 @@ def _has_finite(s: pd.Series) -> bool:
 
 
 def _band(df, col, rows):
-    """``(low, high)`` at ``rows`` from ``<col>_lo``/``<col>_hi`` (or ``_ci_low``/``_ci_high``)
-    columns, where both are finite; else None."""
-    for lo_s, hi_s in (("_lo", "_hi"), ("_ci_low", "_ci_high"), ("_low", "_high")):
-        lo_c, hi_c = f"{col}{lo_s}", f"{col}{hi_s}"
-        if lo_c in df.columns and hi_c in df.columns:
-            lo = pd.to_numeric(df[lo_c], errors="coerce").to_numpy(dtype=float)[rows]
-            hi = pd.to_numeric(df[hi_c], errors="coerce").to_numpy(dtype=float)[rows]
-            if np.isfinite(lo).all() and np.isfinite(hi).all():
-                return lo, hi
+    """``(low, high)`` at ``rows`` from the ``<col>_lo``/``<col>_hi`` columns, where both are
+    finite; else None."""
+    lo_c, hi_c = (f"{col}{suffix}" for suffix in R.BOUND_SUFFIXES)
+    if lo_c in df.columns and hi_c in df.columns:
+        lo = pd.to_numeric(df[lo_c], errors="coerce").to_numpy(dtype=float)[rows]
+        hi = pd.to_numeric(df[hi_c], errors="coerce").to_numpy(dtype=float)[rows]
+        if np.isfinite(lo).all() and np.isfinite(hi).all():
+            return lo, hi
     return None
 
 
@@ -344,22 +308,21 @@ def plot_gap_trajectory(metrics, *, quantities=None, step=None, hue=None, truth=
     Parameters
     ----------
     metrics : list of dict, DataFrame or dict of columns
-        Training records, as in a run's ``metrics.jsonl``: one dict per logged
-        step holding a step key (``step``, ``global_step``, ``iteration`` or
-        ``epoch``) and any of the quantities. Records may be sparse (evaluation
-        logged every N epochs): a key absent from a record is simply not drawn
-        there. Nested dicts are flattened with ``"."``.
+        Training records, as in a run's ``metrics.jsonl`` or ``FitResult.history``:
+        one dict per logged step holding ``step`` or ``epoch`` and any of the
+        quantities. Records may be sparse (evaluation logged every N epochs): a
+        key absent from a record is simply not drawn there.
     quantities : list of str, optional
         Panels to draw: names of :data:`TRAJECTORY_QUANTITIES` or columns.
         Default: every one of MMD², proxy A-distance, discriminator accuracy,
-        λ and target accuracy that has a value in the records, in that order.
-        Keys are matched loosely: ``diag/features_mmd2`` and ``mmd/mmd2`` both
-        count as MMD², ``lambda/dann`` as λ. A panel matching several keys
-        draws one line per key, labelled by the key. A key with companions
-        ``<key>_lo`` and ``<key>_hi`` (a confidence interval, as the
-        experiments log their feature gaps) gets a shaded band.
+        λ and target accuracy that has a value in the records, in that order,
+        read from the keys the trainer writes (see :data:`TRAJECTORY_QUANTITIES`:
+        ``diag/features_mmd2`` and ``mmd/mmd2`` are MMD², ``lambda/dann`` is λ).
+        A panel with several keys draws one line per key, labelled by the key.
+        A key with companions ``<key>_lo`` and ``<key>_hi`` (a confidence
+        interval, as the experiments log their feature gaps) gets a shaded band.
     step : str, optional
-        The x column (default: first of the step keys above).
+        The x column (default ``step``, else ``epoch``).
     hue : str, optional
         A column splitting the records into several runs (e.g. ``"method"``),
         one line each.
@@ -390,9 +353,9 @@ def plot_gap_trajectory(metrics, *, quantities=None, step=None, hue=None, truth=
             raise ValueError("metrics is empty; nothing to plot")
         _reject_explicit_nan(metrics, name)
     df = as_frame(metrics, name)
-    xcol = step if step is not None else next((a for a in _STEP_ALIASES if a in df.columns), None)
+    xcol = step if step is not None else next((a for a in _STEP_KEYS if a in df.columns), None)
     if xcol is None or xcol not in df.columns:
-        raise ValueError(f"metrics has no step column (looked for {step or list(_STEP_ALIASES)}); "
+        raise ValueError(f"metrics has no step column (looked for {step or list(_STEP_KEYS)}); "
                          f"columns are {sorted(map(str, df.columns))}")
     panels = []  # (quantity, [columns])
     if quantities is None:

@@ -6,13 +6,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from da.plot._inputs import finite_array
+from da._validation import finite_array
 from da.plot._layout import axes_grid
 from da.plot.style import OKABE_ITO, TRUTH_COLOR, colors_for
 
 __all__ = ["plot_label_shift"]
 
-_PRIOR_ATTRS = ("target_prior", "prior", "q", "estimate")
+# a LabelShiftResult's estimate (attribute and to_dict() key), and the pipeline's record of one
+_PRIOR = "prior"
+_RUN_PRIOR, _RUN_RESULT = "target_prior", "result"
 
 
 def _ci_bounds(ci, prior, name, *, rows_per_class: bool):
@@ -46,15 +48,16 @@ def _estimate(name, est):
     """One estimate -> (prior, ci as (2, K) or None), validated but not yet size-checked."""
     ci, per_class = None, False
     if isinstance(est, Mapping):
-        prior = next((est[a] for a in _PRIOR_ATTRS if a in est), None)
-        ci = est.get("ci")
-        if ci is None and isinstance(est.get("details"), Mapping) and est["details"].get("ci") is not None:
-            ci, per_class = est["details"]["ci"], True  # a run record: LabelShiftResult.to_dict() in details
-        if prior is None:
-            raise ValueError(f"estimates[{name!r}] has none of the keys {_PRIOR_ATTRS}")
-    elif not isinstance(est, (np.ndarray, list, tuple)) and any(hasattr(est, a) for a in _PRIOR_ATTRS):
-        prior = next(getattr(est, a) for a in _PRIOR_ATTRS if hasattr(est, a))
-        ci, per_class = getattr(est, "ci", None), True
+        if _RUN_PRIOR in est:  # a run's report: {"target_prior", "result": LabelShiftResult.to_dict()}
+            prior, result = est[_RUN_PRIOR], est.get(_RUN_RESULT)
+            ci, per_class = (result.get("ci") if isinstance(result, Mapping) else None), True
+        elif _PRIOR in est:  # LabelShiftResult.to_dict()
+            prior, ci = est[_PRIOR], est.get("ci")
+        else:
+            raise ValueError(f"estimates[{name!r}] has neither {_PRIOR!r} nor {_RUN_PRIOR!r} "
+                             f"(keys: {sorted(est)})")
+    elif not isinstance(est, (np.ndarray, list, tuple)) and hasattr(est, _PRIOR):  # a LabelShiftResult
+        prior, ci, per_class = est.prior, getattr(est, "ci", None), True
     elif isinstance(est, tuple) and len(est) == 2 and np.ndim(est[0]) == 1 and np.ndim(est[1]) >= 1:
         prior, ci = est
     else:
@@ -73,9 +76,10 @@ def plot_label_shift(true_prior, estimates, *, source_prior=None, class_names=No
     true_prior : array-like of shape (K,) or None
         The target class prior :math:`q`; ``None`` when unknown (real data).
     estimates : dict of str -> estimate
-        Each estimate is a prior vector; ``(prior, ci)``; a dict with a
-        ``"prior"`` (or ``"target_prior"``) key and optional ``"ci"``; or an
-        object with such attributes (a :class:`da.diagnostics.LabelShiftResult`).
+        Each estimate is a prior vector; ``(prior, ci)``; a
+        :class:`da.diagnostics.LabelShiftResult` or its ``to_dict()``
+        (``"prior"``, optional ``"ci"``); or a run report's estimator record
+        (``"target_prior"``, with the result's ``"ci"`` under ``"result"``).
         ``ci`` is ``(low, high)`` with a vector of K entries each, or an array
         of shape (K, 2) with one ``[low, high]`` row per class.
     source_prior : array-like of shape (K,), optional

@@ -1,37 +1,30 @@
 """Reading run and sweep directories, and drawing every figure their records support.
 
-Plotting only reads records; nothing here trains or re-computes a statistic.
+Plotting only reads records, in the one format :mod:`da._runs` declares;
+nothing here trains or re-computes a statistic. Files read (all optional;
+each figure is drawn only when its inputs are there):
 
-Files read (all optional; each figure is drawn only when its inputs are there),
-as :mod:`da.experiments` writes them:
-
-``metrics.jsonl``
-    One JSON object per line. Records with a ``"stage"`` key are a
-    :mod:`da.experiments` run's: the ``finetune_step`` (per step) and
-    ``finetune`` (per epoch) records are the training trajectory. Without
-    stages, every record counts. Each needs a step key (``step``,
-    ``global_step``, ``iteration`` or ``epoch``) and any of the logged
-    quantities (see :data:`da.plot.gaps.TRAJECTORY_QUANTITIES`). Torn lines
-    are skipped. -> ``trajectory``.
+``metrics.jsonl`` (and a trainer run's ``steps.jsonl``)
+    The training records. In a :mod:`da.experiments` run they are staged: the
+    ``finetune_step`` (per step) and ``finetune`` (per epoch) records are the
+    trajectory. A :func:`da.transfer.finetune` run has per-epoch records in
+    ``metrics.jsonl`` and per-step ones in ``steps.jsonl``. Keys as the
+    trainer writes them (:data:`da.plot.gaps.TRAJECTORY_QUANTITIES`); torn
+    lines are skipped. -> ``trajectory``.
 ``report_before.json``, ``report_after.json``
-    The diagnostics reports before and after transfer (any layout
-    :func:`da.plot.gap_frame` reads). -> ``gap_before_after``; and, when a
-    report carries ``label_shift`` estimates (``{"true_prior",
-    "source_prior", "estimators": {name: {"target_prior": [...]}}}``),
-    -> ``label_shift_before`` / ``label_shift_after``.
-``result.json`` of each run of a sweep
+    The diagnostics reports before and after transfer (a saved
+    :class:`da.diagnostics.ShiftReport`). -> ``gap_before_after``; and, when a
+    report carries ``label_shift`` estimates, ``label_shift_before`` /
+    ``label_shift_after``.
+``result.json`` of each run under an output root
     Read with :func:`da.experiments.collect_runs` (completed runs only; one
-    row per run: dotted config columns, metric columns); when that finds
-    fewer than two runs, any ``*/result.json`` or ``*/*/result.json`` is read
-    as a flat record (``{"config": {...}, "metrics": {...}}``, nested keys
-    joined with ``"."``, the ``config.`` and ``metrics.`` prefixes dropped).
-    Config columns that vary (other than the seed) are the factors.
-    -> ``ablation_<factor>`` per factor (one line, or over a categorical factor
-    one set of points with error bars, per method when the method varies),
-    ``ablation_<f1>_x_<f2>`` (a heatmap) when exactly two factors
-    other than the method vary and every combination was run, ``shift_severity`` when
-    ``data.generator.severity`` varies, ``learning_curve`` when
-    ``data.n_target_labeled`` varies.
+    row per run: dotted config columns, metric columns). Config columns that
+    vary (other than the seed) are the factors. -> ``ablation_<factor>`` per
+    factor (one line, or over a categorical factor one set of points with
+    error bars, per method when the method varies), ``ablation_<f1>_x_<f2>``
+    (a heatmap) when exactly two factors other than the method vary and every
+    combination was run, ``shift_severity`` when ``data.generator.severity``
+    varies, ``learning_curve`` when ``data.n_target_labeled`` varies.
 """
 
 from __future__ import annotations
@@ -43,88 +36,52 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["read_metrics", "read_results", "plot_run_dir", "run_figures"]
+from da import _runs as R
 
-_RESULT = "result.json"
-_NOT_FACTORS = ("seed", "name", "output", "run_id", "status", "run_dir")
-_METHOD_KEYS = ("method", "strategy", "transfer.strategy")
-_SEVERITY_KEYS = ("data.generator.severity", "severity")
-_N_LABELED_KEYS = ("data.n_target_labeled", "n_target_labeled", "n_labeled")
+__all__ = ["read_metrics", "read_results", "plot_run_dir", "run_figures"]
 
 
 def read_metrics(path) -> list[dict]:
     """The records of a ``metrics.jsonl``; blank or unparsable (torn) lines are skipped.
 
-    The same reader as :func:`da.experiments.records.read_jsonl`, but a missing
-    file is an error here (a figure was asked of it).
+    :func:`da._runs.read_jsonl`, except that a missing file is an error here (a
+    figure was asked of it).
     """
-    from da.experiments.records import read_jsonl
-
     if not Path(path).is_file():
         raise FileNotFoundError(f"no metrics file at {path}")
-    return read_jsonl(path)
+    return R.read_jsonl(path)
 
 
-def _trajectory_records(records: list) -> list:
+def _trajectory_records(records: list, steps: list | None = None) -> list:
     """The training trajectory: finite-valued records, fine-tuning stages only when staged.
 
-    Per-step records win for the keys they carry; per-epoch records add the
+    Per-step records (the ``finetune_step`` stage, or a trainer's
+    ``steps.jsonl``) win for the keys they carry; per-epoch records add the
     rest (evaluations, feature diagnostics), so an epoch mean is never drawn
     on top of the per-step values of the same key.
     """
-    clean = [{k: v for k, v in r.items() if not (isinstance(v, float) and not math.isfinite(v))}
-             for r in records]
-    if not any("stage" in r for r in clean):
+    def finite(recs):
+        return [{k: v for k, v in r.items() if not (isinstance(v, float) and not math.isfinite(v))}
+                for r in recs]
+
+    clean = finite(records)
+    if any("stage" in r for r in clean):
+        steps = [r for r in clean if r.get("stage") == "finetune_step"]
+        epochs = [r for r in clean if r.get("stage") == "finetune"]
+    elif steps:
+        steps, epochs = finite(steps), clean
+    else:
         return clean
-    steps = [r for r in clean if r.get("stage") == "finetune_step"]
-    epochs = [r for r in clean if r.get("stage") == "finetune"]
     step_keys = {k for r in steps for k in r} - {"stage", "step", "epoch"}
     return steps + [{k: v for k, v in r.items() if k not in step_keys} for r in epochs]
 
 
-def _read_json(path):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return None
-
-
-def _flat_results(root: Path) -> pd.DataFrame:
-    rows = []
-    found = sorted(root.glob(f"*/{_RESULT}")) + sorted(root.glob(f"*/*/{_RESULT}"))
-    for p in found:
-        if "figures" in p.parts or any(part.startswith("_") for part in p.relative_to(root).parts):
-            continue
-        rec = _read_json(p)
-        if isinstance(rec, dict):
-            rows.append(dict(rec, run_dir=str(p.parent)))
-    if not rows:
-        return pd.DataFrame()
-    df = pd.json_normalize(rows, sep=".")
-    strip = {c: c.split(".", 1)[1] for c in df.columns if str(c).startswith(("config.", "metrics."))}
-    df = df.rename(columns=strip)
-    return df.loc[:, ~pd.Index(df.columns).duplicated()]
-
-
 def read_results(root) -> pd.DataFrame:
-    """One row per completed run under ``root``.
+    """One row per completed run under ``root``: :func:`da.experiments.collect_runs`, the table
+    ``da collect`` prints (empty when there are none)."""
+    from da.experiments.collect import collect_runs
 
-    Uses :func:`da.experiments.collect_runs` (the table ``da collect``
-    prints); falls back to reading every ``*/result.json`` as a flat record
-    when that finds fewer than two runs. Returns an empty frame when there are none.
-    """
-    root = Path(root)
-    try:
-        from da.experiments import collect_runs
-
-        df = collect_runs(root)
-    except Exception:  # no experiments subpackage, or records it does not recognise
-        df = pd.DataFrame()
-    if len(df) >= 2:
-        return df
-    flat = _flat_results(root)
-    return flat if len(flat) >= len(df) else df
+    return collect_runs(root)
 
 
 def _hashable(v):
@@ -135,37 +92,9 @@ def _hashable(v):
 
 def _factors(df: pd.DataFrame, y: str) -> list[str]:
     """Config columns that vary across runs: the sweep's factors (not metrics or seeds)."""
-    try:
-        from da.experiments.collect import varying_columns
+    from da.experiments.collect import varying_columns
 
-        if "config_columns" in df.attrs:
-            return [c for c in varying_columns(df) if c != y and not str(c).endswith(".seed")]
-    except ImportError:
-        pass
-    metrics = set(df.attrs.get("metric_columns", ()))
-    out = []
-    for c in df.columns:
-        c = str(c)
-        if c == y or c in metrics or c in _NOT_FACTORS or c.endswith(".seed") \
-                or c.startswith(("timing.", "versions.", "selection", "figures", "started", "finished")) \
-                or c.endswith(("_acc", "_f1", "_ece", "_error", "seconds", "_p", "_stat")):
-            continue
-        if df[c].map(_hashable).nunique(dropna=True) > 1:
-            out.append(c)
-    return out
-
-
-def _target_acc_column(df):
-    from da.plot.sweeps import TARGET_ACC
-
-    for a in ("target_test_acc",) + TARGET_ACC:
-        if a in df.columns:
-            return a
-    return None
-
-
-def _first(cols, keys):
-    return next((k for k in keys if k in cols), None)
+    return [c for c in varying_columns(df) if c != y and not str(c).endswith(".seed")]
 
 
 class _Writer:
@@ -197,15 +126,24 @@ def _run_figures(emit, history, before, after):
     from da.plot.label_shift import plot_label_shift
 
     if history:
-        emit("trajectory", lambda: plot_gap_trajectory(_trajectory_records(history)))
+        emit("trajectory", lambda: plot_gap_trajectory(history))
     if before is not None and after is not None:
-        emit("gap_before_after", lambda: plot_gap_before_after(_rows(before), _rows(after)))
+        emit("gap_before_after", lambda: plot_gap_before_after(before, after))
     for stage, rep in (("before", before), ("after", after)):
         ls = rep.get("label_shift") if isinstance(rep, dict) else None
         if isinstance(ls, dict) and ls.get("estimators"):
             emit(f"label_shift_{stage}", lambda ls=ls: plot_label_shift(
-                ls.get("true_prior"), {k: v for k, v in ls["estimators"].items()},
-                source_prior=ls.get("source_prior")))
+                ls.get("true_prior"), dict(ls["estimators"]), source_prior=ls.get("source_prior")))
+
+
+def _history(run_dir: Path, history=None):
+    """The trajectory records of a run directory (``history``: its metrics.jsonl records, if read)."""
+    if history is None and (run_dir / R.METRICS).is_file():
+        history = read_metrics(run_dir / R.METRICS)
+    if not history:
+        return None
+    steps = R.read_jsonl(run_dir / R.STEPS)
+    return _trajectory_records(history, steps)
 
 
 def _crossed(df, a, b) -> bool:
@@ -217,13 +155,13 @@ def _crossed(df, a, b) -> bool:
 def _sweep_figures(emit, results, skipped):
     from da.plot.sweeps import plot_ablation, plot_learning_curve, plot_shift_severity
 
-    y = _target_acc_column(results)
-    if y is None:
-        skipped.append("sweep: no target-accuracy column in the runs' results")
+    y = R.TARGET_ACC
+    if y not in results.columns:
+        skipped.append(f"sweep: no {y!r} column in the runs' results")
         return
     results = results[np.isfinite(pd.to_numeric(results[y], errors="coerce"))]
     factors = _factors(results, y)
-    hue = _first(factors, _METHOD_KEYS)
+    hue = R.METHOD if R.METHOD in factors else None
     others = [f for f in factors if f != hue]
     for f in others:
         emit(f"ablation_{f.replace('.', '_')}", lambda f=f: plot_ablation(results, x=f, y=y, hue=hue))
@@ -233,14 +171,12 @@ def _sweep_figures(emit, results, skipped):
         a, b = others
         emit(f"ablation_{a.replace('.', '_')}_x_{b.replace('.', '_')}",
              lambda: plot_ablation(results, x=a, y=y, hue=b, kind="heatmap"))
-    sev = _first(factors, _SEVERITY_KEYS)
-    if sev is not None:
-        emit("shift_severity", lambda: plot_shift_severity(results, severity=sev, accuracy=y,
-                                                           hue=hue or "method"))
-    nlab = _first(factors, _N_LABELED_KEYS)
-    if nlab is not None:
-        emit("learning_curve", lambda: plot_learning_curve(results, n_labeled=nlab, accuracy=y,
-                                                           strategy=hue))
+    if R.SEVERITY in factors:
+        emit("shift_severity", lambda: plot_shift_severity(results, severity=R.SEVERITY, accuracy=y,
+                                                           hue=hue or R.METHOD))
+    if R.N_TARGET_LABELED in factors:
+        emit("learning_curve", lambda: plot_learning_curve(results, n_labeled=R.N_TARGET_LABELED,
+                                                           accuracy=y, strategy=hue))
 
 
 def plot_run_dir(path, out_dir=None, *, formats=("png", "pdf")) -> dict:
@@ -280,25 +216,23 @@ def plot_run_dir(path, out_dir=None, *, formats=("png", "pdf")) -> dict:
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a directory")
-    emit = _Writer(Path(out_dir) if out_dir is not None else root / "figures", tuple(formats))
-    metrics = root / "metrics.jsonl"
-    history = read_metrics(metrics) if metrics.is_file() else None
-    _run_figures(emit, history, _read_json(root / "report_before.json"),
-                 _read_json(root / "report_after.json"))
+    emit = _Writer(Path(out_dir) if out_dir is not None else root / R.FIGURES_DIR, tuple(formats))
+    _run_figures(emit, _history(root), R.read_json(root / R.REPORT_BEFORE), R.read_json(root / R.REPORT_AFTER))
     results = read_results(root)
     if len(results) >= 2:
         _sweep_figures(emit, results, emit.skipped)
     if not emit.figures:
         why = "; ".join(emit.skipped) if emit.skipped else (
-            "found none of metrics.jsonl, report_before.json + report_after.json, "
-            f"or two or more runs with a {_RESULT}")
+            f"found none of {R.METRICS}, {R.REPORT_BEFORE} + {R.REPORT_AFTER}, "
+            f"or two or more completed runs with a {R.RESULT}")
         raise ValueError(f"no figure applies to {root}: {why}")
     return {"figures": emit.figures, "skipped": emit.skipped}
 
 
 def run_figures(run_dir, *, before=None, after=None, history=None, out_dir=None,
                 formats=("png", "pdf")) -> list[Path]:
-    """The figures of one run, from records already in memory (the hook :mod:`da.experiments` calls).
+    """The figures of one run, from its directory or from records already in memory (``da run``
+    calls it after each run).
 
     Parameters
     ----------
@@ -319,21 +253,8 @@ def run_figures(run_dir, *, before=None, after=None, history=None, out_dir=None,
         unusable records (they are skipped).
     """
     run_dir = Path(run_dir)
-    emit = _Writer(Path(out_dir) if out_dir is not None else run_dir / "figures", tuple(formats))
-    if history is None and (run_dir / "metrics.jsonl").is_file():
-        history = read_metrics(run_dir / "metrics.jsonl")
-    before = before if before is not None else _read_json(run_dir / "report_before.json")
-    after = after if after is not None else _read_json(run_dir / "report_after.json")
-    _run_figures(emit, history, before, after)
+    emit = _Writer(Path(out_dir) if out_dir is not None else run_dir / R.FIGURES_DIR, tuple(formats))
+    before = before if before is not None else R.read_json(run_dir / R.REPORT_BEFORE)
+    after = after if after is not None else R.read_json(run_dir / R.REPORT_AFTER)
+    _run_figures(emit, _history(run_dir, history), before, after)
     return [p for paths in emit.figures.values() for p in paths]
-
-
-def _rows(report):
-    """A report's JSON: a list of rows under ``rows``/``records``/``gaps`` becomes a DataFrame."""
-    if isinstance(report, dict):
-        for key in ("rows", "records", "gaps"):
-            if isinstance(report.get(key), list):
-                return pd.DataFrame(report[key])
-    if isinstance(report, list):
-        return pd.DataFrame(report)
-    return report

@@ -41,44 +41,38 @@ TRUTH_COLOR = OKABE_ITO["black"]
 #: One marker per class (filled shapes that stay readable at small sizes).
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
 
-# Methods and strategies that recur across figures get a fixed colour, so "dann"
-# is the same green in a severity plot, an ablation and a learning curve.
+# Methods (da.experiments.config.METHODS) and baselines (da.transfer.baselines) get a fixed
+# colour, so "dann" is the same green in a severity plot, an ablation and a learning curve.
 _FIXED = {
-    "source_only": OKABE_ITO["black"], "source-only": OKABE_ITO["black"],
-    "scratch": OKABE_ITO["black"],
-    "mmd": OKABE_ITO["blue"], "finetune": OKABE_ITO["blue"], "fine-tune": OKABE_ITO["blue"],
+    "source_only": OKABE_ITO["black"], "scratch": OKABE_ITO["black"],
+    "finetune_no_align": OKABE_ITO["sky_blue"],
+    "mmd": OKABE_ITO["blue"],
     "dann": OKABE_ITO["bluish_green"],
-    "ot": OKABE_ITO["vermillion"], "deepjdot": OKABE_ITO["vermillion"], "jdot": OKABE_ITO["vermillion"],
-    "finetune+align": OKABE_ITO["vermillion"], "fine-tune + alignment": OKABE_ITO["vermillion"],
+    "deepjdot": OKABE_ITO["vermillion"],
     "coral": OKABE_ITO["orange"],
     "cdan": OKABE_ITO["reddish_purple"],
 }
 
-#: Axis labels, with units, for the quantities ``da`` records. Gap statistics
-#: are dimensionless; the brackets say so, and give the range where it is fixed.
+#: Axis labels, with units, for the quantities ``da`` records (gap metrics, loss
+#: statistics, analytic ground truth, accuracies). Gap statistics are dimensionless;
+#: the brackets say so, and give the range where it is fixed.
 METRIC_LABELS = {
     "mmd2": "MMD² (dimensionless)",
-    "mmd": "MMD (dimensionless)",
-    "a_distance": "proxy A-distance (0–2)",
-    "proxy_a": "proxy A-distance (0–2)",
     "proxy_a_distance": "proxy A-distance (0–2)",
     "energy_distance": "energy distance (feature units)",
     "coral_distance": "CORAL distance (squared feature units)",
+    "wasserstein": "Wasserstein distance (feature units)",
     "sliced_wasserstein": "sliced W₂ (feature units)",
     "disc_acc": "domain-discriminator accuracy (fraction)",
-    "wasserstein": "Wasserstein distance (feature units)",
-    "w2": "W₂ distance (feature units)",
     "w2_per_class": "W₂ per class (feature units)",
     "kl_joint": "KL(P_T ‖ P_S) (nats)",
-    "energy": "energy distance (feature units)",
+    "prior_tv": "prior total variation (0–1)",
     "lambda": "λ, alignment weight (dimensionless)",
     "target_acc": "target accuracy (fraction)",
     "target_test_acc": "target test accuracy (fraction)",
     "target_val_acc": "target validation accuracy (fraction)",
     "source_test_acc": "source test accuracy (fraction)",
-    "source_acc": "source accuracy (fraction)",
     "loss": "loss (nats)",
-    "prior_tv": "prior total variation (0–1)",
 }
 
 
@@ -88,8 +82,6 @@ def metric_label(name: str) -> str:
     if key in METRIC_LABELS:
         return METRIC_LABELS[key]
     low = key.lower()
-    if low in METRIC_LABELS:
-        return METRIC_LABELS[low]
     if "acc" in low:
         return f"{key} (fraction)"
     if "loss" in low:
@@ -100,7 +92,7 @@ def metric_label(name: str) -> str:
 def colors_for(labels) -> dict:
     """Map each label to a palette colour, stable across figures.
 
-    Known method and strategy names (``"dann"``, ``"mmd"``, ``"scratch"``, ...)
+    Known method and baseline names (``"dann"``, ``"mmd"``, ``"scratch"``, ...)
     always get the same colour; other labels take the remaining palette colours
     in order of first appearance, cycling when there are more labels than colours.
 
@@ -112,7 +104,7 @@ def colors_for(labels) -> dict:
     out, used = {}, set()
     labels = list(dict.fromkeys(labels))
     for lab in labels:
-        c = _FIXED.get(str(lab).lower())
+        c = _FIXED.get(str(lab))
         if c is not None and c not in used:
             out[lab] = c
             used.add(c)

@@ -11,22 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from da.plot._inputs import as_frame, check_confidence, numeric_column, pick_column
+from da import _runs as R
+from da._validation import as_frame, check_confidence, numeric_column, require_column
 from da.plot._layout import axes_grid
 from da.plot._summary import COUNT, HIGH, LOW, MEAN, mean_ci
 from da.plot.style import METRIC_LABELS, TRUTH_COLOR, colors_for, metric_label
 
 __all__ = ["plot_shift_severity", "plot_ablation", "plot_learning_curve"]
 
-TARGET_ACC = ("target_acc", "target_test_acc", "acc_target", "target_accuracy", "test_target_acc",
-              "metrics.target_acc", "metrics.target_test_acc", "accuracy", "acc")
-_SEVERITY = ("severity", "shift_severity", "shift.severity", "config.severity", "strength", "shift",
-             "angle", "deg")
-_GAP = ("gap", "estimated_gap", "gap_estimate", "mmd2", "metrics.mmd2", "a_distance")
-_TRUTH = ("true_gap", "truth", "gap_truth", "mmd2_truth", "truth.mmd2", "ground_truth")
-_N_LABELED = ("n_labeled", "n_target_labeled", "n_labelled", "config.n_target_labeled", "shots", "n_shots")
-_STRATEGY = ("strategy", "method", "config.strategy", "config.method", "variant")
-_STRATEGY_ORDER = ("scratch", "finetune", "fine-tune", "finetune+align", "fine-tune + alignment")
+#: Baselines (da.transfer.baselines) come first in a legend, in this order; the rest in order of appearance.
+_BASELINE_ORDER = ("scratch", "source_only", "finetune_no_align", "target_only")
 
 
 def _is_numeric(s: pd.Series) -> bool:
@@ -59,7 +53,7 @@ def _draw_lines(ax, df, x, y, hue, *, confidence, order=None, linestyle="-", col
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
     if hue is not None and order:
         rank = {v: i for i, v in enumerate(order)}
-        groups.sort(key=lambda g: rank.get(str(g[0]).lower(), len(rank)))
+        groups.sort(key=lambda g: rank.get(str(g[0]), len(rank)))
     colors = colors or colors_for([g for g, _ in groups])
     numeric_x = _is_numeric(df[x])
     cats = list(dict.fromkeys(df[x])) if not numeric_x else None
@@ -143,7 +137,8 @@ def _draw_truth(ax, df, x, hue, colors):
     return handles
 
 
-def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, truth=None, hue="method",
+def plot_shift_severity(results, *, severity=R.SEVERITY, accuracy=R.TARGET_ACC, gap=None, truth=None,
+                        hue=R.METHOD,
                         truth_axis: str = "twin", confidence: float = 0.95, ax=None):
     """Target accuracy and estimated gap against shift severity, one line per method.
 
@@ -158,14 +153,16 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
     Parameters
     ----------
     results : DataFrame, list of dict or dict of columns
-        One row per run. Columns (first alias found is used, or pass the name):
-        severity (``severity``, ``shift_severity``, ``strength``, ``angle``),
-        accuracy (``target_acc``, ``target_test_acc``, ``accuracy``), gap
-        (``gap``, ``estimated_gap``, ``mmd2``, ``a_distance``; optional), truth
-        (``true_gap``, ``truth``, ``mmd2_truth``; optional, NaN where unknown).
-        Repeated rows (seeds) are averaged, with a CI band.
-    severity, accuracy, gap, truth : str, optional
-        Column names overriding the aliases.
+        One row per run, as :func:`da.experiments.collect_runs` tabulates a
+        sweep. Repeated rows (seeds) are averaged, with a CI band.
+    severity : str
+        The severity column (default ``data.generator.severity``).
+    accuracy : str
+        The accuracy column (default ``target_test_acc``).
+    gap, truth : str, optional
+        The estimated and the analytic gap; default ``after_features_mmd2``
+        and ``true_mmd2`` when the table has them (NaN where unknown). A
+        column named here must exist.
     hue : str or None
         The column naming the method; ignored when absent.
     truth_axis : {"twin", "same"}
@@ -182,8 +179,9 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
 
     Examples
     --------
-    >>> rows = [{"method": m, "severity": s, "seed": k, "target_acc": 0.9 - s / 100 * (m == "source_only"),
-    ...          "gap": s / 60, "true_gap": (s / 60) ** 2}
+    >>> rows = [{"method": m, "data.generator.severity": s, "seed": k,
+    ...          "target_test_acc": 0.9 - s / 100 * (m == "source_only"),
+    ...          "after_features_mmd2": s / 60, "true_mmd2": (s / 60) ** 2}
     ...         for m in ("source_only", "dann") for s in (0, 30, 60) for k in range(3)]
     >>> fig = plot_shift_severity(rows)
     >>> len(fig.axes)  # accuracy, gap, twin axis of the truth
@@ -193,10 +191,12 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
     if truth_axis not in ("twin", "same"):
         raise ValueError(f"truth_axis must be 'twin' or 'same', got {truth_axis!r}")
     df = as_frame(results, "results")
-    xcol = pick_column(df, severity, _SEVERITY, "results", "the shift severity")
-    acc = pick_column(df, accuracy, TARGET_ACC, "results", "target accuracy")
-    gcol = pick_column(df, gap, _GAP, "results", "the estimated gap", required=False)
-    tcol = pick_column(df, truth, _TRUTH, "results", "the true gap", required=False)
+    xcol = require_column(df, severity, "results", "the shift severity")
+    acc = require_column(df, accuracy, "results", "target accuracy")
+    gcol = require_column(df, gap, "results", "the estimated gap") if gap is not None else \
+        (R.GAP_AFTER if R.GAP_AFTER in df.columns else None)
+    tcol = require_column(df, truth, "results", "the true gap") if truth is not None else \
+        (R.TRUE_GAP if R.TRUE_GAP in df.columns else None)
     hue = hue if hue is not None and hue in df.columns else None
     df[xcol] = numeric_column(df, xcol, "results")
     df[acc] = numeric_column(df, acc, "results")
@@ -204,11 +204,11 @@ def plot_shift_severity(results, *, severity=None, accuracy=None, gap=None, trut
         df[gcol] = numeric_column(df, gcol, "results")
     fig, axes = axes_grid(ax, 2 if gcol is not None else 1, figsize_per=(4.6, 3.4), what="panels")
     note = _band_note(df, [xcol] + ([hue] if hue else []), confidence)
-    xlabel = metric_label(xcol) if xcol != "severity" else "shift severity (as dialled)"
+    xlabel = "shift severity (as dialled)" if xcol == R.SEVERITY else metric_label(xcol)
     colors = colors_for(list(dict.fromkeys(df[hue]))) if hue is not None else None
     h = _draw_lines(axes[0], df, xcol, acc, hue, confidence=confidence, colors=colors)
     axes[0].set_xlabel(xlabel)
-    axes[0].set_ylabel(metric_label("target_acc") if acc in TARGET_ACC else metric_label(acc))
+    axes[0].set_ylabel(metric_label(acc))
     axes[0].legend(handles=h, frameon=False, fontsize="small", title=note, title_fontsize="x-small")
     axes[0].grid(alpha=0.3)
     if gcol is not None:
@@ -278,9 +278,9 @@ def plot_ablation(results, x, y, hue=None, *, kind: str = "line", confidence: fl
         raise ValueError(f"kind must be 'line' or 'heatmap', got {kind!r}")
     df = as_frame(results, "results")
     for col, what in ((x, "x"), (y, "y")):
-        pick_column(df, col, (), "results", what)
+        require_column(df, col, "results", what)
     if hue is not None:
-        pick_column(df, hue, (), "results", "hue")
+        require_column(df, hue, "results", "hue")
         if df[hue].isna().any():
             raise ValueError(f"results[{hue!r}] has missing values")
     df[y] = numeric_column(df, y, "results")
@@ -325,23 +325,27 @@ def plot_ablation(results, x, y, hue=None, *, kind: str = "line", confidence: fl
     return fig
 
 
-def plot_learning_curve(results, *, n_labeled=None, accuracy=None, strategy=None,
+def plot_learning_curve(results, *, n_labeled=R.N_TARGET_LABELED, accuracy=R.TARGET_ACC, strategy=R.METHOD,
                         confidence: float = 0.95, ax=None):
     """Target accuracy against the number of labelled target examples, per strategy.
 
     The usual comparison is training from scratch on the labelled target
-    examples, fine-tuning a source model on them, and fine-tuning with an
-    alignment loss on the unlabelled target as well; any strategy names work.
+    examples (``scratch``), fine-tuning a source model on them
+    (``finetune_no_align``), and fine-tuning with an alignment loss on the
+    unlabelled target as well (``dann``, ``mmd``, ...); any names work.
 
     Parameters
     ----------
     results : DataFrame, list of dict or dict of columns
-        One row per run, with the number of labelled target examples
-        (``n_labeled``, ``n_target_labeled``, ``shots``), the target accuracy
-        (``target_acc``, ``target_test_acc``, ``accuracy``) and the strategy
-        (``strategy``, ``method``). Repeats (seeds) become CI bands.
-    n_labeled, accuracy, strategy : str, optional
-        Column names overriding the aliases.
+        One row per run, as :func:`da.experiments.collect_runs` tabulates a
+        sweep. Repeats (seeds) become CI bands.
+    n_labeled : str
+        The column of labelled target examples (default ``data.n_target_labeled``).
+    accuracy : str
+        The accuracy column (default ``target_test_acc``).
+    strategy : str or None
+        The column naming what is compared, one line each (default ``method``;
+        ignored when absent unless named explicitly). Baselines come first.
     confidence : float
     ax : Axes, optional
 
@@ -356,28 +360,29 @@ def plot_learning_curve(results, *, n_labeled=None, accuracy=None, strategy=None
 
     Examples
     --------
-    >>> rows = [{"strategy": s, "n_labeled": n, "seed": k, "target_acc": 0.5 + n / 400}
-    ...         for s in ("scratch", "finetune", "finetune+align") for n in (0, 10, 100) for k in range(2)]
+    >>> rows = [{"method": s, "data.n_target_labeled": n, "seed": k, "target_test_acc": 0.5 + n / 400}
+    ...         for s in ("scratch", "finetune_no_align", "dann") for n in (0, 10, 100) for k in range(2)]
     >>> fig = plot_learning_curve(rows)
     """
     confidence = check_confidence(confidence)
     df = as_frame(results, "results")
-    xcol = pick_column(df, n_labeled, _N_LABELED, "results", "the number of labelled target examples")
-    acc = pick_column(df, accuracy, TARGET_ACC, "results", "target accuracy")
-    hue = pick_column(df, strategy, _STRATEGY, "results", "the strategy", required=False)
+    xcol = require_column(df, n_labeled, "results", "the number of labelled target examples")
+    acc = require_column(df, accuracy, "results", "target accuracy")
+    hue = strategy if strategy in df.columns else \
+        (None if strategy in (None, R.METHOD) else require_column(df, strategy, "results", "the strategy"))
     df[xcol] = numeric_column(df, xcol, "results")
     df[acc] = numeric_column(df, acc, "results")
     if (df[xcol] < 0).any():
         raise ValueError(f"results[{xcol!r}] has negative counts")
     fig, (a,) = axes_grid(ax, 1, figsize_per=(5.0, 3.6))
-    h = _draw_lines(a, df, xcol, acc, hue, confidence=confidence, order=_STRATEGY_ORDER)
+    h = _draw_lines(a, df, xcol, acc, hue, confidence=confidence, order=_BASELINE_ORDER)
     if (df[xcol] == 0).any():
         a.set_xscale("symlog", linthresh=1)
     else:
         a.set_xscale("log")
     _log_ticks_at_data(a, df[xcol])
     a.set_xlabel("labelled target examples (count)")
-    a.set_ylabel(metric_label("target_acc"))
+    a.set_ylabel(metric_label(acc))
     a.grid(alpha=0.3, which="both")
     a.legend(handles=h, frameon=False, fontsize="small",
              title=_band_note(df, [xcol] + ([hue] if hue else []), confidence), title_fontsize="x-small")

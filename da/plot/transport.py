@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from da.plot._inputs import finite_array
+from da._validation import finite_array
 from da.plot._layout import axes_grid
 from da.plot.style import DOMAIN_COLORS, OKABE_ITO
 

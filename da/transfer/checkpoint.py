@@ -12,15 +12,14 @@ from pathlib import Path
 import torch
 
 from da._io import atomic_torch_save, torch_load
+from da._json import json_default
 
 __all__ = ["save_checkpoint", "load_checkpoint"]
 
 
 def _plain(obj):
     """Round-trip through JSON so only plain containers reach the pickle."""
-    from da._io import _json_default
-
-    return json.loads(json.dumps(obj, default=_json_default))
+    return json.loads(json.dumps(obj, default=json_default))
 
 
 def save_checkpoint(path, model: torch.nn.Module, config: dict | None = None,

@@ -51,8 +51,7 @@ def test_a_run_writes_its_records_and_result_json_last(tmp_path, tiny):
               "before_features_mmd2", "after_features_mmd2", "true_mmd2", "true_kl_joint"):
         assert np.isfinite(m[k]), k
     assert "da.transfer" in (d / "run.log").read_text()  # the trainer's per-epoch log lines
-    pytest.importorskip("da.plot")
-    assert "figures/gap_before_after.png" in res["figures"] and (d / "figures" / "gap_before_after.png").is_file()
+    assert not (d / "figures").exists() and "figures" not in res  # the CLI draws them (tests/cli)
 
 
 def test_pretraining_is_cached_and_shared_by_an_ablation(tmp_path, tiny):

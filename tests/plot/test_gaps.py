@@ -10,13 +10,13 @@ from da.plot import gap_frame, plot_gap_before_after, plot_gap_trajectory
 from plot_checks import assert_labelled, assert_saves, bar_containers, legend_texts
 
 BEFORE = {"inputs": {"mmd2": {"value": 0.30, "ci": (0.25, 0.35), "truth": 0.31},
-                     "proxy_a": {"value": 1.2, "ci": (1.1, 1.3)}},
+                     "proxy_a_distance": {"value": 1.2, "ci": (1.1, 1.3)}},
           "features": {"mmd2": {"value": 0.50, "ci": (0.40, 0.60)},
-                       "proxy_a": {"value": 1.5, "ci": (1.4, 1.6)}}}
+                       "proxy_a_distance": {"value": 1.5, "ci": (1.4, 1.6)}}}
 AFTER = {"inputs": {"mmd2": {"value": 0.30, "ci": (0.25, 0.35), "truth": 0.31},
-                    "proxy_a": {"value": 1.2, "ci": (1.1, 1.3)}},
+                    "proxy_a_distance": {"value": 1.2, "ci": (1.1, 1.3)}},
          "features": {"mmd2": {"value": 0.05, "ci": (0.02, 0.08)},
-                      "proxy_a": {"value": 0.3, "ci": None}}}
+                      "proxy_a_distance": {"value": 0.3, "ci": None}}}
 
 
 class FakeReport:
@@ -60,13 +60,14 @@ def test_before_after_accepts_report_objects_and_a_single_axes():
 
 
 def test_gap_frame_formats_agree():
-    flat = gap_frame({"mmd2": {"value": 0.3, "ci": (0.2, 0.4), "truth": 0.31}, "proxy_a": 1.1})
+    flat = gap_frame({"mmd2": {"value": 0.3, "ci": (0.2, 0.4), "truth": 0.31}, "proxy_a_distance": 1.1})
     assert flat["space"].tolist() == ["inputs", "inputs"]
     assert flat.loc[1, "value"] == 1.1 and np.isnan(flat.loc[1, "ci_low"])
-    wrapped = gap_frame({"gaps": {"mmd2": {"value": 0.3, "ci": [0.2, 0.4], "truth": 0.31}}})
-    pd.testing.assert_frame_equal(wrapped, flat.iloc[:1])
-    df = gap_frame(pd.DataFrame({"metric": ["mmd2"], "value": [0.3], "ci": [(0.2, 0.4)]}))
+    spaced = gap_frame({"inputs": {"mmd2": {"value": 0.3, "ci": [0.2, 0.4], "truth": 0.31}}})
+    pd.testing.assert_frame_equal(spaced, flat.iloc[:1])
+    df = gap_frame(pd.DataFrame({"metric": ["mmd2"], "value": [0.3], "ci_low": [0.2], "ci_high": [0.4]}))
     assert df.loc[0, "ci_high"] == 0.4 and df.loc[0, "space"] == "inputs"
+    pd.testing.assert_frame_equal(gap_frame(df), df)  # gap_frame's own output reads back unchanged
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -82,8 +83,8 @@ def test_before_after_rejects_empty_and_nan(bad, match):
 
 
 def test_before_after_metric_selection():
-    fig = plot_gap_before_after(BEFORE, AFTER, metrics=["proxy_a"])
-    assert len(fig.axes) == 1 and fig.axes[0].get_title() == "proxy_a"
+    fig = plot_gap_before_after(BEFORE, AFTER, metrics=["proxy_a_distance"])
+    assert len(fig.axes) == 1 and fig.axes[0].get_title() == "proxy_a_distance"
     with pytest.raises(ValueError, match="not found"):
         plot_gap_before_after(BEFORE, AFTER, metrics=["kl"])
     with pytest.raises(ValueError, match="2 metric panels"):
@@ -93,7 +94,7 @@ def test_before_after_metric_selection():
 
 def _records():
     recs = [{"step": s, "mmd2": np.exp(-s / 100), "lambda": 1 - np.exp(-s / 50),
-             "disc_acc": 0.9 - 0.4 * s / 500, "a_distance": 1.5 - s / 500} for s in range(0, 500, 50)]
+             "disc_acc": 0.9 - 0.4 * s / 500, "proxy_a_distance": 1.5 - s / 500} for s in range(0, 500, 50)]
     recs += [{"step": s, "target_acc": 0.6 + s / 2000} for s in range(0, 500, 100)]  # sparse eval records
     return recs
 
@@ -107,17 +108,15 @@ def test_trajectory_one_panel_per_quantity_with_shared_x(tmp_path):
     assert axes[0].get_shared_x_axes().joined(axes[0], axes[-1])
     for ax in axes:
         assert ax.get_ylabel().strip() and "(" in ax.get_ylabel()
-    assert legend_texts(axes[0]) == ["mmd2", "a_distance", "disc_acc", "lambda", "target_acc",
+    assert legend_texts(axes[0]) == ["mmd2", "proxy_a_distance", "disc_acc", "lambda", "target_acc",
                                      "analytic truth"]
     assert len(axes[-1].get_lines()[0].get_xdata()) == 5  # only the steps where it was logged
     assert_saves(fig, tmp_path)
 
 
-def test_trajectory_hue_and_nested_records():
-    recs = [{"step": s, "method": m, "metrics": {"mmd2": s * k}} for m, k in (("dann", 1), ("mmd", 2))
-            for s in range(5)]
-    fig = plot_gap_trajectory(pd.DataFrame(recs).join(pd.json_normalize(recs)[["metrics.mmd2"]]),
-                              hue="method")
+def test_trajectory_hue():
+    recs = [{"step": s, "method": m, "mmd2": s * k} for m, k in (("dann", 1), ("mmd", 2)) for s in range(5)]
+    fig = plot_gap_trajectory(pd.DataFrame(recs), hue="method")
     (ax,) = fig.axes
     assert len(ax.get_lines()) == 2 and legend_texts(ax) == ["dann", "mmd"]
     fig = plot_gap_trajectory(recs, quantities=["mmd2"])

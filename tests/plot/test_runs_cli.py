@@ -10,33 +10,48 @@ from da.cli import plot as plot_cmd
 from da.plot import plot_run_dir, read_metrics, read_results
 
 
+def _row(space, name, value, lo, hi, truth=None):
+    return {"space": space, "kind": "metric", "name": name, "value": value, "ci_low": lo, "ci_high": hi,
+            "truth": truth, "pvalue": None}
+
+
+def _report(features_mmd2, **extra):
+    """A saved ShiftReport (ShiftReport.to_dict()'s layout), as a run's report_*.json holds it."""
+    rows = [_row("inputs", "mmd2", 0.3, 0.2, 0.4, truth=0.31), _row("features", "mmd2", *features_mmd2),
+            {"space": "inputs", "kind": "test", "name": "mmd_test", "value": 0.3, "pvalue": 0.01}]
+    return {"format": "da.diagnostics.ShiftReport/1", "rows": rows, "meta": {}, "ground_truth": {}, **extra}
+
+
 def _run_dir(root):
+    """A finetune(run_dir=...) run: per-epoch metrics.jsonl, per-step steps.jsonl, and two reports."""
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "metrics.jsonl", "w") as fh:
-        for s in range(0, 200, 20):
-            fh.write(json.dumps({"step": s, "epoch": s // 100, "lambda": s / 200, "mmd2": 1 / (1 + s)}) + "\n")
-        fh.write(json.dumps({"step": 200, "target_acc": 0.8}) + "\n")
-        fh.write('{"step": 220, "mmd2": 0.0')  # a run killed mid-write: skipped
-    gap = {"inputs": {"mmd2": {"value": 0.3, "ci": [0.2, 0.4], "truth": 0.31}},
-           "features": {"mmd2": {"value": 0.5, "ci": [0.4, 0.6]}}}
-    (root / "report_before.json").write_text(json.dumps({"gaps": gap}))
-    gap["features"]["mmd2"] = {"value": 0.1, "ci": [0.05, 0.15]}
-    (root / "report_after.json").write_text(json.dumps({"gaps": gap}))
+        for e in range(5):
+            fh.write(json.dumps({"epoch": e, "step": 20 * (e + 1), "lambda/dann": e / 5, "loss/total": 1.0,
+                                 "target_val_acc": 0.6 + e / 20}) + "\n")
+        fh.write('{"epoch": 5, "step": 120, "lambda/dann": 0.0')  # a run killed mid-write: skipped
+    with open(root / "steps.jsonl", "w") as fh:
+        for s in range(0, 100, 10):
+            fh.write(json.dumps({"step": s, "epoch": s // 20, "lambda/dann": s / 100, "mmd/mmd2": 1 / (1 + s)}) + "\n")
+    (root / "report_before.json").write_text(json.dumps(_report((0.5, 0.4, 0.6))))
+    (root / "report_after.json").write_text(json.dumps(_report((0.1, 0.05, 0.15))))
     return root
+
+
+def _result(run, config, metrics):
+    """result.json as da._runs.write_result writes it, in a directory named by its run id."""
+    from da import _runs as R
+
+    R.write_result(run, {"run_id": run.name, "config": config, "metrics": metrics})
 
 
 def _sweep_dir(root):
     rng = np.random.default_rng(0)
-    for method in ("source_only", "dann"):
-        for lam in (0.1, 1.0):
-            for sev in (0.0, 30.0):
-                for seed in (0, 1):
-                    run = root / f"{method}-{lam}-{sev}-{seed}"
-                    run.mkdir(parents=True)
-                    cfg = {"method": method, "lambda": lam, "seed": seed,
-                           "data": {"generator": {"severity": sev, "shift": "rotation"}}}
-                    res = {"config": cfg, "metrics": {"target_acc": 0.9 - sev / 100 + rng.normal(0, .01)}}
-                    (run / "result.json").write_text(json.dumps(res))
+    for i, (method, lam, sev, seed) in enumerate((m, lam, sev, seed) for m in ("source_only", "dann")
+                                                 for lam in (0.1, 1.0) for sev in (0.0, 30.0) for seed in (0, 1)):
+        cfg = {"method": method, "lambda": lam, "seed": seed,
+               "data": {"generator": {"severity": sev, "shift": "rotation"}}}
+        _result(root / f"run{i:02d}", cfg, {"target_test_acc": 0.9 - sev / 100 + rng.normal(0, .01)})
     (root / "broken").mkdir()
     (root / "broken" / "result.json").write_text("{not json")
     return root
@@ -50,7 +65,7 @@ def _args(path, out=None):
 
 def test_read_metrics_skips_partial_lines(tmp_path):
     recs = read_metrics(_run_dir(tmp_path / "run") / "metrics.jsonl")
-    assert len(recs) == 11 and recs[-1] == {"step": 200, "target_acc": 0.8}
+    assert len(recs) == 5 and recs[-1]["epoch"] == 4
 
 
 def test_da_plot_on_a_run_dir_writes_trajectory_and_before_after(tmp_path, capsys):
@@ -67,7 +82,7 @@ def test_da_plot_on_a_run_dir_writes_trajectory_and_before_after(tmp_path, capsy
 def test_da_plot_on_a_sweep_dir_writes_ablations(tmp_path):
     sweep = _sweep_dir(tmp_path / "sweep")
     df = read_results(sweep)
-    assert len(df) == 16 and {"method", "lambda", "data.generator.severity", "target_acc"} <= set(df.columns)
+    assert len(df) == 16 and {"method", "lambda", "data.generator.severity", "target_test_acc"} <= set(df.columns)
     done = plot_run_dir(sweep, tmp_path / "figs")
     assert set(done["figures"]) == {"ablation_lambda", "ablation_data_generator_severity", "shift_severity",
                                    "ablation_lambda_x_data_generator_severity"}  # two factors: heatmap
@@ -84,39 +99,23 @@ def test_da_plot_on_an_empty_dir_is_a_clear_error(tmp_path):
 
 def test_unusable_records_are_skipped_with_a_reason(tmp_path):
     run = _run_dir(tmp_path / "run")
-    (run / "report_after.json").write_text(json.dumps({"gaps": {}}))
+    (run / "report_after.json").write_text(json.dumps({"rows": []}))
     done = plot_run_dir(run)
     assert set(done["figures"]) == {"trajectory"}
     assert any("gap_before_after" in s and "empty" in s for s in done["skipped"])
 
 
-def _gap(value, lo, hi, bandwidth=None):
-    details = {"n_source": 80, "n_target": 80}
-    if bandwidth is not None:
-        details.update(bandwidth=bandwidth, bandwidth_rule="fixed")
-    return {"value": value, "ci": [lo, hi], "confidence": 0.95, "n_bootstrap": 20,
-            "method": "mmd2/unbiased", "details": details}
-
-
-def _pipeline_run(root, run_id="abc123", bandwidth=1.0):
+def _pipeline_run(root, run_id="abc123"):
     """A run directory in the layout da.experiments writes (report dicts, staged metrics.jsonl)."""
     run = root / run_id
     run.mkdir(parents=True)
-    truth = {"values": {"mmd2": 0.17, "mmd2_bandwidth": 1.0, "kl_joint": 0.4}, "unavailable": {}}
     ls = {"true_prior": [0.7, 0.3], "source_prior": [0.5, 0.5],
           "estimators": {"bbse": {"target_prior": [0.66, 0.34], "l1_error": 0.08},
-                         "mlls": {"target_prior": [0.71, 0.29], "l1_error": 0.02}}}
-    before = {"stage": "before", "split": "test", "ground_truth": truth, "label_shift": ls,
-              "accuracy": {"target_test": {"accuracy": 0.6}},
-              "inputs": {"n_source": 80, "n_target": 80, "tests": {"mmd": {"statistic": 0.1, "pvalue": 0.01}},
-                         "gaps": {"mmd2": _gap(0.15, 0.1, 0.2, bandwidth),
-                                  "proxy_a_distance": _gap(0.9, 0.7, 1.1)}},
-              "features": {"tests": {}, "gaps": {"mmd2": _gap(0.3, 0.2, 0.4, bandwidth),
-                                                 "proxy_a_distance": _gap(1.5, 1.3, 1.7)}}}
-    after = json.loads(json.dumps(before))
-    after["stage"] = "after"
-    del after["label_shift"]
-    after["features"]["gaps"]["mmd2"] = _gap(0.05, 0.01, 0.09, bandwidth)
+                         "mlls": {"target_prior": [0.71, 0.29], "l1_error": 0.02,
+                                  "result": {"prior": [0.71, 0.29], "ci": [[0.6, 0.8], [0.2, 0.4]]}}}}
+    before = _report((0.3, 0.2, 0.4), stage="before", split="test", label_shift=ls,
+                     accuracy={"target_test": {"accuracy": 0.6}})
+    after = _report((0.05, 0.01, 0.09), stage="after", split="test")
     (run / "report_before.json").write_text(json.dumps(before))
     (run / "report_after.json").write_text(json.dumps(after))
     recs = [{"stage": "data", "pair": "g"}, {"stage": "pretrain", "epoch": 0, "step": 5, "target_val_acc": 0.1}]
@@ -137,16 +136,17 @@ def test_da_plot_on_a_pipeline_run_dir(tmp_path):
     assert not done["skipped"]
 
 
-def test_pipeline_report_truth_only_at_the_matching_bandwidth(tmp_path):
-    from da.plot import gap_frame
+def test_trainer_run_trajectory_takes_steps_from_steps_jsonl(tmp_path):
+    from da.plot import plot_gap_trajectory
+    from da.plot.runs import _history
 
-    rep = json.loads((_pipeline_run(tmp_path / "a") / "report_before.json").read_text())
-    df = gap_frame(rep).set_index(["space", "metric"])
-    assert df.loc[("inputs", "mmd2"), "truth"] == 0.17
-    assert np.isnan(df.loc[("features", "mmd2"), "truth"])  # no truth for learned features
-    assert np.isnan(df.loc[("inputs", "proxy_a_distance"), "truth"])
-    rep = json.loads((_pipeline_run(tmp_path / "b", bandwidth=None) / "report_before.json").read_text())
-    assert np.isnan(gap_frame(rep).set_index(["space", "metric"]).loc[("inputs", "mmd2"), "truth"])
+    recs = _history(_run_dir(tmp_path / "run"))
+    fig = plot_gap_trajectory(recs)
+    labels = [a.get_ylabel().split("\n")[0] for a in fig.axes]
+    assert labels == ["MMD²", "λ, alignment weight", "target accuracy"]
+    lam = fig.axes[1].get_lines()[0]
+    assert len(lam.get_xdata()) == 10  # the per-step lambda/dann, not the epoch means
+    assert len(fig.axes[2].get_lines()[0].get_xdata()) == 5  # target_val_acc: per epoch
 
 
 def test_pipeline_trajectory_uses_finetune_records_only(tmp_path):
@@ -176,12 +176,8 @@ def test_sweep_read_through_da_collect(tmp_path):
     pytest.importorskip("da.experiments")
     for i, (method, n_lab, seed) in enumerate([(m, n, s) for m in ("source_only", "mmd") for n in (0, 10, 50)
                                                for s in (0, 1)]):
-        rid = f"run{i:02d}"
-        (tmp_path / rid).mkdir()
-        res = {"run_id": rid, "status": "completed", "method": method,
-               "config": {"method": method, "seed": seed, "data": {"n_target_labeled": n_lab}},
-               "metrics": {"target_test_acc": 0.5 + n_lab / 200 + (method == "mmd") * 0.1 + seed / 100}}
-        (tmp_path / rid / "result.json").write_text(json.dumps(res))
+        _result(tmp_path / f"run{i:02d}", {"method": method, "seed": seed, "data": {"n_target_labeled": n_lab}},
+                {"target_test_acc": 0.5 + n_lab / 200 + (method == "mmd") * 0.1 + seed / 100})
     df = read_results(tmp_path)
     assert len(df) == 12 and "data.n_target_labeled" in df.columns and "target_test_acc" in df.columns
     done = plot_run_dir(tmp_path)
@@ -191,9 +187,24 @@ def test_sweep_read_through_da_collect(tmp_path):
 def test_no_heatmap_when_factors_are_not_crossed(tmp_path):
     rows = [("a", 0.1, 0.0), ("a", 1.0, 0.0), ("a", 0.1, 30.0), ("a", 1.0, 30.0), ("a", 10.0, 30.0)]
     for i, (method, lam, sev) in enumerate(rows):
-        run = tmp_path / f"r{i}"
-        run.mkdir()
-        (run / "result.json").write_text(json.dumps({"config": {"method": method, "lambda": lam,
-                                                                "severity": sev},
-                                                     "metrics": {"target_acc": 0.8}}))
+        _result(tmp_path / f"r{i}", {"method": method, "lambda": lam, "data": {"generator": {"severity": sev}}},
+                {"target_test_acc": 0.8})
     assert not any("_x_" in name for name in plot_run_dir(tmp_path)["figures"])
+
+
+def test_report_truth_only_at_the_matching_bandwidth():
+    """The saved report carries the analytic MMD² only where the estimate used its bandwidth."""
+    from da.data import DomainPair, GaussianDomain, rotation
+    from da.diagnostics import shift_report
+    from da.plot import gap_frame
+
+    src = GaussianDomain([[0.0, 0.0], [2.0, 1.0]], np.eye(2))
+    pair = DomainPair(src, rotation(src, 30))
+    split = pair.sample(150, 150, seed=0)
+    truth = {"mmd2": 0.17, "mmd2_bandwidth": 1.0}
+    for bandwidth, has_truth in ((1.0, True), (None, False)):
+        rep = shift_report(split, metrics=["mmd2"], tests=[], n_bootstrap=0, ground_truth=truth,
+                           bandwidth=bandwidth, seed=0)
+        df = gap_frame(json.loads(rep.to_json())).set_index(["space", "metric"])
+        t = df.loc[("inputs", "mmd2"), "truth"]
+        assert (t == 0.17) if has_truth else np.isnan(t)

@@ -10,6 +10,9 @@ from da.plot import plot_ablation, plot_learning_curve, plot_shift_severity
 from da.plot._summary import mean_ci
 from plot_checks import assert_labelled, assert_saves, legend_texts
 
+# the columns of the sweep_rows fixture (the defaults are the names da collect writes: tested below)
+COLS = dict(severity="severity", accuracy="target_acc", gap="gap", truth="true_gap")
+
 
 def test_mean_ci_is_student_t():
     df = pd.DataFrame({"g": [0, 0, 0, 1], "y": [1.0, 2.0, 3.0, 5.0]})
@@ -21,7 +24,7 @@ def test_mean_ci_is_student_t():
 
 
 def test_shift_severity_lines_bands_and_twin_truth(sweep_rows, tmp_path):
-    fig = plot_shift_severity(sweep_rows)
+    fig = plot_shift_severity(sweep_rows, **COLS)
     acc, gap, twin = fig.axes
     assert len(acc.get_lines()) == 3 and len(gap.get_lines()) == 3  # one line per method
     assert len(acc.collections) == 3  # one CI band per method
@@ -36,7 +39,7 @@ def test_shift_severity_lines_bands_and_twin_truth(sweep_rows, tmp_path):
 
 def test_shift_severity_without_gap_or_truth():
     rows = [{"severity": s, "target_acc": 1 - s / 100} for s in (0, 10, 20)]
-    fig = plot_shift_severity(rows)
+    fig = plot_shift_severity(rows, severity="severity", accuracy="target_acc")
     (ax,) = fig.axes
     assert len(ax.get_lines()) == 1 and not ax.collections  # single runs: no band
     assert legend_texts(ax)
@@ -91,11 +94,12 @@ def test_ablation_categorical_x_has_error_bars_and_no_connecting_line(sweep_rows
 
 def test_learning_curve_three_strategies(tmp_path):
     rng = np.random.default_rng(1)
-    rows = [{"strategy": s, "n_labeled": n, "seed": k, "target_acc": 0.5 + 0.05 * np.log1p(n) + rng.normal(0, .01)}
-            for s in ("finetune+align", "scratch", "finetune") for n in (0, 10, 100) for k in range(2)]
-    fig = plot_learning_curve(rows)
+    rows = [{"method": s, "data.n_target_labeled": n, "seed": k,
+             "target_test_acc": 0.5 + 0.05 * np.log1p(n) + rng.normal(0, .01)}
+            for s in ("dann", "scratch", "finetune_no_align") for n in (0, 10, 100) for k in range(2)]
+    fig = plot_learning_curve(rows)  # the defaults: da collect's column names
     (ax,) = fig.axes
-    assert legend_texts(ax) == ["scratch", "finetune", "finetune+align"]  # canonical order
+    assert legend_texts(ax) == ["scratch", "finetune_no_align", "dann"]  # baselines first
     assert len(ax.get_lines()) == 3 and len(ax.collections) == 3
     assert ax.get_xscale() == "symlog"
     assert_labelled(ax)
@@ -103,9 +107,9 @@ def test_learning_curve_three_strategies(tmp_path):
 
 
 @pytest.mark.parametrize("fn, kwargs", [
-    (plot_shift_severity, {}),
+    (plot_shift_severity, {"severity": "severity", "accuracy": "target_acc"}),
     (plot_ablation, {"x": "severity", "y": "target_acc"}),
-    (plot_learning_curve, {}),
+    (plot_learning_curve, {"n_labeled": "n_labeled", "accuracy": "target_acc", "strategy": "method"}),
 ])
 def test_sweep_plots_reject_empty_and_nan(fn, kwargs):
     with pytest.raises(ValueError, match="empty"):
@@ -121,7 +125,7 @@ def test_confidence_outside_zero_one_or_not_a_number_is_named(sweep_rows, bad):
     from da.plot import plot_pvalue_calibration
 
     for call in (lambda: plot_ablation(sweep_rows, x="severity", y="target_acc", confidence=bad),
-                 lambda: plot_shift_severity(sweep_rows, confidence=bad),
+                 lambda: plot_shift_severity(sweep_rows, confidence=bad, **COLS),
                  lambda: plot_pvalue_calibration(np.linspace(0, 1, 20), confidence=bad)):
         with pytest.raises(ValueError, match="confidence must be"):
             call()
@@ -142,7 +146,7 @@ def test_missing_columns_are_named():
 def test_shift_severity_truth_per_hue_when_it_differs():
     rows = [{"shift": k, "severity": s, "target_acc": 1 - s / 2, "gap": s * f, "true_gap": s * f}
             for k, f in (("rotation", 1.0), ("label", 0.2)) for s in (0.0, 0.5, 1.0)]
-    fig = plot_shift_severity(rows, hue="shift")
+    fig = plot_shift_severity(rows, hue="shift", **COLS)
     twin = fig.axes[2]
     assert len(twin.get_lines()) == 2
     assert legend_texts(fig.axes[1])[-2:] == ["rotation: true gap", "label: true gap"]
@@ -152,12 +156,12 @@ def test_truth_lines_share_the_method_colour_and_can_share_the_axis():
     rows = [{"shift": k, "severity": s, "target_acc": 0.9, "gap": s * f,
              "true_gap": np.nan if k == "covariate" else s * f}
             for k, f in (("label", 0.2), ("covariate", 0.5), ("rotation", 1.0)) for s in (0.0, 1.0)]
-    fig = plot_shift_severity(rows, hue="shift", truth_axis="same")
+    fig = plot_shift_severity(rows, hue="shift", truth_axis="same", **COLS)
     assert len(fig.axes) == 2  # no twin axis
     lines = {ln.get_label(): ln.get_color() for ln in fig.axes[1].get_lines()}
     assert lines["rotation: true gap"] == lines["rotation"] and lines["label: true gap"] == lines["label"]
     with pytest.raises(ValueError, match="truth_axis"):
-        plot_shift_severity(rows, hue="shift", truth_axis="left")
+        plot_shift_severity(rows, hue="shift", truth_axis="left", **COLS)
 
 
 def test_log_x_is_labelled_at_the_swept_values():
@@ -180,6 +184,19 @@ def test_accuracy_bands_stay_within_zero_one():
 
 def test_twin_truth_axis_shares_the_zero_level(sweep_rows):
     rows = [dict(r, gap=r["gap"] - 0.3) for r in sweep_rows]  # estimates dip below zero
-    acc, gap, twin = plot_shift_severity(rows).axes
+    acc, gap, twin = plot_shift_severity(rows, **COLS).axes
     (a0, a1), (t0, t1) = gap.get_ylim(), twin.get_ylim()
     assert -a0 / (a1 - a0) == pytest.approx(-t0 / (t1 - t0))
+
+
+def test_shift_severity_defaults_read_a_da_collect_table(sweep_rows):
+    """collect_runs columns: data.generator.severity, target_test_acc, after_features_mmd2, true_mmd2."""
+    names = {"severity": "data.generator.severity", "target_acc": "target_test_acc",
+             "gap": "after_features_mmd2", "true_gap": "true_mmd2"}
+    table = pd.DataFrame(sweep_rows).rename(columns=names)
+    acc, gap, twin = plot_shift_severity(table).axes
+    assert legend_texts(acc) == ["source_only", "dann", "mmd"] and len(gap.get_lines()) == 3
+    assert np.allclose(twin.get_lines()[0].get_ydata(), [0, 0.25, 1])
+    (only_acc,) = plot_shift_severity(table.drop(columns=["after_features_mmd2", "true_mmd2"])).axes
+    with pytest.raises(ValueError, match="no column 'gap'"):
+        plot_shift_severity(table, gap="gap")  # a column named explicitly must exist

@@ -92,7 +92,9 @@ def test_label_shift_bars_with_cis(tmp_path):
 
 
 class _Estimate:
-    target_prior = np.array([0.5, 0.5])
+    """Duck-typed LabelShiftResult."""
+
+    prior = np.array([0.5, 0.5])
     ci = np.array([[0.4, 0.6], [0.4, 0.6]])
 
 
