@@ -110,7 +110,6 @@ def test_bad_logger_names(tmp_path):
     assert make_sinks([], None).sinks == [] and LOGGERS == ("jsonl", "tensorboard", "mlflow")
 
 
-@pytest.mark.xfail(strict=True, reason="da/transfer/trainer.py takes loggers= and calls da._sinks.make_sinks")
 def test_finetune_loggers_argument(tmp_path):
     pytest.importorskip("tensorboard")
     from da.data import DomainPair, GaussianDomain

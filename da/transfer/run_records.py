@@ -1,25 +1,26 @@
-"""What a training run writes, and where: the run directory of :func:`da.transfer.finetune`.
+"""What a training run writes, and where: the run directory of :func:`da.transfer.finetune`,
+in the one format of :mod:`da._runs` (so ``da collect`` and ``da plot`` read it).
 
 With ``run_dir``, a run writes (each file atomically): ``config.json`` (the resolved
-configuration) at the start; per epoch ``metrics.jsonl`` (all epoch records so far) and
-``last_good.pt``; at the end ``best.pt`` (the selected weights), ``steps.jsonl`` and
-``result.json`` **last**. A run that diverges writes its records and a ``result.json``
-with ``status: "diverged"`` naming the step and the loss term. Without ``run_dir``
-nothing is written. Further sinks (TensorBoard, MLflow) receive the same epoch
-records when ``TrainConfig.loggers`` names them.
+configuration) at the start; per epoch ``metrics.jsonl`` (all epoch records so far),
+``steps.jsonl``, ``last_good.pt`` and ``resume.pt``; at the end ``best.pt`` (the
+selected weights) and ``result.json`` **last** (status ``completed``, the run id
+:func:`da._runs.run_id` of the resolved config, flat metrics). A run that diverges
+writes ``failed.json`` naming the step and the loss term, and keeps ``last_good.pt``.
+Without ``run_dir`` nothing is written. The sinks of ``TrainConfig.loggers``
+(TensorBoard, MLflow: :mod:`da._sinks`) receive the same records; ``jsonl`` are the
+run directory's own records.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-
 import logging
+from pathlib import Path
 
 import torch
 
-from da._io import atomic_torch_save, atomic_write_json, atomic_write_text, torch_load
+from da import _runs as R
+from da._io import atomic_torch_save, torch_load
 from da.transfer.checkpoint import save_checkpoint
 
 __all__ = ["RunRecords", "trainer_run_id", "RESUME"]
@@ -65,12 +66,8 @@ def _load_resume_state(run, state: dict) -> None:
 
 
 def trainer_run_id(resolved: dict) -> str:
-    """Hash of a trainer's resolved configuration."""
-    return hashlib.sha1(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def _jsonl(records) -> str:
-    return "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+    """The run id of a trainer's resolved configuration (:func:`da._runs.run_id`)."""
+    return R.run_id(resolved)
 
 
 class RunRecords:
@@ -81,15 +78,14 @@ class RunRecords:
         self.config = config
         self.run_id = trainer_run_id(config)
         self.last_good = None
-        self.sinks = []
-        others = [n for n in loggers if n != "jsonl"]
-        if others:
-            from da.transfer.sinks import make_sinks
-
-            self.sinks = make_sinks(others, self.dir, self.run_id, config)
+        self._n_steps_logged = 0
         if self.dir is not None:
             self.dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(self.dir / "config.json", config)
+            R.write_config(self.dir, config)
+        from da._sinks import make_sinks
+
+        others = [n for n in loggers if n != "jsonl"]  # jsonl: the run directory's own records
+        self.sinks = make_sinks(others, self.dir, self.run_id, config)
 
     @property
     def path(self) -> str | None:
@@ -97,13 +93,16 @@ class RunRecords:
 
     def epoch(self, run, record: dict) -> None:
         """The records of a finished epoch: sinks, ``last_good.pt``, ``metrics.jsonl``, ``resume.pt``."""
-        for s in self.sinks:
-            s.log_epoch(record, int(record["step"]))
+        for rec in run.step_log[self._n_steps_logged:]:
+            self.sinks.log_step(rec, int(rec["step"]))
+        self._n_steps_logged = len(run.step_log)
+        self.sinks.log_epoch(record, int(record["step"]))
         if self.dir is None:
             return
-        self.last_good = save_checkpoint(self.dir / "last_good.pt", run.model, self.config,
+        self.last_good = save_checkpoint(self.dir / R.LAST_GOOD_CHECKPOINT, run.model, self.config,
                                          {"epoch": record["epoch"], "step": record["step"]})
-        atomic_write_text(self.dir / "metrics.jsonl", _jsonl(run.history))
+        R.write_jsonl(self.dir / R.METRICS, run.history)
+        R.write_jsonl(self.dir / R.STEPS, run.step_log)
         atomic_torch_save(_resume_state(run, self.run_id, record["epoch"]), self.dir / RESUME)
 
     def resume(self, run) -> int:
@@ -120,32 +119,34 @@ class RunRecords:
             log.warning("%s belongs to another configuration; training from the first epoch", path)
             return 0
         _load_resume_state(run, state)
-        self.last_good = self.dir / "last_good.pt" if (self.dir / "last_good.pt").exists() else None
+        good = self.dir / R.LAST_GOOD_CHECKPOINT
+        self.last_good = good if good.exists() else None
+        self._n_steps_logged = len(run.step_log)
         log.info("resuming run %s after epoch %d (step %d)", self.run_id, state["epoch"], run.step)
         return int(state["epoch"]) + 1
 
     def finish(self, model, result: dict, steps: list, *, write_checkpoint: bool = True) -> None:
-        for s in self.sinks:
-            for rec in steps:
-                s.log_step(rec, int(rec["step"]))
+        """The selected weights (``best.pt``), the step records and ``result.json``, last."""
+        for rec in steps[self._n_steps_logged:]:
+            self.sinks.log_step(rec, int(rec["step"]))
+        self._n_steps_logged = len(steps)
         if self.dir is None:
             return
         if write_checkpoint:
-            save_checkpoint(self.dir / "best.pt", model, self.config, result.get("metrics", {}))
-        atomic_write_text(self.dir / "steps.jsonl", _jsonl(steps))
-        atomic_write_json(self.dir / "result.json", {"status": "ok", **result})
+            save_checkpoint(self.dir / R.BEST_CHECKPOINT, model, self.config, result.get("metrics", {}))
+        R.write_jsonl(self.dir / R.STEPS, steps)
+        flat = {**R.flat_fit_metrics(result["metrics"]), "best_epoch": result["best_epoch"],
+                "best_score": result["best_score"], "n_steps": result["n_steps"], "seconds": result["seconds"]}
+        R.write_result(self.dir, {**result, "fit_metrics": result["metrics"], "metrics": flat})
 
-    def diverged(self, step: int, term: str, value: float, history: list, selection: str, oracle: bool):
-        """Write the records of a diverged run; returns the last good checkpoint (or None)."""
+    def diverged(self, exc, history: list, selection: str, oracle: bool):
+        """Write the records of a diverged run (``failed.json``); returns the last good checkpoint."""
         if self.dir is not None:
-            atomic_write_text(self.dir / "metrics.jsonl", _jsonl(history))
-            atomic_write_json(self.dir / "result.json", {
-                "status": "diverged", "step": step, "term": term, "value": str(value), "config": self.config,
-                "run_id": self.run_id, "selection": selection, "oracle": oracle,
-                "last_good_checkpoint": str(self.last_good) if self.last_good else None})
+            R.write_jsonl(self.dir / R.METRICS, history)
+            R.write_failure(self.dir, self.run_id, exc, step=exc.step, term=exc.term, value=str(exc.value),
+                            config=self.config, selection=selection, oracle=oracle,
+                            last_good_checkpoint=str(self.last_good) if self.last_good else None)
         return self.last_good
 
-    def close(self, status: str = "closed") -> None:
-        for s in self.sinks:
-            s.close(status)
-        self.sinks = []
+    def close(self, status: str = R.COMPLETED) -> None:
+        self.sinks.close(status)

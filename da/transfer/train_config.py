@@ -13,6 +13,7 @@ import copy
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from da._names import LR_SCHEDULES, OPTIMIZERS, canonical
+from da._sinks import LOGGERS
 from da._schema import Bool, ConfigError, Custom, ListOf, Num, Str
 
 __all__ = ["TrainConfig", "MEMORISED_SOURCE_CE", "PRECISIONS", "LOGGERS", "yaml_section"]
@@ -23,8 +24,6 @@ __all__ = ["TrainConfig", "MEMORISED_SOURCE_CE", "PRECISIONS", "LOGGERS", "yaml_
 MEMORISED_SOURCE_CE = 0.05
 #: ``precision``: float32, bfloat16 autocast, float16 autocast with a gradient scaler.
 PRECISIONS = ("32", "bf16", "16")
-#: record sinks (:mod:`da.transfer.sinks`); ``jsonl`` are the run directory's own records.
-LOGGERS = ("jsonl", "tensorboard", "mlflow")
 
 
 def _criterion(value, path):

@@ -158,6 +158,7 @@ class Trainer:
         device = self._device()
         with seeded(c.seed, device):
             run = self._setup(model, split, device)
+            status = "failed"
             try:
                 for epoch in range(run.records.resume(run) if c.resume else 0, c.epochs):
                     rec = self._epoch(run, epoch)
@@ -167,9 +168,11 @@ class Trainer:
                     if c.patience is not None and run.bad_evals >= c.patience:
                         run.stopped_early = True
                         break
-                return self._finish(run)
+                result = self._finish(run)
+                status = "completed"
+                return result
             finally:
-                run.records.close()
+                run.records.close(status)
 
     def _epoch(self, run: _Run, epoch: int) -> dict:
         """One pass of ``steps_per_epoch`` steps; returns the epoch record (means over steps)."""
@@ -311,8 +314,9 @@ class Trainer:
         bad = next((k for k, v in floats.items() if not math.isfinite(v)), "total")
         value = floats.get(bad, total)
         _restore(run.model, run.last_good)
-        ckpt = run.records.diverged(run.step, bad, value, run.history, run.crit_name, run.oracle)
-        raise TrainingDivergedError(run.step, bad, value, ckpt)
+        exc = TrainingDivergedError(run.step, bad, value, run.records.last_good)
+        run.records.diverged(exc, run.history, run.crit_name, run.oracle)
+        raise exc
 
     # -- setup -----------------------------------------------------------
     def _check_split(self, split) -> None:

@@ -110,8 +110,6 @@ def test_finetune_runs_are_collectable(tmp_path, cli):
     assert df.loc[0, "best_epoch"] == fit.best_epoch and df.loc[0, "train.lr"] == fit.config["train"]["lr"]
 
 
-@pytest.mark.xfail(strict=True, reason="da/transfer/trainer.py switches to the da._runs writers "
-                                       "(write_config, write_jsonl, write_result, write_failure, run_id)")
 def test_finetune_writes_the_shared_format(tmp_path):
     from da.align import CORALLoss
     from da.transfer import finetune

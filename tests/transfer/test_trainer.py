@@ -161,7 +161,8 @@ def test_run_dir_records_and_checkpoints(split, fast, tmp_path):
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [0, 1, 2]
     result = json.loads((tmp_path / "result.json").read_text())
-    assert result["status"] == "ok" and result["run_id"] == res.run_id and result["selection"] == "source_val"
+    assert result["status"] == "completed" and result["run_id"] == res.run_id and result["selection"] == "source_val"
+    assert result["metrics"]["target_test_acc"] == res.metrics["target_test"]["accuracy"]
     ckpt = torch_load(tmp_path / "best.pt")
     assert set(ckpt) == {"state_dict", "config", "metrics"}
     fresh = _model(seed=99)
@@ -188,7 +189,9 @@ def test_divergence_names_step_and_term_and_keeps_last_good(split, fast, tmp_pat
     good = torch_load(err.value.checkpoint)
     assert good["metrics"]["epoch"] == 0
     assert all(torch.equal(v, good["state_dict"][n]) for n, v in model.state_dict().items())
-    assert json.loads((tmp_path / "result.json").read_text())["status"] == "diverged"
+    failed = json.loads((tmp_path / "failed.json").read_text())
+    assert failed["status"] == "failed" and failed["step"] == k and failed["term"] == "nan_loss"
+    assert failed["error_type"] == "TrainingDivergedError" and not (tmp_path / "result.json").exists()
 
 
 def test_featurizer_head_mismatch_is_a_value_error(split, fast):
