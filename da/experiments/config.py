@@ -35,7 +35,6 @@ paths as the command-line overrides.
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import json
 import re
@@ -340,8 +339,11 @@ def expand_sweep(raw: dict, overrides=()) -> list[dict]:
 # --------------------------------------------------------------------------------------
 
 def _digest(obj, n: int = 12) -> str:
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-    return hashlib.sha256(blob.encode("ascii")).hexdigest()[:n]
+    """:func:`da._runs.digest`: the one hash of run ids (a resolved config holds no NaN)."""
+    from da._runs import digest
+
+    json.dumps(obj, allow_nan=False)  # a NaN in a config is an error, not a hashable value
+    return digest(obj, n)
 
 
 def config_hash(cfg: dict, n: int = 12) -> str:
