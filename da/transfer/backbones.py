@@ -37,7 +37,8 @@ from torch import nn
 
 from da._validation import check_positive_int
 from da.transfer._rng import seeded
-from da.transfer.models import FeaturizerHead, _ResNetTrunk, blocks_of, lenet, mlp
+from da.transfer.models import (FeaturizerHead, _ResNetTrunk, blocks_of, lenet, load_backbone_state,
+                                mlp)
 
 __all__ = ["build_backbone", "build_model", "BottleneckFeaturizer", "param_groups",
            "WeightsUnavailableError", "PRETRAINED_BACKBONE_LR_FACTOR"]
@@ -68,25 +69,6 @@ def _weights_file(weights):
             raise ValueError(f"weights file {str(path)!r} does not exist")
         return path
     return None
-
-
-def _load_state(net: nn.Module, weights, skip_prefixes, name: str) -> None:
-    """Load a state dict (or file) into ``net``; entries under ``skip_prefixes`` are ignored."""
-    from da._io import torch_load
-
-    state = torch_load(weights, map_location="cpu") if not isinstance(weights, dict) else weights
-    if not isinstance(state, dict):
-        raise ValueError(f"weights for {name} must hold a state dict, got {type(state).__name__}")
-    skip = tuple(p + "." for p in skip_prefixes)
-    state = {k: v for k, v in state.items() if not k.startswith(skip)}
-    try:
-        missing, unexpected = net.load_state_dict(state, strict=False)
-    except RuntimeError as exc:
-        raise ValueError(f"weights do not match {name}: {str(exc)[:300]}") from None
-    missing = [k for k in missing if not k.startswith(skip)]
-    if missing or unexpected:
-        raise ValueError(f"weights do not match {name}: missing {missing[:5]}, unexpected "
-                         f"{list(unexpected)[:5]}")
 
 
 def _final_linear(net: nn.Module):
@@ -143,11 +125,11 @@ def _torchvision_backbone(arch: str, weights, seed):
     if hasattr(net, "layer4") and hasattr(net, "fc"):  # ResNet family: the adapter's trunk
         d = int(net.fc.in_features)
         if weights is not None and enum is None:
-            _load_state(net, weights if path is None else path, ("fc",), f"torchvision/{arch}")
+            load_backbone_state(net, weights if path is None else path, ("fc",), f"torchvision/{arch}")
         return _ResNetTrunk(net), d
     head = _final_linear(net)
     if weights is not None and enum is None:
-        _load_state(net, weights if path is None else path, (head,), f"torchvision/{arch}")
+        load_backbone_state(net, weights if path is None else path, (head,), f"torchvision/{arch}")
     return net, _strip(net, head)
 
 
@@ -173,7 +155,7 @@ def _timm_backbone(arch: str, weights, seed):
     if weights is not None and not pretrained:
         classifier = net.pretrained_cfg.get("classifier", "fc")
         skip = (classifier,) if isinstance(classifier, str) else tuple(classifier)
-        _load_state(net, weights if path is None else path, skip, f"timm/{arch}")
+        load_backbone_state(net, weights if path is None else path, skip, f"timm/{arch}")
     return net, int(net.num_features)
 
 
@@ -214,7 +196,11 @@ def build_backbone(backbone, *, weights=None, seed=0, in_dim: int | None = None,
     """
     if isinstance(backbone, nn.Module):
         if weights is not None:
-            _load_state(backbone, _weights_file(weights) or weights, (), type(backbone).__name__)
+            state = weights if isinstance(weights, dict) else _weights_file(weights)
+            if state is None:
+                raise ValueError(f"weights for a user module must be a state dict or a state-dict file, "
+                                 f"got {weights!r}")
+            load_backbone_state(backbone, state, (), type(backbone).__name__)
         return backbone, _module_width(backbone, in_dim, image_shape)
     if not isinstance(backbone, str):
         raise ValueError(f"backbone must be a name or an nn.Module, got {type(backbone).__name__}")
