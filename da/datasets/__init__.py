@@ -11,7 +11,8 @@
 """
 
 from da.datasets.adapters import ArrayDataset, dataset_to_arrays, image_folder_domain
-from da.datasets.domains import ImageDomain, TransformedSubset, check_same_classes, domain_from_spec
+from da.datasets.domains import (ImageDomain, TransformedSubset, check_same_classes, domain_from_empirical,
+                                 domain_from_spec)
 from da.datasets.extract import extract_outputs, subsample_indices
 from da.datasets.folders import IMAGE_EXTENSIONS, ImageList, check_image_folder, image_folder, image_list
 from da.datasets.layouts import LAYOUTS, Layout, get_layout, layout_dataset, layout_folder
@@ -21,7 +22,7 @@ from da.datasets.transforms import PRESETS, Transforms, eval_transform, make_tra
 
 __all__ = [
     "load_pair", "PAIRS", "ArrayDataset", "dataset_to_arrays", "image_folder_domain",
-    "ImageDomain", "TransformedSubset", "domain_from_spec", "check_same_classes",
+    "ImageDomain", "TransformedSubset", "domain_from_spec", "domain_from_empirical", "check_same_classes",
     "image_folder", "image_list", "ImageList", "check_image_folder", "IMAGE_EXTENSIONS",
     "LAYOUTS", "Layout", "get_layout", "layout_folder", "layout_dataset",
     "PROTOCOLS", "SplitIndices", "split_indices",

@@ -19,11 +19,22 @@ MAX_IN_MEMORY_IMAGES = 20_000
 
 
 class ArrayDataset:
-    """A torch-style map dataset over ``(X, y)`` arrays (``y`` optional)."""
+    """A torch-style map dataset over ``(X, y)`` arrays (``y`` optional).
 
-    def __init__(self, X, y=None):
+    With ``image_shape`` (``(C, H, W)``), flat rows are returned as images.
+    """
+
+    def __init__(self, X, y=None, image_shape=None):
         self.X = np.asarray(X, dtype=np.float32)
         self.y = None if y is None else np.asarray(y, dtype=np.int64)
+        self.image_shape = None if image_shape is None else tuple(int(s) for s in image_shape)
+        if self.image_shape is not None and int(np.prod(self.image_shape)) != int(np.prod(self.X.shape[1:])):
+            raise ValueError(f"image_shape {self.image_shape} does not match X's rows of shape "
+                             f"{self.X.shape[1:]}")
+
+    @property
+    def targets(self):
+        return self.y
 
     def __len__(self) -> int:
         return self.X.shape[0]
@@ -32,6 +43,8 @@ class ArrayDataset:
         import torch
 
         x = torch.from_numpy(self.X[i])
+        if self.image_shape is not None:
+            x = x.reshape(self.image_shape)
         return x if self.y is None else (x, int(self.y[i]))
 
 

@@ -25,7 +25,8 @@ from torch.utils.data import Dataset
 from da.datasets.folders import image_folder, image_list, targets_of
 from da.datasets.layouts import layout_dataset
 
-__all__ = ["ImageDomain", "TransformedSubset", "domain_from_spec", "check_same_classes"]
+__all__ = ["ImageDomain", "TransformedSubset", "domain_from_spec", "domain_from_empirical",
+           "check_same_classes"]
 
 
 class TransformedSubset(Dataset):
@@ -107,6 +108,22 @@ class ImageDomain:
 
     def __repr__(self) -> str:
         return f"ImageDomain(name={self.name!r}, n={len(self)}, n_classes={self.n_classes})"
+
+
+def domain_from_empirical(domain) -> ImageDomain:
+    """An :class:`ImageDomain` over an in-memory :class:`~da.data.EmpiricalDomain`.
+
+    Items are its rows as ``(C, H, W)`` float tensors when it has an
+    ``image_shape`` (flat rows otherwise), so the built-in pairs run through the
+    same streams; its fixed ``splits`` are passed on with
+    ``split_indices(..., source_assignment=domain.splits)``.
+    """
+    from da.datasets.adapters import ArrayDataset
+
+    if getattr(domain, "y", None) is None:
+        raise ValueError(f"domain {domain.name!r} is unlabelled; an ImageDomain needs labels")
+    ds = ArrayDataset(domain.X, domain.y, image_shape=domain.image_shape)
+    return ImageDomain(ds, name=domain.name, classes=[str(k) for k in range(domain.n_classes)])
 
 
 _SPEC_KEYS = {"folder": {"folder"}, "list": {"list", "root", "classes"},

@@ -195,3 +195,21 @@ def test_image_folder_is_torchvision_imagefolder(tmp_path):
     ref = datasets.ImageFolder(str(tmp_path))
     assert ds.samples == ref.samples and len(written) == len(ds)
     np.testing.assert_array_equal(np.asarray(ds[2][0]), np.asarray(ref[2][0]))
+
+
+def test_builtin_pair_as_image_domain_keeps_rows_and_splits():
+    from da.data import EmpiricalDomain
+    from da.datasets import domain_from_empirical, split_indices
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((30, 12)).astype(np.float32), np.arange(30) % 3
+    splits = np.repeat([0, 1, 2], 10)
+    emp = EmpiricalDomain(X, y, n_classes=4, image_shape=(3, 2, 2), splits=splits, name="toy")
+    dom = domain_from_empirical(emp)
+    assert dom.n_classes == 4 and dom.name == "toy"
+    x, label = dom.subset()[7]
+    assert torch.equal(x, torch.from_numpy(X[7]).reshape(3, 2, 2)) and label == y[7]
+    s = split_indices(dom, dom, protocol="inductive", source_assignment=emp.splits,
+                      target_assignment=emp.splits)
+    np.testing.assert_array_equal(s.source_train, np.arange(10))
+    np.testing.assert_array_equal(s.target_test, np.arange(20, 30))
