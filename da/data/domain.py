@@ -14,7 +14,7 @@ from scipy.special import logsumexp
 from da._validation import (check_array, check_labels, check_positive_int, check_prior,
                             check_random_state)
 
-__all__ = ["Domain", "EmpiricalDomain", "NoClosedFormError"]
+__all__ = ["Domain", "EmpiricalDomain", "NoClosedFormError", "dataset_to_arrays"]
 
 
 class NoClosedFormError(NotImplementedError):
@@ -150,9 +150,11 @@ class EmpiricalDomain(Domain):
 
     @classmethod
     def from_dataset(cls, dataset, **kwargs) -> "EmpiricalDomain":
-        """Wrap a map-style torch ``Dataset`` yielding ``x`` or ``(x, y)`` items."""
-        from da.datasets.adapters import dataset_to_arrays
+        """Materialise a small map-style torch ``Dataset`` of ``x`` or ``(x, y)`` items.
 
+        Every item is read into memory: for image data sets, keep the ``Dataset``
+        and stream it (:mod:`da.datasets.folders`) instead.
+        """
         X, y, shape = dataset_to_arrays(dataset)
         kwargs.setdefault("image_shape", shape)
         return cls(X, y, **kwargs)
@@ -185,3 +187,38 @@ class EmpiricalDomain(Domain):
                                  f"{where.size} requested without replacement")
             out[where] = self.X[rng.choice(pool, size=where.size, replace=False)]
         return out
+
+
+def dataset_to_arrays(dataset):
+    """Materialise a small map-style torch ``Dataset`` of ``x`` or ``(x, y)`` items.
+
+    Returns ``(X, y, image_shape)``: X flattened to (n, d) float32, y int64 or
+    None, and the per-item shape when items are images (ndim >= 2). Every item
+    is held in memory: this is for small data only.
+    """
+    n = len(dataset)
+    if n == 0:
+        raise ValueError("dataset is empty")
+    xs, ys = [], []
+    for i in range(n):
+        item = dataset[i]
+        if isinstance(item, (tuple, list)):
+            x, y = item[0], item[1] if len(item) > 1 else None
+        else:
+            x, y = item, None
+        xs.append(np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float32))
+        ys.append(y)
+    shape = xs[0].shape
+    if any(x.shape != shape for x in xs):
+        raise ValueError("dataset items have different shapes; resize them to a common shape first")
+    X = np.stack(xs).reshape(n, -1)
+    if all(v is None for v in ys):
+        y = None
+    elif any(v is None for v in ys):
+        raise ValueError("some dataset items have labels and some do not")
+    else:
+        y = np.asarray([int(v) for v in ys], dtype=np.int64)
+    image_shape = tuple(shape) if len(shape) >= 2 else None
+    if image_shape is not None and len(image_shape) == 2:
+        image_shape = (1, *image_shape)
+    return X, y, image_shape

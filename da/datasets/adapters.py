@@ -1,52 +1,40 @@
-"""Adapters from user data to arrays: torch ``Dataset`` and image folders."""
+"""Adapters from small user data to arrays: torch ``Dataset`` and image folders.
+
+These materialise every item, for data that fits in memory (the built-in
+pairs' size). Image data sets are streamed instead: see
+:func:`da.datasets.domains.domain_from_spec` and :mod:`da.datasets.folders`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from da.data.domain import dataset_to_arrays
+from da.datasets.folders import image_folder
+
 __all__ = ["dataset_to_arrays", "ArrayDataset", "image_folder_domain"]
 
-
-def dataset_to_arrays(dataset):
-    """Materialise a map-style torch ``Dataset`` of ``x`` or ``(x, y)`` items.
-
-    Returns ``(X, y, image_shape)``: X flattened to (n, d) float32, y int64 or
-    None, and the per-item shape when items are images (ndim >= 2).
-    """
-    n = len(dataset)
-    if n == 0:
-        raise ValueError("dataset is empty")
-    xs, ys = [], []
-    for i in range(n):
-        item = dataset[i]
-        if isinstance(item, (tuple, list)):
-            x, y = item[0], item[1] if len(item) > 1 else None
-        else:
-            x, y = item, None
-        xs.append(np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float32))
-        ys.append(y)
-    shape = xs[0].shape
-    if any(x.shape != shape for x in xs):
-        raise ValueError("dataset items have different shapes; resize them to a common shape first")
-    X = np.stack(xs).reshape(n, -1)
-    if all(v is None for v in ys):
-        y = None
-    elif any(v is None for v in ys):
-        raise ValueError("some dataset items have labels and some do not")
-    else:
-        y = np.asarray([int(v) for v in ys], dtype=np.int64)
-    image_shape = tuple(shape) if len(shape) >= 2 else None
-    if image_shape is not None and len(image_shape) == 2:
-        image_shape = (1, *image_shape)
-    return X, y, image_shape
+#: :func:`image_folder_domain` refuses folders with more images than this.
+MAX_IN_MEMORY_IMAGES = 20_000
 
 
 class ArrayDataset:
-    """A torch-style map dataset over ``(X, y)`` arrays (``y`` optional)."""
+    """A torch-style map dataset over ``(X, y)`` arrays (``y`` optional).
 
-    def __init__(self, X, y=None):
+    With ``image_shape`` (``(C, H, W)``), flat rows are returned as images.
+    """
+
+    def __init__(self, X, y=None, image_shape=None):
         self.X = np.asarray(X, dtype=np.float32)
         self.y = None if y is None else np.asarray(y, dtype=np.int64)
+        self.image_shape = None if image_shape is None else tuple(int(s) for s in image_shape)
+        if self.image_shape is not None and int(np.prod(self.image_shape)) != int(np.prod(self.X.shape[1:])):
+            raise ValueError(f"image_shape {self.image_shape} does not match X's rows of shape "
+                             f"{self.X.shape[1:]}")
+
+    @property
+    def targets(self):
+        return self.y
 
     def __len__(self) -> int:
         return self.X.shape[0]
@@ -55,25 +43,41 @@ class ArrayDataset:
         import torch
 
         x = torch.from_numpy(self.X[i])
+        if self.image_shape is not None:
+            x = x.reshape(self.image_shape)
         return x if self.y is None else (x, int(self.y[i]))
 
 
-def image_folder_domain(root, *, size: int = 28, grayscale: bool = False, name: str | None = None):
-    """An :class:`~da.data.EmpiricalDomain` from a ``root/class_name/*.png`` folder.
+def image_folder_domain(root, *, size: int = 28, grayscale: bool = False, name: str | None = None,
+                        max_images: int = MAX_IN_MEMORY_IMAGES):
+    """A small ``root/class_name/*.png`` folder read into an :class:`~da.data.EmpiricalDomain`.
 
-    Uses ``torchvision.datasets.ImageFolder``; images are resized to
-    ``size``×``size`` and scaled to [0, 1].
+    Images are resized to ``size``×``size`` with torchvision's ``transforms.v2``
+    and scaled to [0, 1]; every image is held in memory as float32, so folders
+    with more than ``max_images`` images are refused: stream them with
+    :func:`da.datasets.domain_from_spec` instead.
+
+    Raises
+    ------
+    ValueError
+        A missing or misplaced folder (:func:`~da.datasets.folders.check_image_folder`),
+        or more than ``max_images`` images.
+    ImportError
+        Without torchvision (the message names the ``pip install``).
     """
-    try:
-        from torchvision import datasets, transforms
-    except ImportError:
-        raise ImportError("image folders need torchvision: run `pip install torchvision` "
-                          "(or `pip install da[vision]`)") from None
     from da.data import EmpiricalDomain
+    from da.datasets.transforms import _v2
 
-    tf = [transforms.Resize((size, size))]
+    v2 = _v2()
+    import torch
+
+    steps = [v2.ToImage(), v2.Resize((size, size), antialias=True)]
     if grayscale:
-        tf.append(transforms.Grayscale())
-    tf.append(transforms.ToTensor())
-    ds = datasets.ImageFolder(str(root), transform=transforms.Compose(tf))
+        steps.append(v2.Grayscale())
+    steps.append(v2.ToDtype(torch.float32, scale=True))
+    ds = image_folder(root, transform=v2.Compose(steps))
+    if len(ds) > max_images:
+        raise ValueError(f"image folder {str(root)!r} has {len(ds)} images, more than max_images="
+                         f"{max_images} to hold in memory: stream it with "
+                         "da.datasets.domain_from_spec({'folder': ...}) instead")
     return EmpiricalDomain.from_dataset(ds, n_classes=len(ds.classes), name=name or str(root))

@@ -21,7 +21,7 @@ from da._validation import check_positive_int
 from da.transfer._rng import seeded
 
 __all__ = ["FeaturizerHead", "mlp", "lenet", "resnet", "blocks_of", "as_model", "check_model_dims",
-           "feature_dim"]
+           "feature_dim", "load_backbone_state"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU,
                 "elu": nn.ELU, "leaky_relu": nn.LeakyReLU}
@@ -294,17 +294,32 @@ def resnet(arch: str = "resnet18", n_classes: int = 10, *, weights=None, backend
             net = timm.create_model(arch, pretrained=False)
         head = nn.Linear(_RESNET_DIMS[arch], n_classes)
     if weights is not None:
-        if not isinstance(weights, dict):
-            from da._io import torch_load
-
-            weights = torch_load(weights, map_location="cpu")
-        state = {k: v for k, v in weights.items() if not k.startswith(("fc.", "head.fc."))}
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith("fc.")]
-        if missing or unexpected:
-            raise ValueError(f"weights do not match {arch}: missing {missing[:5]}, "
-                             f"unexpected {list(unexpected)[:5]}")
+        load_backbone_state(net, weights, ("fc", "head.fc"), arch)
     return _ResNetTrunk(net, image_shape), head
+
+
+def load_backbone_state(net: nn.Module, weights, skip_prefixes: Sequence[str], name: str) -> None:
+    """Load a state dict, or a file of one (``weights_only=True``), into ``net``.
+
+    Entries under ``skip_prefixes`` (the classifier: ``"fc"``) are ignored in the
+    file and may be missing from it; any other missing or unexpected key, or a
+    shape mismatch, raises ``ValueError`` naming ``name``.
+    """
+    from da._io import torch_load
+
+    state = weights if isinstance(weights, dict) else torch_load(weights, map_location="cpu")
+    if not isinstance(state, dict):
+        raise ValueError(f"weights for {name} must hold a state dict, got {type(state).__name__}")
+    skip = tuple(p + "." for p in skip_prefixes)
+    state = {k: v for k, v in state.items() if not k.startswith(skip)}
+    try:
+        missing, unexpected = net.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise ValueError(f"weights do not match {name}: {str(exc)[:300]}") from None
+    missing = [k for k in missing if not k.startswith(skip)]
+    if missing or unexpected:
+        raise ValueError(f"weights do not match {name}: missing {missing[:5]}, unexpected "
+                         f"{list(unexpected)[:5]}")
 
 
 @torch.no_grad()

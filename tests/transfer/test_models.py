@@ -87,8 +87,12 @@ def test_resnet_rejects_unknown_arch():
         resnet("vgg16")
 
 
+@pytest.mark.vision
 def test_resnet18_random_init_and_state_dict_file(tmp_path):
-    tvm = pytest.importorskip("torchvision.models")
+    """The adapter on the real torchvision (the vision venv): features equal resnet18 with fc=Identity."""
+    from _vision import require
+
+    tvm = require("torchvision.models")
     ref = tvm.resnet18(weights=None)
     torch.save(ref.state_dict(), tmp_path / "r18.pt")
     f, h = resnet("resnet18", 7, weights=tmp_path / "r18.pt", backend="torchvision", image_shape=(3, 32, 32))
