@@ -12,7 +12,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --upgrade pip setuptools wheel -q
 	# torch: a CPU wheel of 2.13.0 is available offline; an unpinned torch would pull a CUDA build.
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "torch==2.13.0"
-	$(PY) -m pip install -q -e ".[dev,data,dask]"
+	$(PY) -m pip install -q -e ".[dev,data,dask,tensorboard,mlflow]"
 	touch $(STAMP)
 
 install: $(STAMP)
