@@ -93,9 +93,14 @@ def resolve_config(raw: dict) -> dict:
         del raw["align"]
     cfg = _check_section(raw, SCHEMA, "")
     data = cfg["data"]
-    if (data["pair"] is None) == (data["generator"] is None):
-        raise ConfigError("data", "give exactly one of data.pair (a named real pair) and "
-                                  "data.generator (a synthetic pair)")
+    if (data["source"] is None) != (data["target"] is None):
+        raise ConfigError("data.target" if data["target"] is None else "data.source",
+                          "image domains come in pairs: give both data.source and data.target")
+    given = [k for k in ("pair", "generator", "source") if data[k] is not None]
+    if len(given) != 1:
+        raise ConfigError("data", "give exactly one of data.pair (a named real pair), data.generator (a "
+                                  "synthetic pair) and data.source + data.target (image domains on disk)"
+                          + (f"; got {', '.join(given)}" if given else ""))
     if cfg["align"] is None:
         if cfg["method"] == "custom":
             raise ConfigError("align", "method 'custom' needs an explicit align list")

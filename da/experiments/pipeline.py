@@ -29,6 +29,7 @@ import numpy as np
 
 import da
 from da._io import atomic_write_json, atomic_write_text
+from da.data.lazy import is_lazy
 from da.experiments import records as R
 from da.experiments.config import (TESTS, ConfigError, config_hash, dump_config,
                                    pretrain_key, resolve_config)
@@ -71,6 +72,10 @@ def build_pair(data: dict):
     """The :class:`~da.data.DomainPair` of a resolved ``data`` section."""
     from da import data as D
 
+    if data["source"] is not None:
+        from da.experiments.image_data import build_image_pair
+
+        return build_image_pair(data)
     if data["pair"] is not None:
         from da.datasets import load_pair
 
@@ -108,6 +113,15 @@ def build_model(model: dict, pair, seed: int):
     from da.transfer import FeaturizerHead, lenet, mlp
 
     K = pair.n_classes
+    if model["backbone"] is not None:
+        from da.transfer.backbones import build_model as build_backbone_model
+
+        try:
+            return build_backbone_model(model["backbone"], K, weights=model["weights"],
+                                        bottleneck=model["bottleneck"] or None, freeze_bn=model["freeze_bn"],
+                                        seed=seed, in_dim=pair.source.dim, image_shape=pair.source.image_shape)
+        except ValueError as exc:
+            raise ConfigError("model.backbone", str(exc)) from None
     if model["arch"] == "mlp":
         f, h = mlp(pair.source.dim, hidden=model["hidden"], n_classes=K, activation=model["activation"],
                    dropout=model["dropout"], seed=seed)
@@ -247,8 +261,13 @@ def diagnose(model, split, pair, cfg: dict, *, stage: str) -> dict:
     diag = cfg["diagnostics"]
     seed = cfg["seed"]
     Xs, Xt = _held_out(split, diag["split"], diag["max_samples"], seed)
-    rep = shift_report((Xs, Xt), features=(lambda X: _features(model, X)) if "features" in diag["compare"]
-                       else None, metrics=diag["gaps"], tests=[TESTS[t] for t in diag["tests"]], seed=seed,
+    shape = None
+    if is_lazy(Xs):  # images read from disk: the capped subsample, flat; the model sees images again
+        shape = Xs.item_shape
+        Xs, Xt = (np.asarray(X).reshape(len(X), -1) for X in (Xs, Xt))
+    rep = shift_report((Xs, Xt), features=(lambda X: _features(model, X if shape is None else
+                                                                X.reshape(-1, *shape)))
+                       if "features" in diag["compare"] else None, metrics=diag["gaps"], tests=[TESTS[t] for t in diag["tests"]], seed=seed,
                        ground_truth=pair, n_permutations=diag["n_permutations"],
                        n_bootstrap=diag["n_bootstrap"], bandwidth=diag["bandwidth"])
     report = {**rep.to_dict(), "stage": stage, "split": diag["split"]}
@@ -480,6 +499,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     import torch
 
     from da.transfer import finetune, save_checkpoint
+    from da.transfer.inputs import example_rows
     from da.transfer.models import feature_dim
 
     metrics_path = run_dir / R.METRICS
@@ -510,8 +530,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     timing["diagnostics_before_seconds"] = time.perf_counter() - t
 
     # (3) fine-tune, diagnosing the features every k epochs
-    example = torch.as_tensor(split.source_train.X[:2], dtype=torch.float32)
-    in_features = feature_dim(model.featurizer, example)
+    in_features = feature_dim(model.featurizer, example_rows(split.source_train.X, "cpu"))
     terms = build_losses(cfg["align"], cfg["lambda"], in_features, split.n_classes, cfg["seed"])
     bar = _Bar(progress, cfg["train"]["epochs"], f"{cfg['method']}")
     hooks = [(1, bar.hook)]

@@ -173,7 +173,51 @@ _DATA = {
                             integer=True),
     "val_frac": Num(0.2, "validation fraction (synthetic pairs)", lo=0.0, hi=1.0, lo_open=True),
     "test_frac": Num(0.2, "test fraction (synthetic pairs)", lo=0.0, hi=1.0, lo_open=True),
+    "source": Custom(None, lambda v, p: _check_domain_entry(v, p),
+                     "an image domain on disk: {folder: DIR}, {list: FILE, root: DIR} or {layout: office31|"
+                     "office_home|visda2017|domainnet, root: DIR, domain: NAME}; with target, exclusive "
+                     "with pair and generator"),
+    "target": Custom(None, lambda v, p: _check_domain_entry(v, p), "the target image domain (as source)"),
+    "protocol": Str("transductive", "image domains: transductive (train on all unlabelled target images, "
+                                    "test on the same) or inductive (a held-out target test split)",
+                    choices=("transductive", "inductive")),
+    "image_size": Num(224, "image domains: the side of the images the model sees", lo=8, integer=True),
+    "augment": Str("imagenet", "image domains: transform preset (da.datasets.PRESETS)",
+                   choices=("imagenet", "digits", "none")),
+    "augment_source": Str(None, "image domains: the source's own training preset (null: augment)",
+                          choices=("imagenet", "digits", "none"), optional=True),
+    "augment_target": Str(None, "image domains: the target's own training preset (null: augment)",
+                          choices=("imagenet", "digits", "none"), optional=True),
+    "num_workers": Num(0, "image domains: DataLoader workers per stream", lo=0, integer=True),
 }
+
+_DOMAIN_KEYS = {"folder": ("folder",), "list": ("list", "root", "classes"), "layout": ("layout", "root", "domain")}
+
+
+def _check_domain_entry(value, path):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"folder": value}
+    if not isinstance(value, dict):
+        raise ConfigError(path, f"expected {{folder: DIR}}, {{list: FILE, root: DIR}} or {{layout: NAME, root: "
+                                f"DIR, domain: NAME}}, got {_describe(value)}")
+    kinds = [k for k in _DOMAIN_KEYS if k in value]
+    if len(kinds) != 1:
+        raise ConfigError(path, f"give exactly one of folder, list, layout; got keys {sorted(value)}")
+    for k in value:
+        if k not in _DOMAIN_KEYS[kinds[0]]:
+            raise ConfigError(f"{path}.{k}", f"unknown key for a {kinds[0]!r} entry; valid: "
+                                             f"{', '.join(_DOMAIN_KEYS[kinds[0]])}")
+    if kinds[0] == "layout":
+        from da.datasets.layouts import LAYOUTS
+
+        Str(None, choices=tuple(LAYOUTS)).check(value["layout"], f"{path}.layout")
+        for k in ("root", "domain"):
+            if k not in value:
+                raise ConfigError(f"{path}.{k}", "missing: a layout entry needs layout, root and domain")
+    out = {k: (str(v) if k != "classes" else v) for k, v in value.items()}
+    return out
 
 
 def _check_generator(value, path):
@@ -212,6 +256,15 @@ _MODEL = {
     "dropout": Num(0.0, "dropout probability", lo=0.0, hi=1.0),
     "activation": Str("relu", "mlp activation", choices=("relu", "tanh", "sigmoid", "gelu", "elu",
                                                          "leaky_relu")),
+    "backbone": Str(None, "a named backbone: torchvision/<name> (resnet50, vit_b_16, ...), timm/<name>, "
+                          "mlp or lenet, followed by model.bottleneck and a linear head (null: model.arch "
+                          "with its hidden/channels)", optional=True),
+    "weights": Str(None, "backbone weights: null (random init, seeded), a local state-dict file, or the "
+                         "package's weight name (IMAGENET1K_V2; pretrained for timm), which downloads on "
+                         "first use", optional=True),
+    "bottleneck": Num(256, "with a backbone: width of the Linear+BatchNorm1d+ReLU bottleneck the losses see "
+                           "(0: none)", lo=0, integer=True),
+    "freeze_bn": Bool(False, "with a backbone: keep its BatchNorm statistics and affine parameters fixed"),
 }
 
 def _train_section(stage: str) -> dict:

@@ -122,6 +122,9 @@ class TrainConfig:
     horizon: int | None = _spec(None, _int(optional=True),
                                 "steps over which p goes 0 -> 1 (null: epochs x steps per epoch)")
     discriminator_lr_factor: float = _spec(1.0, _num(), "discriminators' lr = lr x this")
+    backbone_lr_factor: float | None = _spec(None, _num(optional=True),
+                                             "a named backbone's lr = lr x this, its new layers (bottleneck, "
+                                             "head) at lr (null: 0.1 with pretrained weights, else 1)")
     source_weight: float = _spec(1.0, _num(), "weight of the labelled-source cross-entropy")
     target_weight: float = _spec(1.0, _num(), "weight of the labelled-target cross-entropy")
     grad_clip: float | None = _spec(None, _num(lo_open=True, optional=True),

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from da._validation import check_positive_int
 from da.transfer._rng import seeded, torch_seed
+from da.transfer.backbones import BottleneckFeaturizer, param_groups
 from da.transfer.evaluate import final_metrics, part_outputs, target_accuracy
 from da.transfer.fit_result import FitResult, TrainingDivergedError
 from da.transfer.inputs import as_split, example_rows, make_split, make_streams, subsample_part
@@ -353,6 +354,9 @@ class Trainer:
         steps_per_epoch = c.steps_per_epoch or max(math.ceil(s.n / s.batch_size) for s in streams.values())
         horizon = c.horizon if c.horizon is not None else c.epochs * steps_per_epoch
         groups, reg, frozen = self.strategy.prepare(model, c.lr, seed=c.seed)
+        if self.strategy.backbone_lr_factor == 1.0 and (
+                c.backbone_lr_factor is not None or isinstance(model.featurizer, BottleneckFeaturizer)):
+            groups = param_groups(model, c.lr, c.backbone_lr_factor)  # backbone x factor, new layers x 1
         for t in terms:
             params = [p for p in t.loss.parameters() if p.requires_grad]
             if params:
