@@ -60,6 +60,7 @@ __all__ = [
     "COMPLETED", "FAILED_STATUS", "STATES", "STAGES",
     # record keys
     "LOSS_PREFIX", "WEIGHT_PREFIX", "SELECTION_PREFIX", "DIAG_PREFIX", "loss_key", "weight_key",
+    "EPOCH_ACCURACIES", "TARGET_EVAL_ACCURACIES", "STEP", "EPOCH", "BOUND_SUFFIXES",
     "selection_key", "FIT_METRICS", "flat_fit_metrics", "TARGET_ACC", "METHOD", "SEVERITY",
     "N_TARGET_LABELED", "STRATEGY", "GAP_AFTER", "TRUE_GAP",
     # ids, readers, writers
@@ -112,6 +113,10 @@ SELECTION_PREFIX = "selection/"
 DIAG_PREFIX = "diag/"
 EPOCH_ACCURACIES = ("source_train_acc", "source_val_acc", "target_val_acc", "target_test_acc",
                     "gap_val_acc", "source_batch_acc", "target_batch_acc")
+#: The target accuracies of an epoch record: evaluation only (oracle information, never selection).
+TARGET_EVAL_ACCURACIES = ("target_val_acc", "target_test_acc")
+#: The axes of every trainer record: the global optimisation step and the epoch.
+STEP, EPOCH = "step", "epoch"
 #: Bounds of a logged estimate ``<key>``: ``<key>_lo`` and ``<key>_hi``.
 BOUND_SUFFIXES = ("_lo", "_hi")
 

@@ -48,7 +48,7 @@ __all__ = ["LOGGERS", "Sinks", "make_sinks"]
 #: The sink names, as in ``train.loggers``.
 LOGGERS = ("jsonl", "tensorboard", "mlflow")
 STEP_TAG = "step/"  # the tag prefix of per-step scalars (per-epoch ones have none)
-_AXES = ("step", "epoch")
+_AXES = (R.STEP, R.EPOCH)
 _EXPERIMENT = "da"
 _STATUS = {R.COMPLETED: "FINISHED", R.FAILED_STATUS: "FAILED"}
 

@@ -116,7 +116,7 @@ class _AdversarialLoss(nn.Module):
         return self._schedule(p)
 
     def _check_in_features(self, fs, ft) -> tuple[torch.Tensor, torch.Tensor]:
-        """:func:`~da.align._checks._check_features`, plus ``in_features`` columns."""
+        """:func:`da._validation.check_features`, plus ``in_features`` columns."""
         fs, ft = _check_features(fs, ft)
         if fs.shape[1] != self.in_features:
             raise ValueError(f"fs has {fs.shape[1]} features but in_features={self.in_features} "

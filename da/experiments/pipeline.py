@@ -2,7 +2,7 @@ r"""One run of an experiment: pretrain (cached), diagnose, fine-tune, diagnose, 
 
 :func:`run_experiment` is the whole pipeline behind ``da run``; every sweep
 backend calls it once per resolved config. It writes the run directory
-described in :mod:`da.experiments.records`, ``result.json`` last.
+described in :mod:`da._runs`, ``result.json`` last.
 
 The stages call the public functions of the modules to their left:
 :mod:`da.data` / :mod:`da.datasets` build the pair, :mod:`da.transfer`

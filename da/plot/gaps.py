@@ -250,8 +250,7 @@ TRAJECTORY_QUANTITIES = {
     "lambda": "weight",
     "target_acc": "accuracy",
 }
-_TARGET_ACCURACIES = ("target_val_acc", "target_test_acc")
-_STEP_KEYS = ("step", "epoch")
+_STEP_KEYS = (R.STEP, R.EPOCH)
 # prefixes of record keys that are not a loss's statistics
 _NOT_STATS = (R.LOSS_PREFIX, R.WEIGHT_PREFIX, R.SELECTION_PREFIX, R.DIAG_PREFIX)
 
@@ -274,7 +273,7 @@ def _columns_for(df, quantity: str) -> list:
             out.append(col)
         elif kind == "weight" and col.startswith(R.WEIGHT_PREFIX):
             out.append(col)
-        elif kind == "accuracy" and col in _TARGET_ACCURACIES:
+        elif kind == "accuracy" and col in R.TARGET_EVAL_ACCURACIES:
             out.append(col)
     return out
 

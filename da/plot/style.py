@@ -68,9 +68,10 @@ METRIC_LABELS = {
     "kl_joint": "KL(P_T ‖ P_S) (nats)",
     "prior_tv": "prior total variation (0–1)",
     "lambda": "λ, alignment weight (dimensionless)",
-    "target_acc": "target accuracy (fraction)",
-    "target_test_acc": "target test accuracy (fraction)",
-    "target_val_acc": "target validation accuracy (fraction)",
+    # target accuracies read target labels: evaluation only, an oracle quantity
+    "target_acc": "target accuracy (oracle; fraction)",
+    "target_test_acc": "target test accuracy (oracle; fraction)",
+    "target_val_acc": "target validation accuracy (oracle; fraction)",
     "source_test_acc": "source test accuracy (fraction)",
     "loss": "loss (nats)",
 }
