@@ -29,10 +29,7 @@ BOTTOM = "_bottom"  # da/_*.py
 
 #: Upward edges that are known and being fixed elsewhere, with the reason. Remove an entry
 #: when its fix lands: the test then guards the edge like any other.
-KNOWN_UPWARD: dict = {
-    ("data", "datasets"): "EmpiricalDomain.from_dataset imports da.datasets.adapters.dataset_to_arrays; "
-                          "issue #11 moves it (the 'vision' branch)",
-}
+KNOWN_UPWARD: dict = {}
 
 
 def _layer_of_module(mod: str) -> str | None:
