@@ -120,3 +120,27 @@ def test_finetune_loggers_argument(tmp_path):
     finetune(FeaturizerHead(*mlp(2, (8,), 2, seed=0)), pair.sample(120, 80, seed=0), epochs=2,
              run_dir=tmp_path, loggers=["jsonl", "tensorboard"], device="cpu")
     assert any((tmp_path / R.TENSORBOARD_DIR).iterdir())
+
+
+def test_da_run_with_train_loggers_fills_the_sinks(tmp_path):
+    """`train.loggers: [jsonl, tensorboard, mlflow]` in a config: both sinks hold the per-epoch losses."""
+    pytest.importorskip("tensorboard")
+    pytest.importorskip("mlflow")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from da.experiments.pipeline import run_experiment
+
+    cfg = {"name": "t", "figures": False, "seed": 0, "method": "coral",
+           "data": {"generator": {"domain": "gaussian", "shift": "rotation", "severity": 30},
+                    "n_source": 120, "n_target": 120},
+           "model": {"hidden": [8]}, "pretrain": {"epochs": 1},
+           "train": {"epochs": 3, "batch_size": 32, "loggers": ["jsonl", "tensorboard", "mlflow"]},
+           "diagnostics": {"before": False, "after": False}}
+    res = run_experiment(cfg, tmp_path)
+    run_dir = tmp_path / res["run_id"]
+    ev = EventAccumulator(str(run_dir / R.TENSORBOARD_DIR))
+    ev.Reload()
+    coral = [e.value for e in ev.Scalars("loss/coral")]
+    epochs = [r for r in R.read_jsonl(run_dir / R.METRICS) if r.get("stage") == "finetune"]
+    assert coral == pytest.approx([r["loss/coral"] for r in epochs])
+    assert (run_dir / R.MLFLOW_DIR).exists()

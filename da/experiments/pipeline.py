@@ -538,9 +538,10 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
         hooks.append((1, _tracker((split, cfg))))
     t = time.perf_counter()
     try:
+        # the run directory's records are the pipeline's own (below); other sinks replay them
         fit = finetune(model, split, terms, strategy=_strategy(cfg["transfer"]),
-                       config=_train_config(cfg["train"], cfg["seed"], stage="train"), hooks=hooks,
-                       verbose=True)
+                       config=dict(_train_config(cfg["train"], cfg["seed"], stage="train"), loggers=["jsonl"]),
+                       hooks=hooks, verbose=True)
     finally:
         bar.close()
     timing["finetune_seconds"] = time.perf_counter() - t
@@ -549,6 +550,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     if cfg["train"]["log_every"]:
         for rec in fit.steps:
             R.append_jsonl(metrics_path, {"stage": "finetune_step", **rec})
+    _replay_to_sinks(fit, cfg, run_dir, rid)
     if cfg["train"]["checkpoint"]:
         save_checkpoint(run_dir / R.CHECKPOINT, model, cfg, fit.metrics)
 
@@ -584,6 +586,20 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     for h in logging.getLogger("da").handlers:  # nothing may land in the run directory after result.json
         h.flush()
     return R.write_result(run_dir, result)
+
+
+def _replay_to_sinks(fit, cfg: dict, run_dir: Path, rid: str) -> None:
+    """The fine-tuning records, replayed into the sinks of ``train.loggers`` other than jsonl."""
+    names = [n for n in cfg["train"]["loggers"] if n != "jsonl"]
+    if not names:
+        return
+    from da._sinks import make_sinks
+
+    with make_sinks(names, run_dir, rid, cfg) as sinks:
+        for rec in fit.steps:
+            sinks.log_step(rec, int(rec["step"]))
+        for rec in fit.history:
+            sinks.log_epoch(rec, int(rec["step"]))
 
 
 def _strategy(transfer: dict):
