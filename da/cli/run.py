@@ -35,7 +35,7 @@ def _parse_intermixed(p) -> None:
 
 def add_common_arguments(p, *, jobs_default: int | None = None) -> None:
     _parse_intermixed(p)
-    p.add_argument("config", help="experiment YAML file")
+    p.add_argument("config", nargs="?", help="experiment YAML file")
     p.add_argument("overrides", nargs="*", metavar="key.path=value",
                    help="override config keys (values are YAML): train.epochs=5 align.0.weight=0.5 "
                         "'seed=[0,1,2]' is a value, not a sweep; use grid.seed='[0,1,2]'")
@@ -51,6 +51,8 @@ def add_common_arguments(p, *, jobs_default: int | None = None) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs (id, state) without running anything")
     p.add_argument("--show-config", action="store_true", help="print the resolved config(s) and exit")
+    p.add_argument("--show-defaults", action="store_true",
+                   help="print every config key with its default and meaning, and exit")
 
 
 def add_parser(sub):
@@ -64,6 +66,8 @@ def resolve_runs(args):
     """CONFIG + overrides -> the resolved configs (one per sweep point)."""
     from da.experiments.config import expand_sweep, load_config, set_path
 
+    if args.config is None:
+        raise ValueError("a config file is needed")
     raw = load_config(args.config)
     grid_ov = [o for o in args.overrides if o.split("=", 1)[0].startswith(("grid.", "zip."))]
     plain = [o for o in args.overrides if o not in grid_ov]
@@ -176,6 +180,13 @@ def sweep_figures(root) -> None:
 
 
 def run(args) -> int:
+    if args.show_defaults:
+        from da.experiments.schema import describe_schema
+
+        print(describe_schema())
+        return 0
+    if args.config is None:
+        raise ValueError("a config file is needed (or --show-defaults)")
     return execute(args)
 
 

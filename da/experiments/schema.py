@@ -349,3 +349,18 @@ SCHEMA: dict[str, Any] = {
     "diagnostics": _DIAGNOSTICS,
     "label_shift": _LABEL_SHIFT,
 }
+
+
+def describe_schema(schema: dict | None = None, prefix: str = "") -> str:
+    """Every key of :data:`SCHEMA` as ``path: default  # doc``, in schema order (``da run --show-defaults``)."""
+    lines = []
+    for k, spec in (SCHEMA if schema is None else schema).items():
+        path = f"{prefix}{k}"
+        if isinstance(spec, dict):
+            lines.append(f"{path}:")
+            lines.append(describe_schema(spec, f"{path}."))
+        else:
+            default = spec.default
+            default = "null" if default is None else default
+            lines.append(f"{path}: {default}" + (f"  # {spec.doc}" if spec.doc else ""))
+    return "\n".join(lines)

@@ -111,3 +111,16 @@ def test_bf16_autocast_on_cpu_keeps_the_reversal_and_the_guard():
     res = finetune(mlp(3, (8,), 2), (Xs, ys, Xt), [(DANNLoss(8, hidden=(8,)), 1.0)], epochs=2, batch_size=16,
                    precision="bf16", device="cpu")
     assert np.isfinite(res.history[-1]["loss/total"]) and res.config["train"]["precision"] == "bf16"
+
+
+def test_show_defaults_lists_every_train_field_with_its_doc(capsys):
+    from da.cli.main import main
+
+    assert main(["run", "--show-defaults"]) == 0
+    out = capsys.readouterr().out
+    for f in fields(TrainConfig):
+        if f.name == "seed":
+            continue
+        line = next(x for x in out.splitlines() if x.startswith(f"train.{f.name}: "))
+        assert f.metadata["leaf"].doc[:20] in line
+        assert any(x.startswith(f"pretrain.{f.name}: ") for x in out.splitlines())
