@@ -40,7 +40,7 @@ def test_make_alignment_builds_every_loss_and_records_it_under_its_name():
 
 def test_criteria_strategies_schedules_and_optimizers_registries():
     from da.align.schedules import LR_SCHEDULES
-    from da.experiments.config import SCHEDULES, SCHEMA
+    from da.experiments.schema import SCHEDULES, SCHEMA
     from da.transfer.selection import CRITERIA
     from da.transfer.strategies import STRATEGIES
     from da.transfer.train_config import TrainConfig
