@@ -2,16 +2,18 @@ r"""Deep joint distribution optimal transport loss (DeepJDOT)."""
 
 from __future__ import annotations
 
-import ot
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from da._kernels import pairwise_sq_dists
+from da._lazy import lazy_module
 from da._validation import check_positive_int
 from da.align._checks import (_check_choice, _check_class_labels, _check_features, _check_logits,
                               _check_nonnegative, _check_positive)
 from da.align.ot_losses import _uniform
+
+ot = lazy_module("ot")  # POT imports scikit-learn, pandas and networkx: seconds, paid on first use
 
 __all__ = ["JDOTLoss"]
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import ot
 import torch
 from torch import nn
 
+from da._lazy import lazy_module
 from da._validation import check_positive_int
 from da.align._checks import _check_choice, _check_features, _check_positive
+
+ot = lazy_module("ot")  # POT imports scikit-learn, pandas and networkx: seconds, paid on first use
 
 __all__ = ["SinkhornLoss", "SlicedWassersteinLoss"]
 

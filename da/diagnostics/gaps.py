@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import stats
 
+from da._lazy import lazy_module
 from da._validation import check_positive_int, check_random_state
 from da.diagnostics._classifier import _held_out_predictions
 from da.diagnostics._inputs import (_check_bandwidth, _check_choice, _check_fraction, _check_pair,
@@ -18,6 +18,8 @@ from da.diagnostics._inputs import (_check_bandwidth, _check_choice, _check_frac
 from da.diagnostics._quadratic import (_MAX_BYTES, _mmd2_pooled, _pooled_median, _weighted_energy,
                                        _weighted_mmd2)
 from da.diagnostics.results import GapResult
+
+stats = lazy_module("scipy.stats")  # a second of imports; only some functions need it
 
 __all__ = ["GAP_METRICS", "mmd2", "energy_distance", "coral_distance", "wasserstein",
            "sliced_wasserstein", "proxy_a_distance", "gap"]

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import log_softmax, softmax
 
+from da._lazy import lazy_module
 from da._validation import check_labels, check_positive_int, check_random_state
 from da.diagnostics._inputs import _check_choice, _check_fraction
 from da.diagnostics.results import _jsonable
+
+optimize, special = lazy_module("scipy.optimize"), lazy_module("scipy.special")
 
 __all__ = ["LabelShiftResult", "estimate_label_shift", "fit_bcts", "LABEL_SHIFT_METHODS"]
 
@@ -134,7 +135,7 @@ def fit_bcts(probs, y, *, eps: float = 1e-12):
 
     def parts(theta):
         a, b = theta[0], np.r_[0.0, theta[1:]]
-        lsm = log_softmax(a * Z + b, axis=1)
+        lsm = special.log_softmax(a * Z + b, axis=1)
         return lsm, np.exp(lsm)
 
     def nll(theta):
@@ -155,7 +156,7 @@ def fit_bcts(probs, y, *, eps: float = 1e-12):
         return H
 
     # Convex in (a, b): an exact-Hessian trust region converges in a few steps.
-    res = minimize(nll, np.r_[1.0, np.zeros(K - 1)], jac=grad, hess=hess, method="trust-exact",
+    res = optimize.minimize(nll, np.r_[1.0, np.zeros(K - 1)], jac=grad, hess=hess, method="trust-exact",
                    options={"gtol": 1e-8, "maxiter": 200})
     if res.x[0] <= 0:
         raise ValueError("fit_bcts: the fitted inverse temperature is not positive; the "
@@ -163,7 +164,7 @@ def fit_bcts(probs, y, *, eps: float = 1e-12):
     a, b = float(res.x[0]), np.r_[0.0, res.x[1:]]
 
     def calibrate(Q):
-        return softmax(a * np.log(np.clip(np.asarray(Q, dtype=np.float64), eps, None)) + b, axis=1)
+        return special.softmax(a * np.log(np.clip(np.asarray(Q, dtype=np.float64), eps, None)) + b, axis=1)
 
     return calibrate, {"temperature": 1.0 / a, "biases": b.tolist(), "nll": float(res.fun),
                        "converged": bool(res.success)}

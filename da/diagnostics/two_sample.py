@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import stats
 
+from da._lazy import lazy_module
 from da._validation import check_positive_int, check_random_state
 from da.diagnostics._classifier import _held_out_predictions
 from da.diagnostics._inputs import _check_bandwidth, _check_choice, _check_fraction, _check_pair
 from da.diagnostics._quadratic import _pooled_median
 from da.diagnostics.permutation import _batched_energy_test, _batched_mmd_test, _permutation_pvalues
 from da.diagnostics.results import TestResult
+
+stats = lazy_module("scipy.stats")  # a second of imports; only some functions need it
 
 __all__ = ["mmd_test", "energy_test", "c2st", "ks_test", "linear_mmd_test", "DEFAULT_AGG_SCALES"]
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import pandas as pd
+
+from da._lazy import lazy_module
+
+pd = lazy_module("pandas")
 
 
 def finite_array(values, name: str, *, ndim: int | None = None, min_size: int = 1) -> np.ndarray:

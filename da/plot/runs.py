@@ -41,7 +41,10 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
+from da._lazy import lazy_module
+
+pd = lazy_module("pandas")
 
 __all__ = ["read_metrics", "read_results", "plot_run_dir", "run_figures"]
 

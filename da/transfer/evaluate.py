@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.special import softmax
 
+from da._lazy import lazy_function
 from da._validation import check_labels, check_positive_int
+
+softmax = lazy_function("scipy.special", "softmax")
 
 __all__ = ["expected_calibration_error", "classification_metrics", "predict_outputs", "evaluate"]
 
