@@ -222,6 +222,24 @@ def _estimate(P_val, y_val, P_t, method, calibrate, K, max_iter, tol):
     return q, p, details
 
 
+def _bootstrap_prior(P_val, y_val, P_t, B, confidence, rng, method, calibrate, K, max_iter, tol):
+    """Percentile interval (K, 2) of the prior over B resamples (those that keep every class)."""
+    reps = []
+    n, m = P_val.shape[0], P_t.shape[0]
+    for _ in range(B):
+        iv = rng.integers(0, n, n)
+        it = rng.integers(0, m, m)
+        if np.bincount(y_val[iv], minlength=K).min() == 0:
+            continue  # a resample that lost a class has no source prior
+        reps.append(_estimate(P_val[iv], y_val[iv], P_t[it], method, calibrate, K, max_iter, tol)[0])
+    if not reps:
+        raise ValueError(f"every one of the {B} bootstrap resamples lost a class of ys_val; "
+                         "pass n_bootstrap=0 or more validation rows per class")
+    reps = np.array(reps)
+    lo, hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
+    return np.stack([lo, hi], axis=1), int(reps.shape[0])
+
+
 def estimate_label_shift(probs_source_val, ys_val, probs_target, *, method: str = "mlls",
                          calibrate: bool = True, n_bootstrap: int = 100, confidence: float = 0.95,
                          seed=None, max_iter: int = 10_000, tol: float = 1e-8) -> LabelShiftResult:
@@ -311,21 +329,8 @@ def estimate_label_shift(probs_source_val, ys_val, probs_target, *, method: str 
     q, p, details = _estimate(P_val, y_val, P_t, method, calibrate, K, max_iter, tol)
     ci = None
     if B:
-        reps = []
-        n, m = P_val.shape[0], P_t.shape[0]
-        for _ in range(B):
-            iv = rng.integers(0, n, n)
-            it = rng.integers(0, m, m)
-            if np.bincount(y_val[iv], minlength=K).min() == 0:
-                continue  # a resample that lost a class has no source prior
-            reps.append(_estimate(P_val[iv], y_val[iv], P_t[it], method, calibrate, K, max_iter, tol)[0])
-        if not reps:
-            raise ValueError(f"every one of the {B} bootstrap resamples lost a class of ys_val; "
-                             "pass n_bootstrap=0 or more validation rows per class")
-        reps = np.array(reps)
-        lo, hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
-        ci = np.stack([lo, hi], axis=1)
-        details["n_bootstrap_used"] = int(reps.shape[0])
+        ci, details["n_bootstrap_used"] = _bootstrap_prior(P_val, y_val, P_t, B, confidence, rng, method,
+                                                           calibrate, K, max_iter, tol)
     if method == "mlls":
         label = "mlls (EM" + (", BCTS-calibrated)" if calibrate else ")")
     else:
