@@ -125,7 +125,7 @@ def _quadratic_forms(M: torch.Tensor, A: torch.Tensor, max_bytes: int = _MAX_BYT
     At = A.transpose(-2, -1)
     r = (At @ rowsum).squeeze(-1)
     t = (At @ diag).squeeze(-1)
-    lead = torch.broadcast_shapes(M.shape[:-2], A.shape[:-2])
+    lead = np.broadcast_shapes(tuple(M.shape[:-2]), tuple(A.shape[:-2]))  # torch.broadcast_shapes imports sympy (0.5 s)
     N, B = A.shape[-2], A.shape[-1]
     chunk = max(1, int(max_bytes // (8 * N * max(1, math.prod(lead)))))
     q = torch.empty(*lead, B, dtype=M.dtype)
