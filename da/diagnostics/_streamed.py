@@ -30,8 +30,10 @@ import torch
 from da._kernels import median_bandwidth, pairwise_sq_dists
 from da.diagnostics._quadratic import _exact_kth
 
-#: Entries of one block of rows (8 MiB of float64): sized to stay in cache.
-_BLOCK_ENTRIES = 2 ** 20
+#: Entries of one block of rows (16 MiB of float64): few enough blocks that the
+#: per-operation thread start-up stays small, and below glibc's 32 MiB mmap
+#: ceiling, so each block reuses heap pages instead of faulting in fresh ones.
+_BLOCK_ENTRIES = 2 ** 21
 #: Pairs sampled to bracket the median, and the bracket's half-width in sampled
 #: pairs (about 5.7 standard errors of the sample median).
 _BRACKET_PAIRS, _BRACKET_HALF_WIDTH = 20_000, 400
