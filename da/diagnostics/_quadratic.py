@@ -36,7 +36,7 @@ def _as_tensor(X) -> torch.Tensor:
 
 
 def _pooled_sq_dists(Xs, Xt) -> torch.Tensor:
-    """Squared distances on the pooled sample, float64, exact zeros on the diagonal.
+    r"""Squared distances on the pooled sample, float64, exact zeros on the diagonal.
 
     ``Xs``, ``Xt`` are arrays of shape (n, d), (m, d) or batches (R, n, d), (R, m, d).
     The same numbers as :func:`da._kernels.pairwise_sq_dists` (the Gram matrix

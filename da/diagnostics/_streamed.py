@@ -30,10 +30,9 @@ import torch
 from da._kernels import median_bandwidth, pairwise_sq_dists
 from da.diagnostics._quadratic import _exact_kth
 
-#: Entries of one block of rows (16 MiB of float64): few enough blocks that the
-#: per-operation thread start-up stays small, and below glibc's 32 MiB mmap
-#: ceiling, so each block reuses heap pages instead of faulting in fresh ones.
-_BLOCK_ENTRIES = 2 ** 21
+#: Entries of one block of rows (32 MiB of float64, one buffer reused by every
+#: block): few blocks, so that the per-operation thread synchronisation stays small.
+_BLOCK_ENTRIES = 2 ** 22
 #: Pairs sampled to bracket the median, and the bracket's half-width in sampled
 #: pairs (about 5.7 standard errors of the sample median).
 _BRACKET_PAIRS, _BRACKET_HALF_WIDTH = 20_000, 400
@@ -43,17 +42,26 @@ def _block_rows(N: int) -> int:
     return max(32, min(N, _BLOCK_ENTRIES // N))
 
 
-def _sq_dist_block(Z: torch.Tensor, sq: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-    """Rows ``start:stop`` and columns ``start:`` of the pooled squared distances.
+def _sq_dist_block(Z: torch.Tensor, sq: torch.Tensor, start: int, stop: int,
+                   buffer: torch.Tensor) -> torch.Tensor:
+    r"""Rows ``start:stop`` and columns ``start:`` of the pooled squared distances, in ``buffer``.
 
     The same formula as :func:`da._kernels.pairwise_sq_dists`,
-    :math:`(\\lVert z_i\\rVert^2 + \\lVert z_j\\rVert^2) - 2 z_i^\\top z_j`
-    clamped at 0, with exact zeros for a row against itself.
+    :math:`(\lVert z_i\rVert^2 + \lVert z_j\rVert^2) - 2 z_i^\top z_j`
+    clamped at 0 (one ``addmm`` onto the sums of squared norms), with exact
+    zeros for a row against itself.
     """
-    blk = Z[start:stop] @ Z[start:].T
-    blk.mul_(-2.0).add_(sq[start:stop] + sq[start:].T).clamp_min_(0.0)
-    blk[:, :stop - start].fill_diagonal_(0.0)
+    w, cols = min(stop, Z.shape[0]) - start, Z.shape[0] - start
+    blk = buffer[:w * cols].view(w, cols)
+    torch.add(sq[start:stop], sq[start:].T, out=blk)
+    blk.addmm_(Z[start:stop], Z[start:].T, alpha=-2.0).clamp_min_(0.0)
+    blk[:, :w].fill_diagonal_(0.0)
     return blk
+
+
+def _block_buffer(N: int) -> torch.Tensor:
+    """One reusable block (fresh memory of this size is a page fault per 4 KiB)."""
+    return torch.empty(_block_rows(N) * N, dtype=torch.float64)
 
 
 def _streamed_median(Z: torch.Tensor) -> float:
@@ -70,9 +78,9 @@ def _streamed_median(Z: torch.Tensor) -> float:
     lo = sample[max(0, int(pos) - _BRACKET_HALF_WIDTH)]
     hi = sample[min(sample.size - 1, int(pos) + _BRACKET_HALF_WIDTH + 1)]
     below, inside = 0, []
-    rows = _block_rows(N)
+    rows, buffer = _block_rows(N), _block_buffer(N)
     for s in range(0, N, rows):
-        blk = _sq_dist_block(Z, sq, s, s + rows)
+        blk = _sq_dist_block(Z, sq, s, s + rows, buffer)
         w = blk.shape[0]
         blk[:, :w].masked_fill_(torch.ones(w, w, dtype=torch.bool).tril_(), float("nan"))  # j > i only
         below += int(torch.count_nonzero(blk < lo))
@@ -112,9 +120,9 @@ def _streamed_forms(Z: torch.Tensor, A: torch.Tensor, coefs=None):
     q = torch.zeros(L, B, dtype=torch.float64)
     rowsum = torch.zeros(L, N, dtype=torch.float64)
     diag = torch.zeros(L, N, dtype=torch.float64)
-    rows = _block_rows(N)
+    rows, buffer = _block_rows(N), _block_buffer(N)
     for s in range(0, N, rows):
-        d2 = _sq_dist_block(Z, sq, s, s + rows)
+        d2 = _sq_dist_block(Z, sq, s, s + rows, buffer)
         w = d2.shape[0]
         for ell in range(L):
             last = ell == L - 1
