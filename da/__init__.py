@@ -12,17 +12,12 @@ __version__ = "0.1.0"
 
 import importlib
 
-from da.data import (  # noqa: E402
-    Domain,
-    DomainPair,
-    EmpiricalDomain,
-    GaussianDomain,
-    MoonsDomain,
-)
-from da.datasets import load_pair  # noqa: E402
-
 _SUBPACKAGES = ("align", "transfer", "diagnostics", "experiments", "plot", "data", "datasets", "cli")
-_LAZY = {"DomainAdaptationClassifier": "da.transfer"}
+# Public names, each imported from its module on first use (PEP 562): ``import da``
+# itself imports neither torch nor scipy, so ``da --help`` starts in a fraction of a second.
+_LAZY = {"Domain": "da.data", "DomainPair": "da.data", "EmpiricalDomain": "da.data",
+         "GaussianDomain": "da.data", "MoonsDomain": "da.data", "load_pair": "da.datasets",
+         "DomainAdaptationClassifier": "da.transfer"}
 
 __all__ = [
     "__version__",
@@ -41,5 +36,11 @@ def __getattr__(name):
     if name in _SUBPACKAGES:
         return importlib.import_module(f"da.{name}")
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later look-ups skip this hook
+        return value
     raise AttributeError(f"module 'da' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

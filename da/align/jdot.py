@@ -2,17 +2,19 @@ r"""Deep joint distribution optimal transport loss (DeepJDOT)."""
 
 from __future__ import annotations
 
-import ot
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from da._kernels import pairwise_sq_dists
+from da._lazy import lazy_module
 from da._validation import check_positive_int
 from da._validation import (check_option as _check_choice, check_class_labels as _check_class_labels,
                              check_features as _check_features, check_logits as _check_logits,
                              check_nonnegative as _check_nonnegative, check_positive as _check_positive)
 from da.align.ot_losses import _uniform
+
+ot = lazy_module("ot")  # POT imports scikit-learn, pandas and networkx: seconds, paid on first use
 
 __all__ = ["JDOTLoss"]
 

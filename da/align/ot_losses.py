@@ -9,13 +9,15 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import ot
 import torch
 from torch import nn
 
+from da._lazy import lazy_module
 from da._validation import check_positive_int
 from da._validation import (check_option as _check_choice, check_features as _check_features,
                              check_positive as _check_positive)
+
+ot = lazy_module("ot")  # POT imports scikit-learn, pandas and networkx: seconds, paid on first use
 
 __all__ = ["SinkhornLoss", "SlicedWassersteinLoss"]
 

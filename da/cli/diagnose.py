@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
+from da._lazy import lazy_module
+
+np = lazy_module("numpy")  # `da --help` imports this module; numpy only when the command runs
+
 
 #: Two-sample test names accepted on the command line (aliases of da.diagnostics.TEST_NAMES).
 _DEFAULT_TESTS = "mmd,energy,c2st,ks"

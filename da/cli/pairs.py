@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
+from da._lazy import lazy_module
+
+np = lazy_module("numpy")  # `da --help` imports this module; numpy only when the command runs
 
 
 def add_parser(sub):

@@ -9,10 +9,12 @@ estimating silently.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
+from da._lazy import lazy_function
 from da._validation import (check_array, check_labels, check_positive_int, check_prior,
                             check_random_state)
+
+logsumexp = lazy_function("scipy.special", "logsumexp")
 
 __all__ = ["Domain", "EmpiricalDomain", "NoClosedFormError", "dataset_to_arrays"]
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
+from da._lazy import lazy_function
 from da._validation import check_array, check_cov, check_labels, check_prior
 from da.data.domain import Domain
+
+logsumexp = lazy_function("scipy.special", "logsumexp")
 
 __all__ = ["Gaussian", "GaussianDomain", "gaussian_kl", "gaussian_w2", "gaussian_mixture_mmd2",
            "gaussian_expected_kernel"]

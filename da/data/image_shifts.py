@@ -10,11 +10,13 @@ covariance.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
+from da._lazy import lazy_function
 from da.data.domain import Domain, EmpiricalDomain
 from da.data.gaussian import GaussianDomain
 from da.data.shifts import TransformedDomain, affine_shift, materialise
+
+gaussian_filter = lazy_function("scipy.ndimage", "gaussian_filter")
 
 __all__ = ["additive_noise", "blur", "contrast", "invert"]
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy.special import expit, log_expit
 
+from da._lazy import lazy_function
 from da._validation import check_prior, check_random_state
 from da.data.domain import Domain, EmpiricalDomain, NoClosedFormError
 from da.data.gaussian import GaussianDomain
+
+expit, log_expit = (lazy_function("scipy.special", f) for f in ("expit", "log_expit"))
 
 __all__ = ["TransformedDomain", "LabelShiftedDomain", "CovariateShiftDomain", "label_shift",
            "covariate_shift", "conditional_shift", "rotation", "subspace_shift", "affine_shift", "materialise"]

@@ -27,6 +27,8 @@ from da._kernels import median_bandwidth, pairwise_sq_dists
 
 # Bound on the bytes of any one intermediate (M @ A chunk, kernel stack).
 _MAX_BYTES = 2 ** 27
+# Entries per block of in-place elementwise work (cache-sized temporaries).
+_CHUNK_ENTRIES = 2 ** 18
 
 
 def _as_tensor(X) -> torch.Tensor:
@@ -34,14 +36,51 @@ def _as_tensor(X) -> torch.Tensor:
 
 
 def _pooled_sq_dists(Xs, Xt) -> torch.Tensor:
-    """Squared distances on the pooled sample, float64, exact zeros on the diagonal.
+    r"""Squared distances on the pooled sample, float64, exact zeros on the diagonal.
 
     ``Xs``, ``Xt`` are arrays of shape (n, d), (m, d) or batches (R, n, d), (R, m, d).
+    The same numbers as :func:`da._kernels.pairwise_sq_dists` (the Gram matrix
+    :math:`ZZ^\top` into the one output buffer, then
+    :math:`(\lVert z_i\rVert^2 + \lVert z_j\rVert^2) - 2 G_{ij}` in place, a
+    block of rows at a time): one :math:`N \times N` allocation instead of four,
+    since each fresh matrix of this size costs a page fault per 4 KiB.
     """
     Z = torch.cat([_as_tensor(Xs), _as_tensor(Xt)], dim=-2)
-    d2 = pairwise_sq_dists(Z)
+    sq = (Z * Z).sum(-1, keepdim=True)                             # (..., N, 1)
+    d2 = torch.matmul(Z, Z.transpose(-2, -1))
+    N = Z.shape[-2]
+    rows = max(1, _CHUNK_ENTRIES // N)
+    sq_t = sq.transpose(-2, -1)
+    for s in range(0, N, rows):
+        blk = d2[..., s:s + rows, :]
+        blk.mul_(-2.0).add_(sq[..., s:s + rows, :] + sq_t)        # fl(fl(|z_i|^2+|z_j|^2) - 2G)
+    d2.clamp_min_(0.0)
     d2.diagonal(dim1=-2, dim2=-1).zero_()
     return d2
+
+
+def _exact_kth(flat: torch.Tensor, k: int) -> float:
+    """The ``k``-th smallest entry (0-based) of a 1-d float64 tensor, exactly.
+
+    A fixed (seed 0) subsample of the entries brackets the rank-``k`` value; one
+    counting pass then keeps only the entries inside the bracket, and
+    ``np.partition`` runs on those few. The bracket is checked, and a miss (or
+    a small input) falls back to ``np.partition`` on everything, so the answer
+    is always the exact order statistic: sampling only decides the speed.
+    """
+    size = flat.numel()
+    if size < 200_000:
+        return float(np.partition(flat.numpy(), k)[k])
+    idx = torch.from_numpy(np.random.default_rng(0).integers(0, size, 20_000))
+    sample = np.sort(flat[idx].numpy())
+    pos = k / (size - 1) * (sample.size - 1)
+    lo = sample[max(0, int(pos) - 400)]
+    hi = sample[min(sample.size - 1, int(pos) + 401)]
+    below = int(torch.count_nonzero(flat < lo))
+    inside = flat[(flat >= lo) & (flat <= hi)]
+    if below <= k < below + inside.numel():
+        return float(np.partition(inside.numpy(), k - below)[k - below])
+    return float(np.partition(flat.numpy(), k)[k])
 
 
 def _median_bandwidths(d2: torch.Tensor) -> torch.Tensor:
@@ -50,22 +89,27 @@ def _median_bandwidths(d2: torch.Tensor) -> torch.Tensor:
     The lower median of the :math:`P = N(N-1)/2` distinct-pair distances is read
     off the full matrix without gathering its upper triangle: sorted, the
     :math:`N^2` entries are the :math:`N` diagonal zeros followed by every pair
-    value twice, so pair rank :math:`j` sits at position :math:`N + 2j`, and one
-    linear-time ``np.partition`` finds it.
+    value twice, so pair rank :math:`j` sits at position :math:`N + 2j`
+    (:func:`_exact_kth` finds it in about one pass over the matrix).
     """
     R, N = d2.shape[0], d2.shape[-1]
     k = N + 2 * ((N * (N - 1) // 2 - 1) // 2)
-    flat = d2.reshape(R, N * N).numpy()
-    med = torch.from_numpy(np.partition(flat, k, axis=1)[:, k].copy())
+    med = torch.tensor([_exact_kth(d2[r].reshape(-1), k) for r in range(R)], dtype=torch.float64)
     h = med.clamp_min(0.0).sqrt()
     for r in torch.nonzero(med <= 0).flatten().tolist():  # ties at zero: the shared fallback
         h[r] = median_bandwidth(d2[r])
     return h
 
 
-def _kernel_stack(d2: torch.Tensor, bandwidths: torch.Tensor) -> torch.Tensor:
-    """Gaussian kernels for a batch: d2 (R, N, N), bandwidths (R, L) -> (R, L, N, N)."""
+def _kernel_stack(d2: torch.Tensor, bandwidths: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
+    """Gaussian kernels for a batch: d2 (R, N, N), bandwidths (R, L) -> (R, L, N, N).
+
+    ``inplace=True`` (one bandwidth only) overwrites ``d2`` with its kernel: the
+    same numbers without a second :math:`N \times N` allocation.
+    """
     coef = (-0.5 / (bandwidths * bandwidths))[..., None, None]
+    if inplace and bandwidths.shape[-1] == 1:
+        return d2.unsqueeze(1).mul_(coef).exp_()
     return (d2.unsqueeze(1) * coef).exp_()
 
 
@@ -81,7 +125,7 @@ def _quadratic_forms(M: torch.Tensor, A: torch.Tensor, max_bytes: int = _MAX_BYT
     At = A.transpose(-2, -1)
     r = (At @ rowsum).squeeze(-1)
     t = (At @ diag).squeeze(-1)
-    lead = torch.broadcast_shapes(M.shape[:-2], A.shape[:-2])
+    lead = np.broadcast_shapes(tuple(M.shape[:-2]), tuple(A.shape[:-2]))  # torch.broadcast_shapes imports sympy (0.5 s)
     N, B = A.shape[-2], A.shape[-1]
     chunk = max(1, int(max_bytes // (8 * N * max(1, math.prod(lead)))))
     q = torch.empty(*lead, B, dtype=M.dtype)

@@ -1,34 +1,38 @@
 r"""How far apart two samples are: distribution-gap metrics and their bootstrap intervals.
 
-Every metric is a plain function ``metric(Xs, Xt, ...) -> float``. :func:`gap`
-computes any of them together with a percentile bootstrap interval and the
+Every metric is a plain function ``metric(Xs, Xt, ...) -> float``.
+:func:`~da.diagnostics.gap` (:mod:`da.diagnostics.gap_specs`, the table of
+metric specs) computes any of them together with a bootstrap interval and the
 name of the estimator actually used, as a :class:`~da.diagnostics.results.GapResult`.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-from scipy import stats
+import warnings
 
+import numpy as np
+
+from da._lazy import lazy_module
 from da._validation import check_positive_int, check_random_state
 from da.diagnostics._classifier import _held_out_predictions
 from da._validation import (check_bandwidth as _check_bandwidth, check_choice as _check_choice,
                              check_fraction as _check_fraction, check_pair as _check_pair,
                              subsample_rows as _subsample)
-from da.diagnostics._quadratic import (_MAX_BYTES, _mmd2_pooled, _pooled_median, _weighted_energy,
-                                       _weighted_mmd2)
-from da.diagnostics.results import GapResult
+from da.diagnostics._quadratic import _pooled_median, _weighted_energy, _weighted_mmd2
 
-__all__ = ["GAP_METRICS", "mmd2", "energy_distance", "coral_distance", "wasserstein",
-           "sliced_wasserstein", "proxy_a_distance", "gap"]
+ot = lazy_module("ot")  # POT imports scikit-learn, pandas and networkx: seconds, paid on first use
 
-#: Names accepted by :func:`gap` and :func:`da.diagnostics.shift_report`.
-GAP_METRICS = ("mmd2", "energy_distance", "coral_distance", "wasserstein", "sliced_wasserstein",
-               "proxy_a_distance")
+__all__ = ["mmd2", "energy_distance", "coral_distance", "wasserstein", "sliced_wasserstein",
+           "proxy_a_distance", "WASSERSTEIN_DEFAULTS"]
+
+#: The keyword defaults of :func:`wasserstein`, read by ``gap`` and ``GapTracker`` too.
+#: ``max_exact``: the exact network simplex on the full sample up to this many rows per
+#: domain. Measured on the 2-core development machine (``benchmarks/ot_exact.py``):
+#: about 7 s and a 0.4 GiB cost matrix at 5000 rows, ~cubic beyond.
+WASSERSTEIN_DEFAULTS = {"method": "auto", "max_exact": 5000, "reg": 0.05, "n_projections": 200}
 
 # ot.emd2 stops silently-wrong at its default 1e5 network-simplex iterations for n ~ 1e3.
-_EMD_ITER = 100_000_000
+_EMD_ITER = 1_000_000_000
 
 
 def _resolve_bandwidth(Xs, Xt, bandwidth) -> tuple[float, str]:
@@ -211,8 +215,6 @@ def _projections(d: int, n_projections: int, seed: int) -> np.ndarray:
 
 
 def _sliced(Xs, Xt, n_projections: int, seed: int) -> float:
-    import ot
-
     theta = _projections(Xs.shape[1], n_projections, seed)
     return float(ot.sliced_wasserstein_distance(Xs, Xt, projections=theta, p=2))
 
@@ -242,8 +244,9 @@ def _sliced_from_projected(Ps: np.ndarray, Pt: np.ndarray, grid) -> float:
     return float(np.sqrt(w2.mean()))
 
 
-def wasserstein(Xs, Xt, *, method: str = "auto", max_exact: int = 2500, reg: float = 0.05,
-                n_projections: int = 200, seed=None) -> float:
+def wasserstein(Xs, Xt, *, method: str = WASSERSTEIN_DEFAULTS["method"],
+                max_exact: int = WASSERSTEIN_DEFAULTS["max_exact"], reg: float = WASSERSTEIN_DEFAULTS["reg"],
+                n_projections: int = WASSERSTEIN_DEFAULTS["n_projections"], seed=None) -> float:
     r"""2-Wasserstein distance between the empirical measures (POT).
 
     Parameters
@@ -252,16 +255,20 @@ def wasserstein(Xs, Xt, *, method: str = "auto", max_exact: int = 2500, reg: flo
     Xt : array-like of shape (m, d)
     method : {"auto", "exact", "sinkhorn", "sliced"}
         ``"exact"``: network simplex, :func:`ot.emd2`, uniform weights, cost
-        :math:`\lVert x-y\rVert^2`. ``"auto"``: exact when ``max(n, m) <=
-        max_exact``, otherwise exact on a seeded subsample of ``max_exact`` rows
-        per domain (the same quantity, at a smaller ``n``; an exact solve costs
-        roughly :math:`O(n^3)`, about 2 s at ``n = 2500``). ``"sinkhorn"``:
+        :math:`\lVert x-y\rVert^2`, solved to optimality (a solve that stops
+        early warns). ``"auto"``: exact when ``max(n, m) <= max_exact``,
+        otherwise exact on a seeded subsample of ``max_exact`` rows per domain
+        (the same quantity at a smaller ``n``, biased upwards by the smaller
+        sample; :func:`~da.diagnostics.gap` adds a bootstrap interval and says
+        which estimator ran and on how many rows). ``"sinkhorn"``:
         entropic plan (:func:`ot.sinkhorn2`, log domain) with regularisation
         ``reg`` times the mean cost, returning
         :math:`\langle P_\varepsilon, C\rangle^{1/2}` (biased upwards).
         ``"sliced"``: :func:`sliced_wasserstein` — a different quantity.
         Use :func:`gap` to see which estimator ran.
     max_exact : int
+        Default 5000: an exact solve costs roughly :math:`O(n^3)` time (about 7 s
+        at 5000 rows on 2 cores) and :math:`8nm` bytes for the cost matrix.
     reg : float
         Relative entropic regularisation for ``"sinkhorn"``.
     n_projections : int
@@ -301,18 +308,19 @@ def wasserstein(Xs, Xt, *, method: str = "auto", max_exact: int = 2500, reg: flo
 
 
 def _emd_w2(Xs, Xt) -> float:
-    import ot
-
+    """Exact W2 by POT's network simplex on the full squared-Euclidean cost matrix."""
     M = ot.dist(Xs, Xt)  # squared Euclidean
     a = np.full(Xs.shape[0], 1.0 / Xs.shape[0])
     b = np.full(Xt.shape[0], 1.0 / Xt.shape[0])
-    return float(np.sqrt(max(0.0, float(ot.emd2(a, b, M, numItermax=_EMD_ITER)))))
+    cost, log = ot.emd2(a, b, M, numItermax=_EMD_ITER, log=True)
+    if log.get("warning"):
+        warnings.warn(f"wasserstein: ot.emd2 did not reach the optimum ({log['warning']}); "
+                      "the value is an upper bound", RuntimeWarning, stacklevel=3)
+    return float(np.sqrt(max(0.0, float(cost))))
 
 
 def _wasserstein(Xs, Xt, method, max_exact, reg, n_projections, rng):
     """Returns ``(value, method_used, details)``."""
-    import ot
-
     _check_choice(method, "method", ("auto", "exact", "sinkhorn", "sliced"))
     max_exact = check_positive_int(max_exact, "max_exact", minimum=1)
     n, m = Xs.shape[0], Xt.shape[0]
@@ -332,7 +340,8 @@ def _wasserstein(Xs, Xt, method, max_exact, reg, n_projections, rng):
     Xs_sub, Xt_sub = _subsample(Xs, max_exact, rng), _subsample(Xt, max_exact, rng)
     return (_emd_w2(Xs_sub, Xt_sub), "emd2-subsample",
             {"n_source": Xs_sub.shape[0], "n_target": Xt_sub.shape[0],
-             "reason": f"max(n, m) = {max(n, m)} > max_exact = {max_exact}: exact OT is ~cubic in n"})
+             "reason": f"max(n, m) = {max(n, m)} > max_exact = {max_exact}: exact OT is ~cubic in n; "
+                       "the subsample estimate is biased upwards, less so as max_exact grows"})
 
 
 def proxy_a_distance(Xs, Xt, *, estimator=None, test_size: float = 0.5, seed=None) -> float:
@@ -380,241 +389,3 @@ def proxy_a_distance(Xs, Xt, *, estimator=None, test_size: float = 0.5, seed=Non
 def _pad(pred: np.ndarray, y: np.ndarray) -> float:
     err = 0.5 * (np.mean(pred[y == 0] != 0) + np.mean(pred[y == 1] != 1))
     return float(np.clip(2.0 * (1.0 - 2.0 * err), 0.0, 2.0))
-
-
-def _block_mmd2(Xs, Xt, bandwidth: float, block_size: int, rng):
-    r"""Block MMD² (Zaremba et al. 2013): mean of :math:`\widehat{\mathrm{MMD}}^2_u` over disjoint blocks.
-
-    The rows are shuffled and cut into :math:`b = \max(1, \lfloor \min(n,m)/B \rfloor)`
-    blocks of :math:`\lfloor n/b \rfloor` source and :math:`\lfloor m/b \rfloor`
-    target rows (fewer than :math:`b` leftover rows per domain are dropped). The
-    block estimates are i.i.d. and unbiased, so their mean is unbiased with
-    standard error :math:`s/\sqrt b`. Cost :math:`O((n+m)Bd)` time; blocks are
-    evaluated a chunk at a time as one batched kernel computation.
-    Returns ``(value, standard_error, n_blocks)``.
-    """
-    n, m = Xs.shape[0], Xt.shape[0]
-    nb = max(1, min(n, m) // block_size)
-    bs, bt = n // nb, m // nb
-    S = Xs[rng.permutation(n)[:nb * bs]].reshape(nb, bs, -1)
-    T = Xt[rng.permutation(m)[:nb * bt]].reshape(nb, bt, -1)
-    N = bs + bt
-    chunk = max(1, int(_MAX_BYTES // (8 * N * N)))
-    vals = torch.cat([_mmd2_pooled(S[c:c + chunk], T[c:c + chunk], bandwidth)
-                      for c in range(0, nb, chunk)]).numpy()
-    se = float(vals.std(ddof=1) / np.sqrt(nb)) if nb > 1 else float("nan")
-    return float(vals.mean()), se, nb
-
-
-_CI_METHODS = ("percentile", "bias-corrected")
-
-
-def _bootstrap_ci(value, reps, confidence, ci_method, nonnegative):
-    """Percentile interval, or the percentile interval shifted by the bootstrap bias estimate."""
-    reps = np.asarray(reps, dtype=np.float64)
-    lo, hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2])
-    bias = float(reps.mean() - value)
-    if ci_method == "bias-corrected":
-        lo, hi = lo - bias, hi - bias
-        if nonnegative:
-            lo, hi = max(lo, 0.0), max(hi, 0.0)
-    return (float(lo), float(hi)), bias
-
-
-def _counts(rng, n: int, n_bootstrap: int) -> np.ndarray:
-    """Multinomial bootstrap counts, shape (n, n_bootstrap)."""
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).T.astype(np.float64)
-
-
-def gap(Xs, Xt, metric: str = "mmd2", *, n_bootstrap: int = 200, confidence: float = 0.95,
-        ci_method: str = "percentile", seed=None, **kwargs) -> GapResult:
-    r"""A gap metric with a percentile bootstrap interval and the estimator it used.
-
-    Parameters
-    ----------
-    Xs : array-like of shape (n, d)
-    Xt : array-like of shape (m, d)
-    metric : str
-        One of :data:`GAP_METRICS`.
-    n_bootstrap : int
-        Bootstrap resamples (0: no interval). Source and target rows are
-        resampled independently.
-    confidence : float in (0, 1)
-    ci_method : {"percentile", "bias-corrected"}
-        ``"percentile"``: :math:`[\hat\theta^*_{(\alpha/2)}, \hat\theta^*_{(1-\alpha/2)}]`.
-        ``"bias-corrected"``: the same interval shifted down by the bootstrap
-        bias estimate :math:`\bar\theta^* - \hat\theta` (clipped at 0 for
-        non-negative metrics); see Notes.
-    seed : int, Generator or None
-        Drives the bootstrap and the metric's own randomness.
-    **kwargs
-        Passed to the metric (``bandwidth``, ``method``, ``n_projections``,
-        ``estimator`` ...). ``metric="mmd2"`` also accepts ``block_size``: use
-        the linear-memory block estimator of Zaremba et al. (2013) on all rows,
-        with a normal interval from the block-to-block spread instead of a
-        bootstrap.
-
-    Returns
-    -------
-    GapResult
-
-    Notes
-    -----
-    The percentile interval is :math:`[\hat\theta^*_{(\alpha/2)}, \hat\theta^*_{(1-\alpha/2)}]`
-    (Efron & Tibshirani 1993). For ``mmd2`` and ``energy_distance`` all resamples
-    are evaluated at once as weighted quadratic forms of one kernel (distance)
-    pass; a repeated row is never paired with itself in the MMD's within-sample
-    terms. For ``proxy_a_distance`` the classifier is fitted once and its
-    held-out predictions are resampled (the interval covers test-set noise, not
-    refitting). For ``wasserstein`` each resample is a full OT solve.
-
-    Plug-in metrics that are (square roots of) squared norms — CORAL, energy
-    distance, (sliced) Wasserstein — are biased upwards, and resampling adds
-    the same bias again, so near zero the percentile interval can lie entirely
-    above the estimate. ``details["bootstrap_bias"]`` reports
-    :math:`\bar\theta^* - \hat\theta`; ``ci_method="bias-corrected"``
-    removes it (Efron & Tibshirani 1993, Ch. 10). The MMD² resamples exclude
-    a repeated row's pairs with itself and are (nearly) unbiased.
-
-    References
-    ----------
-    Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall.
-
-    Zaremba, W., Gretton, A., & Blaschko, M. (2013). B-test: A non-parametric,
-    low variance kernel two-sample test. *NeurIPS*.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> res = gap(rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + 1.0, "mmd2", seed=0)
-    >>> res.ci[0] < res.value < res.ci[1]
-    True
-    """
-    _check_choice(metric, "metric", GAP_METRICS)
-    _check_choice(ci_method, "ci_method", _CI_METHODS)
-    Xs, Xt = _check_pair(Xs, Xt)
-    B = check_positive_int(n_bootstrap, "n_bootstrap", minimum=0)
-    confidence = _check_fraction(confidence, "confidence")
-    rng = check_random_state(seed)
-    n, m = Xs.shape[0], Xt.shape[0]
-    details: dict = {"n_source": n, "n_target": m}
-
-    if metric == "mmd2":
-        h, rule = _resolve_bandwidth(Xs, Xt, kwargs.pop("bandwidth", None))
-        block = kwargs.pop("block_size", None)
-        _no_extra(kwargs, metric)
-        details.update(bandwidth=h, bandwidth_rule=rule)
-        if block is not None:
-            block = check_positive_int(block, "block_size", minimum=2)
-            value, se, nb = _block_mmd2(Xs, Xt, h, block, rng)
-            z = stats.norm.ppf((1 + confidence) / 2)
-            ci = (float(value - z * se), float(value + z * se)) if nb > 1 else None
-            details.update(n_blocks=nb, block_size=block, standard_error=se,
-                           ci_rule="normal over i.i.d. block estimates")
-            return GapResult(value, ci, 0, "mmd2/block", confidence, details)
-        Ws = np.concatenate([np.ones((n, 1)), _counts(rng, n, B)], axis=1)
-        Wt = np.concatenate([np.ones((m, 1)), _counts(rng, m, B)], axis=1)
-        vals = _weighted_mmd2(Xs, Xt, h, Ws, Wt)
-        return _result(vals[0], vals[1:], B, "mmd2/unbiased", confidence, details, ci_method, False)
-
-    if metric == "energy_distance":
-        _no_extra(kwargs, metric)
-        Ws = np.concatenate([np.ones((n, 1)), _counts(rng, n, B)], axis=1)
-        Wt = np.concatenate([np.ones((m, 1)), _counts(rng, m, B)], axis=1)
-        vals = np.sqrt(np.clip(_weighted_energy(Xs, Xt, Ws, Wt), 0.0, None))
-        return _result(vals[0], vals[1:], B, "energy_distance/V-statistic", confidence, details, ci_method)
-
-    if metric == "proxy_a_distance":
-        estimator = kwargs.pop("estimator", None)
-        test_size = _check_fraction(kwargs.pop("test_size", 0.5), "test_size")
-        _no_extra(kwargs, metric)
-        pred, y, info = _held_out_predictions(Xs, Xt, estimator, test_size, rng)
-        details.update(info)
-        i0, i1 = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
-        reps = []
-        for _ in range(B):
-            idx = np.concatenate([rng.choice(i0, i0.size), rng.choice(i1, i1.size)])
-            reps.append(_pad(pred[idx], y[idx]))
-        return _result(_pad(pred, y), reps, B, "proxy_a_distance/held-out", confidence, details, ci_method)
-
-    if metric == "coral_distance":
-        _no_extra(kwargs, metric)
-        reps, G = _coral_bootstrap(Xs, Xt, B, rng)
-        details.update(bootstrap_groups=G)
-        return _result(_coral(Xs, Xt), reps, B, "coral_distance", confidence, details, ci_method)
-    if metric == "sliced_wasserstein":
-        L = check_positive_int(kwargs.pop("n_projections", 200), "n_projections")
-        _no_extra(kwargs, metric)
-        proj_seed = _int_seed(rng)  # the same directions for every resample
-        theta = _projections(Xs.shape[1], L, proj_seed)
-        Ps, Pt = Xs @ theta, Xt @ theta
-        grid = _quantile_grid(n, m)
-        reps = [_sliced_from_projected(Ps[rng.integers(0, n, n)], Pt[rng.integers(0, m, m)], grid)
-                for _ in range(B)]
-        details.update(n_projections=L)
-        return _result(_sliced(Xs, Xt, L, proj_seed), reps, B, "sliced_wasserstein", confidence,
-                       details, ci_method)
-    if metric == "wasserstein":
-        # wasserstein()'s defaults, overridden by the caller's keywords
-        w = {"method": "auto", "max_exact": 2500, "reg": 0.05, "n_projections": 200}
-        w.update({k: kwargs.pop(k) for k in list(w) if k in kwargs})
-        _no_extra(kwargs, metric)
-        w_seed = _int_seed(rng)
-
-        def fn(a, b):
-            return _wasserstein(a, b, w["method"], w["max_exact"], w["reg"], w["n_projections"],
-                                np.random.default_rng(w_seed))
-        value, used, info = fn(Xs, Xt)
-        details.update(info)
-        reps = [fn(Xs[rng.integers(0, n, n)], Xt[rng.integers(0, m, m)])[0] for _ in range(B)]
-        return _result(value, reps, B, f"wasserstein/{used}", confidence, details, ci_method)
-    raise AssertionError(metric)  # pragma: no cover - GAP_METRICS is checked above
-
-
-def _coral_bootstrap(Xs, Xt, B: int, rng, max_groups: int = 512):
-    r"""Bootstrap replicates of the CORAL distance from per-group sufficient statistics.
-
-    Each domain's rows are split at random into :math:`G \le` ``max_groups``
-    groups with sums :math:`s_g` and second moments :math:`Q_g = X_g^\top X_g`;
-    a replicate resamples groups (multinomial weights :math:`w`) and rebuilds
-    :math:`C = (\sum_g w_g Q_g - \frac{1}{N} s s^\top)/(N-1)` in :math:`O(Gd^2)`.
-    With :math:`n \le G` every group is one row: the ordinary row bootstrap.
-    Returns ``(replicates, G)``.
-    """
-    d = Xs.shape[1]
-    cap = max(2, min(max_groups, int(2 ** 27 // (8 * d * d))))
-
-    def moments(X):
-        G = min(cap, X.shape[0])
-        groups = np.array_split(rng.permutation(X.shape[0]), G)
-        cnt = np.array([g.size for g in groups], dtype=np.float64)
-        S = np.stack([X[g].sum(0) for g in groups])
-        Q = np.stack([X[g].T @ X[g] for g in groups])
-        return G, cnt, S, Q
-
-    def covs(G, cnt, S, Q):
-        W = rng.multinomial(G, np.full(G, 1.0 / G), size=B).astype(np.float64)     # (B, G)
-        N = W @ cnt
-        s = W @ S
-        C = np.einsum("bg,gij->bij", W, Q) - s[:, :, None] * s[:, None, :] / N[:, None, None]
-        return C / (N - 1)[:, None, None]
-
-    (Gs, *ms), (Gt, *mt) = moments(Xs), moments(Xt)
-    if B == 0:
-        return [], min(Gs, Gt)
-    diff = covs(Gs, *ms) - covs(Gt, *mt)
-    return list((diff * diff).sum((1, 2)) / (4.0 * d * d)), min(Gs, Gt)
-
-
-def _no_extra(kwargs: dict, metric: str) -> None:
-    if kwargs:
-        raise ValueError(f"unexpected argument(s) for metric {metric!r}: {', '.join(sorted(kwargs))}")
-
-
-def _result(value, reps, B, method, confidence, details, ci_method="percentile",
-            nonnegative=True) -> GapResult:
-    ci = None
-    if B > 0:
-        ci, bias = _bootstrap_ci(value, reps, confidence, ci_method, nonnegative)
-        details = {**details, "bootstrap_bias": bias, "ci_method": ci_method}
-    return GapResult(float(value), ci, B, method, confidence, details)

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import log_softmax, softmax
 
+from da._lazy import lazy_module
 from da._validation import check_labels, check_positive_int, check_random_state
 from da._validation import check_choice as _check_choice, check_fraction as _check_fraction
 from da.diagnostics.results import _jsonable
+
+optimize, special = lazy_module("scipy.optimize"), lazy_module("scipy.special")
 
 __all__ = ["LabelShiftResult", "estimate_label_shift", "fit_bcts", "LABEL_SHIFT_METHODS"]
 
@@ -134,7 +135,7 @@ def fit_bcts(probs, y, *, eps: float = 1e-12):
 
     def parts(theta):
         a, b = theta[0], np.r_[0.0, theta[1:]]
-        lsm = log_softmax(a * Z + b, axis=1)
+        lsm = special.log_softmax(a * Z + b, axis=1)
         return lsm, np.exp(lsm)
 
     def nll(theta):
@@ -155,7 +156,7 @@ def fit_bcts(probs, y, *, eps: float = 1e-12):
         return H
 
     # Convex in (a, b): an exact-Hessian trust region converges in a few steps.
-    res = minimize(nll, np.r_[1.0, np.zeros(K - 1)], jac=grad, hess=hess, method="trust-exact",
+    res = optimize.minimize(nll, np.r_[1.0, np.zeros(K - 1)], jac=grad, hess=hess, method="trust-exact",
                    options={"gtol": 1e-8, "maxiter": 200})
     if res.x[0] <= 0:
         raise ValueError("fit_bcts: the fitted inverse temperature is not positive; the "
@@ -163,7 +164,7 @@ def fit_bcts(probs, y, *, eps: float = 1e-12):
     a, b = float(res.x[0]), np.r_[0.0, res.x[1:]]
 
     def calibrate(Q):
-        return softmax(a * np.log(np.clip(np.asarray(Q, dtype=np.float64), eps, None)) + b, axis=1)
+        return special.softmax(a * np.log(np.clip(np.asarray(Q, dtype=np.float64), eps, None)) + b, axis=1)
 
     return calibrate, {"temperature": 1.0 / a, "biases": b.tolist(), "nll": float(res.fun),
                        "converged": bool(res.success)}
@@ -219,6 +220,24 @@ def _estimate(P_val, y_val, P_t, method, calibrate, K, max_iter, tol):
     q, it, ok = _mlls_em(F, p, max_iter=max_iter, tol=tol)
     details.update(n_iter=it, converged=ok)
     return q, p, details
+
+
+def _bootstrap_prior(P_val, y_val, P_t, B, confidence, rng, method, calibrate, K, max_iter, tol):
+    """Percentile interval (K, 2) of the prior over B resamples (those that keep every class)."""
+    reps = []
+    n, m = P_val.shape[0], P_t.shape[0]
+    for _ in range(B):
+        iv = rng.integers(0, n, n)
+        it = rng.integers(0, m, m)
+        if np.bincount(y_val[iv], minlength=K).min() == 0:
+            continue  # a resample that lost a class has no source prior
+        reps.append(_estimate(P_val[iv], y_val[iv], P_t[it], method, calibrate, K, max_iter, tol)[0])
+    if not reps:
+        raise ValueError(f"every one of the {B} bootstrap resamples lost a class of ys_val; "
+                         "pass n_bootstrap=0 or more validation rows per class")
+    reps = np.array(reps)
+    lo, hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
+    return np.stack([lo, hi], axis=1), int(reps.shape[0])
 
 
 def estimate_label_shift(probs_source_val, ys_val, probs_target, *, method: str = "mlls",
@@ -310,21 +329,8 @@ def estimate_label_shift(probs_source_val, ys_val, probs_target, *, method: str 
     q, p, details = _estimate(P_val, y_val, P_t, method, calibrate, K, max_iter, tol)
     ci = None
     if B:
-        reps = []
-        n, m = P_val.shape[0], P_t.shape[0]
-        for _ in range(B):
-            iv = rng.integers(0, n, n)
-            it = rng.integers(0, m, m)
-            if np.bincount(y_val[iv], minlength=K).min() == 0:
-                continue  # a resample that lost a class has no source prior
-            reps.append(_estimate(P_val[iv], y_val[iv], P_t[it], method, calibrate, K, max_iter, tol)[0])
-        if not reps:
-            raise ValueError(f"every one of the {B} bootstrap resamples lost a class of ys_val; "
-                             "pass n_bootstrap=0 or more validation rows per class")
-        reps = np.array(reps)
-        lo, hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
-        ci = np.stack([lo, hi], axis=1)
-        details["n_bootstrap_used"] = int(reps.shape[0])
+        ci, details["n_bootstrap_used"] = _bootstrap_prior(P_val, y_val, P_t, B, confidence, rng, method,
+                                                           calibrate, K, max_iter, tol)
     if method == "mlls":
         label = "mlls (EM" + (", BCTS-calibrated)" if calibrate else ")")
     else:

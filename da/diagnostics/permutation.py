@@ -23,8 +23,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from da.diagnostics._quadratic import (_MAX_BYTES, _energy_vstat, _kernel_stack, _median_bandwidths,
-                                       _mmd2_unbiased, _pooled_sq_dists, _quadratic_forms, _totals)
+from da.diagnostics._quadratic import (_MAX_BYTES, _as_tensor, _energy_vstat, _kernel_stack,
+                                       _median_bandwidths, _mmd2_unbiased, _pooled_sq_dists,
+                                       _quadratic_forms, _totals)
+from da.diagnostics._streamed import _streamed_forms, _streamed_median
+
+#: From this many pooled rows on, one data set at a time is streamed in blocks of
+#: rows (:mod:`da.diagnostics._streamed`) instead of batched on stored matrices.
+_STREAM_MIN_ROWS = 1024
 
 # Ties: a permuted statistic within this relative distance of the observed one
 # counts as ">=", so round-off can only make the p-value larger (conservative).
@@ -99,6 +105,36 @@ def _replication_chunk(N: int, L: int, B1: int) -> int:
     return max(1, int(_MAX_BYTES * 4 // per_rep))
 
 
+def _mmd_forms_batched(Xs, Xt, n_permutations, rng, fixed, scales):
+    """Forms and bandwidths for a chunk of r data sets on stored (r, L, N, N) kernel matrices."""
+    n, m = Xs.shape[1], Xt.shape[1]
+    d2 = _pooled_sq_dists(Xs, Xt)
+    r = d2.shape[0]
+    if fixed is None:
+        h = _median_bandwidths(d2)[:, None] * torch.as_tensor(scales, dtype=torch.float64)[None, :]
+    else:
+        h = fixed[None, :].expand(r, fixed.numel())
+    K = _kernel_stack(d2, h, inplace=True)                         # (r, L, N, N); d2 is spent
+    del d2
+    A = _split_indicators(rng, n, m, n_permutations, r).unsqueeze(1)   # (r, 1, N, B+1)
+    q, rr, t = _quadratic_forms(K, A)
+    T, D = _totals(K)
+    return q, rr, t, T, D, h
+
+
+def _mmd_forms_streamed(Xs, Xt, n_permutations, rng, fixed, scales):
+    """The same for one data set (r = 1), its kernels streamed in blocks of rows."""
+    n, m = Xs.shape[1], Xt.shape[1]
+    Z = torch.cat([_as_tensor(Xs[0]), _as_tensor(Xt[0])])
+    if fixed is None:
+        h = _streamed_median(Z) * torch.as_tensor(scales, dtype=torch.float64)[None, :]
+    else:
+        h = fixed[None, :]
+    A = _split_indicators(rng, n, m, n_permutations, 1)[0]
+    forms = _streamed_forms(Z, A, (-0.5 / (h[0] * h[0])).tolist())
+    return (*(v[None] for v in forms), h)
+
+
 def _batched_mmd_test(Xs, Xt, *, n_permutations: int, rng: np.random.Generator,
                       bandwidth=None, scales=(1.0,), aggregate: bool = False) -> dict:
     r"""MMD permutation tests for R independent data sets at once.
@@ -131,19 +167,10 @@ def _batched_mmd_test(Xs, Xt, *, n_permutations: int, rng: np.random.Generator,
     L = len(scales) if fixed is None else fixed.numel()
     _check_memory(N, L)
     out = {k: [] for k in ("mmd2", "pvalues", "pvalue", "bandwidths")}
-    step = _replication_chunk(N, L, B1)
+    step = 1 if N >= _STREAM_MIN_ROWS else _replication_chunk(N, L, B1)
     for s in range(0, R, step):
-        d2 = _pooled_sq_dists(Xs[s:s + step], Xt[s:s + step])
-        r = d2.shape[0]
-        if fixed is None:
-            h = _median_bandwidths(d2)[:, None] * torch.as_tensor(scales, dtype=torch.float64)[None, :]
-        else:
-            h = fixed[None, :].expand(r, L)
-        K = _kernel_stack(d2, h)                                   # (r, L, N, N)
-        del d2
-        A = _split_indicators(rng, n, m, n_permutations, r).unsqueeze(1)   # (r, 1, N, B+1)
-        q, rr, t = _quadratic_forms(K, A)
-        T, D = _totals(K)
+        forms = _mmd_forms_streamed if N >= _STREAM_MIN_ROWS else _mmd_forms_batched
+        q, rr, t, T, D, h = forms(Xs[s:s + step], Xt[s:s + step], n_permutations, rng, fixed, scales)
         stats = _mmd2_unbiased(q, rr, t, T, D, n, m)                # (r, L, B+1)
         if aggregate:
             p, per = _minp_pvalue(stats)
@@ -169,12 +196,17 @@ def _batched_energy_test(Xs, Xt, *, n_permutations: int, rng: np.random.Generato
     B1 = n_permutations + 1
     _check_memory(N, 1)
     stat, pval = [], []
-    step = _replication_chunk(N, 1, B1)
+    step = 1 if N >= _STREAM_MIN_ROWS else _replication_chunk(N, 1, B1)
     for s in range(0, R, step):
-        Dm = _pooled_sq_dists(Xs[s:s + step], Xt[s:s + step]).sqrt_()
-        A = _split_indicators(rng, n, m, n_permutations, Dm.shape[0])
-        q, rr, _ = _quadratic_forms(Dm, A)
-        T, _ = _totals(Dm)
+        if N >= _STREAM_MIN_ROWS:
+            Z = torch.cat([_as_tensor(Xs[s]), _as_tensor(Xt[s])])
+            A = _split_indicators(rng, n, m, n_permutations, 1)[0]
+            q, rr, _, T, _ = _streamed_forms(Z, A)               # (1, B+1) each
+        else:
+            Dm = _pooled_sq_dists(Xs[s:s + step], Xt[s:s + step]).sqrt_()
+            A = _split_indicators(rng, n, m, n_permutations, Dm.shape[0])
+            q, rr, _ = _quadratic_forms(Dm, A)
+            T, _ = _totals(Dm)
         e = _energy_vstat(q, rr, T, n, m) * (n * m / N)               # (r, B+1)
         stat.append(e[:, 0])
         pval.append(_permutation_pvalues(e))

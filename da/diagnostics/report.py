@@ -36,12 +36,13 @@ from da._validation import check_positive_int
 from da.diagnostics._features import _extract_features
 from da._validation import (check_bandwidth as _check_bandwidth, check_choice as _check_choice,
                              check_pair as _check_pair, subsample_rows as _subsample)
-from da.diagnostics.gaps import GAP_METRICS, _resolve_bandwidth, gap
-from da.diagnostics.health import health_flags, representation_health
+from da.diagnostics.gap_specs import GAP_METRICS, GAP_SPECS, gap
+from da.diagnostics.gaps import _resolve_bandwidth
+from da.diagnostics.health import representation_health
 from da.diagnostics.results import _jsonable
 from da.diagnostics.two_sample import c2st, energy_test, ks_test, linear_mmd_test, mmd_test
 
-__all__ = ["ShiftReport", "shift_report", "compare", "load_report", "TEST_NAMES",
+__all__ = ["ShiftReport", "shift_report", "load_report", "TEST_NAMES",
            "DEFAULT_METRICS", "DEFAULT_TESTS"]
 
 #: Two-sample tests a report can run (short aliases: mmd, energy, ks, linear_mmd).
@@ -52,8 +53,6 @@ _ALIASES = {"mmd": "mmd_test", "energy": "energy_test", "ks": "ks_test", "linear
 _TESTS = {"mmd_test": mmd_test, "energy_test": energy_test, "c2st": c2st, "ks_test": ks_test,
           "linear_mmd_test": linear_mmd_test}
 _HEALTH_STATS = ("mean_norm", "var_mean", "var_min", "var_max", "dead_fraction", "effective_rank")
-#: Metrics that shrink when the features are rescaled by c < 1.
-_SCALE_DEPENDENT = ("energy_distance", "wasserstein", "sliced_wasserstein", "coral_distance")
 COLUMNS = ("space", "kind", "name", "value", "pvalue", "ci_low", "ci_high", "truth", "method",
            "estimator", "n_source", "n_target", "seconds", "note")
 _FORMAT = "da.diagnostics.ShiftReport/1"
@@ -309,6 +308,17 @@ def shift_report(data, *, features=None, metrics=DEFAULT_METRICS, tests=DEFAULT_
     import da
 
     meta["da_version"] = getattr(da, "__version__", None)
+    rows = []
+    for space, A, B in _spaces(Xs, Xt, Xs_raw, Xt_raw, features, batch_size, meta):
+        t0 = time.perf_counter()
+        rows += _diagnose_space(space, A, B, metrics, tests, seed, bandwidth,
+                                truth if space == "inputs" else None, meta, **opts)
+        meta["seconds"][space] = time.perf_counter() - t0
+    return ShiftReport(rows=rows, meta=meta, ground_truth=truth.values)
+
+
+def _spaces(Xs, Xt, Xs_raw, Xt_raw, features, batch_size, meta) -> list:
+    """[("inputs", Xs, Xt)] plus ("features", F(Xs), F(Xt)) when a feature map is given."""
     spaces = [("inputs", Xs, Xt)]
     if features is not None:
         t0 = time.perf_counter()
@@ -318,19 +328,60 @@ def shift_report(data, *, features=None, metrics=DEFAULT_METRICS, tests=DEFAULT_
         Fs, Ft = _check_pair(Fs, Ft, ("features(Xs)", "features(Xt)"))
         meta["feature_dim"] = int(Fs.shape[1])
         spaces.append(("features", Fs, Ft))
-    rows = []
-    for space, A, B in spaces:
-        t0 = time.perf_counter()
-        rows += _diagnose_space(space, A, B, metrics, tests, seed, bandwidth,
-                                truth if space == "inputs" else None, meta, **opts)
-        meta["seconds"][space] = time.perf_counter() - t0
-    return ShiftReport(rows=rows, meta=meta, ground_truth=truth.values)
+    return spaces
 
 
 def _row(space, kind, name, **kw) -> dict:
     r = {c: None for c in COLUMNS}
     r.update(space=space, kind=kind, name=name, note="", details={})
     r.update(kw)
+    return r
+
+
+def _large_sample_plan(spec, A, B, ex, fit, big, fit_big, why_exact, why_fit, h, max_exact):
+    """(X1, X2, estimator, note, options) for one metric under its spec's large-sample rule."""
+    kw = {"bandwidth": h} if spec.name == "mmd2" else {}
+    rule = spec.large_sample
+    if rule == "block" and big:
+        return A, B, "block", f"{why_exact}: block MMD² over all rows (linear memory)", {
+            **kw, "block_size": max(2, max_exact // 4)}
+    if rule == "subsample" and big:
+        return ex[0], ex[1], "subsample", f"{why_exact}: seeded subsample", kw
+    if rule == "metric":  # the metric subsamples itself and reports it
+        note = (f"{why_exact}: exact OT on a seeded subsample of {max_exact} rows per domain"
+                if big else "")
+        return A, B, "subsample" if big else "exact", note, {**kw, "max_exact": max_exact}
+    if rule == "classifier" and fit_big:
+        return fit[0], fit[1], "subsample", f"{why_fit}: classifier on a seeded subsample", kw
+    return A, B, "exact", "", kw
+
+
+def _metric_row(space, name, A, B, ex, fit, big, fit_big, why_exact, why_fit, h, truth_mmd2,
+                truth_note, seed, *, max_exact, n_bootstrap, bootstrap_ot, ci_method) -> dict:
+    spec = GAP_SPECS[name]
+    rng = _rng(seed, space, name)
+    t0 = time.perf_counter()
+    X1, X2, est, note, kw = _large_sample_plan(spec, A, B, ex, fit, big, fit_big, why_exact, why_fit,
+                                               h, max_exact)
+    B_boot = n_bootstrap
+    if spec.bootstrap_solves and not bootstrap_ot:
+        B_boot = 0
+        note = (note + "; " if note else "") + "no bootstrap interval (bootstrap_ot=False)"
+    res = gap(X1, X2, name, n_bootstrap=B_boot, seed=rng, ci_method=ci_method, **kw)
+    if res.ci is not None and not res.ci[0] <= res.value <= res.ci[1]:
+        note = (note + "; " if note else "") + (
+            f"bootstrap bias {res.details.get('bootstrap_bias', 0):+.3g}: the {ci_method} interval "
+            "excludes the estimate" + (" (try ci_method='bias-corrected')"
+                                       if ci_method == "percentile" else ""))
+    r = _row(space, "metric", name, value=res.value, method=res.method, estimator=est,
+             n_source=int(X1.shape[0]), n_target=int(X2.shape[0]), note=note,
+             ci_low=None if res.ci is None else res.ci[0], ci_high=None if res.ci is None else res.ci[1],
+             details={**res.details, "n_bootstrap": res.n_bootstrap, "confidence": res.confidence})
+    if name == "mmd2":
+        r["truth"] = truth_mmd2
+        if truth_note:
+            r["note"] = (r["note"] + "; " if r["note"] else "") + truth_note
+    r["seconds"] = time.perf_counter() - t0
     return r
 
 
@@ -351,41 +402,9 @@ def _diagnose_space(space, A, B, metrics, tests, seed, bandwidth, truth, meta, *
     rows = []
 
     for name in metrics:
-        rng = _rng(seed, space, name)
-        t0 = time.perf_counter()
-        est, note, X1, X2, kw, B_boot = "exact", "", A, B, {}, n_bootstrap
-        if name == "mmd2":
-            kw = {"bandwidth": h}
-            if big:
-                kw["block_size"] = max(2, max_exact // 4)
-                est, note = "block", f"{why_exact}: block MMD² over all rows (linear memory)"
-        elif name in ("energy_distance", "sliced_wasserstein") and big:
-            X1, X2, est, note = A_ex, B_ex, "subsample", f"{why_exact}: seeded subsample"
-        elif name == "wasserstein":
-            kw = {"method": "auto", "max_exact": max_exact}
-            if big:
-                est, note = "subsample", f"{why_exact}: exact OT on a seeded subsample"
-            if not bootstrap_ot:
-                B_boot = 0
-                note = (note + "; " if note else "") + "no bootstrap interval (bootstrap_ot=False)"
-        elif name == "proxy_a_distance" and fit_big:
-            X1, X2, est, note = A_fit, B_fit, "subsample", f"{why_fit}: classifier on a seeded subsample"
-        res = gap(X1, X2, name, n_bootstrap=B_boot, seed=rng, ci_method=ci_method, **kw)
-        if res.ci is not None and not res.ci[0] <= res.value <= res.ci[1]:
-            note = (note + "; " if note else "") + (
-                f"bootstrap bias {res.details.get('bootstrap_bias', 0):+.3g}: the {ci_method} interval "
-                "excludes the estimate" + (" (try ci_method='bias-corrected')"
-                                           if ci_method == "percentile" else ""))
-        r = _row(space, "metric", name, value=res.value, method=res.method, estimator=est,
-                 n_source=int(X1.shape[0]), n_target=int(X2.shape[0]), note=note,
-                 ci_low=None if res.ci is None else res.ci[0], ci_high=None if res.ci is None else res.ci[1],
-                 details={**res.details, "n_bootstrap": res.n_bootstrap, "confidence": res.confidence})
-        if name == "mmd2":
-            r["truth"] = truth_mmd2
-            if truth_note:
-                r["note"] = (r["note"] + "; " if r["note"] else "") + truth_note
-        r["seconds"] = time.perf_counter() - t0
-        rows.append(r)
+        rows.append(_metric_row(space, name, A, B, (A_ex, B_ex), (A_fit, B_fit), big, fit_big,
+                                why_exact, why_fit, h, truth_mmd2, truth_note, seed, max_exact=max_exact,
+                                n_bootstrap=n_bootstrap, bootstrap_ot=bootstrap_ot, ci_method=ci_method))
 
     run = list(tests)
     added = big and "mmd_test" in run and "linear_mmd_test" not in run
@@ -423,93 +442,3 @@ def _diagnose_space(space, A, B, metrics, tests, seed, bandwidth, truth, meta, *
             rows.append(_row(space, "health", f"{stat}/{domain}", value=hl[stat], method="health",
                              estimator="exact", n_source=n, n_target=m))
     return rows
-
-
-# --- before / after -------------------------------------------------------------------------
-
-def _as_frame(rep):
-    import pandas as pd
-
-    if isinstance(rep, ShiftReport):
-        return rep.to_frame()
-    if isinstance(rep, pd.DataFrame):
-        return rep
-    if isinstance(rep, Mapping):
-        return ShiftReport.from_dict(rep).to_frame()
-    if isinstance(rep, (str, Path)):
-        return ShiftReport.load(rep).to_frame()
-    raise ValueError(f"expected a ShiftReport, its to_frame(), its to_dict() or a path; got {type(rep).__name__}")
-
-
-def _long(df):
-    """(space, kind, name) -> value, with each test's p-value as an extra ``<name>.pvalue`` entry."""
-    import pandas as pd
-
-    parts = [df[["space", "kind", "name", "value"]]]
-    tests = df[df["kind"] == "test"]
-    if len(tests):
-        parts.append(pd.DataFrame({"space": tests["space"], "kind": "test",
-                                   "name": tests["name"] + ".pvalue", "value": tests["pvalue"]}))
-    out = pd.concat(parts, ignore_index=True)
-    out["value"] = pd.to_numeric(out["value"], errors="coerce")
-    return out.set_index(["space", "kind", "name"])["value"]
-
-
-def _health_of(df, space, domain) -> dict | None:
-    rows = df[(df["space"] == space) & (df["kind"] == "health")]
-    vals = {n.split("/")[0]: v for n, v in zip(rows["name"], rows["value"]) if n.endswith("/" + domain)}
-    return vals if all(s in vals for s in ("mean_norm", "effective_rank", "dead_fraction")) else None
-
-
-def compare(before, after):
-    r"""Before/after table of two reports: ``before``, ``after``, ``delta``, ``rel_change``.
-
-    Parameters
-    ----------
-    before, after : ShiftReport, its ``to_frame()``, its ``to_dict()`` or a saved path
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by (space, kind, name); a test contributes its statistic and a
-        ``<name>.pvalue`` row. :math:`\delta = \text{after} - \text{before}` and
-        ``rel_change`` :math:`= \delta / |\text{before}|` (NaN when before is 0).
-        The ``flag`` column marks gaps that may have fallen because the
-        representation shrank (scale-dependent metrics) or collapsed (all
-        metrics); the messages are in ``df.attrs["warnings"]``.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> X, Y = rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 1
-    >>> kw = dict(metrics=["energy_distance"], tests=[], n_bootstrap=0)
-    >>> df = compare(shift_report((X, Y), **kw), shift_report((X / 10, Y / 10), **kw))
-    >>> df.loc[("inputs", "metric", "energy_distance"), "flag"]
-    'features shrank'
-    """
-    import pandas as pd
-
-    fb, fa = _as_frame(before), _as_frame(after)
-    lb, la = _long(fb), _long(fa)
-    df = pd.concat({"before": lb, "after": la}, axis=1)
-    df["delta"] = df["after"] - df["before"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df["rel_change"] = np.where(df["before"].abs() > 0, df["delta"] / df["before"].abs(), np.nan)
-    df["flag"] = ""
-    warnings = []
-    for space in sorted(set(fb["space"]) & set(fa["space"])):
-        for domain in ("source", "target"):
-            hb, ha = _health_of(fb, space, domain), _health_of(fa, space, domain)
-            if hb is None or ha is None:
-                continue
-            for msg in health_flags(hb, ha):
-                warnings.append(f"{space}/{domain}: {msg}")
-                label = "features shrank" if msg.startswith("feature norm") else "features collapsed"
-                for key in df.index:
-                    if key[0] != space or key[1] != "metric":
-                        continue
-                    if label == "features collapsed" or key[2] in _SCALE_DEPENDENT:
-                        if label not in df.at[key, "flag"]:
-                            df.at[key, "flag"] = "; ".join(filter(None, [df.at[key, "flag"], label]))
-    df.attrs["warnings"] = warnings
-    return df

@@ -8,10 +8,7 @@ from da._validation import check_positive_int, check_random_state
 from da.diagnostics._features import _extract_features
 from da._validation import (check_bandwidth as _check_bandwidth, check_pair as _check_pair,
                              subsample_rows as _subsample)
-from da.diagnostics._classifier import _held_out_predictions
-from da.diagnostics._quadratic import _mmd2_pooled, _weighted_energy
-from da.diagnostics.gaps import (GAP_METRICS, _coral, _int_seed, _pad, _resolve_bandwidth, _sliced,
-                                 _wasserstein)
+from da.diagnostics.gap_specs import GAP_METRICS, GAP_SPECS
 from da.diagnostics.health import representation_health
 from da.diagnostics.report import _resolve_names
 
@@ -115,20 +112,9 @@ class GapTracker:
         rng = np.random.default_rng([self.seed, int(epoch)])
         out = {}
         for name in self._metrics:
-            if name == "mmd2":
-                h, _ = _resolve_bandwidth(Fs, Ft, self.bandwidth)
-                out[name] = float(_mmd2_pooled(Fs, Ft, h))
-            elif name == "energy_distance":
-                out[name] = float(np.sqrt(max(0.0, float(_weighted_energy(Fs, Ft)[0]))))
-            elif name == "coral_distance":
-                out[name] = _coral(Fs, Ft)
-            elif name == "wasserstein":
-                out[name] = _wasserstein(Fs, Ft, "auto", 2500, 0.05, 200, rng)[0]
-            elif name == "sliced_wasserstein":
-                out[name] = _sliced(Fs, Ft, 200, _int_seed(rng))
-            else:
-                pred, y, _ = _held_out_predictions(Fs, Ft, None, 0.5, rng)
-                out[name] = _pad(pred, y)
+            spec = GAP_SPECS[name]
+            options = {**spec.defaults, **({"bandwidth": self.bandwidth} if name == "mmd2" else {})}
+            out[name] = spec.value(Fs, Ft, rng, **options)
         if self.health:
             for domain, F in (("source", Fs), ("target", Ft)):
                 h = representation_health(F)

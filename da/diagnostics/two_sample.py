@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import stats
 
+from da._lazy import lazy_module
 from da._validation import check_positive_int, check_random_state
 from da.diagnostics._classifier import _held_out_predictions
 from da._validation import (check_bandwidth as _check_bandwidth, check_choice as _check_choice,
@@ -19,6 +19,8 @@ from da._validation import (check_bandwidth as _check_bandwidth, check_choice as
 from da.diagnostics._quadratic import _pooled_median
 from da.diagnostics.permutation import _batched_energy_test, _batched_mmd_test, _permutation_pvalues
 from da.diagnostics.results import TestResult
+
+stats = lazy_module("scipy.stats")  # a second of imports; only some functions need it
 
 __all__ = ["mmd_test", "energy_test", "c2st", "ks_test", "linear_mmd_test", "DEFAULT_AGG_SCALES"]
 
@@ -229,6 +231,7 @@ def c2st(Xs, Xt, *, estimator=None, test_size: float = 0.5, pvalue: str = "binom
     rng = check_random_state(seed)
     if pvalue == "permutation":
         B = check_positive_int(n_permutations, "n_permutations")
+    _check_c2st_sizes(Xs.shape[0], Xt.shape[0], test_size)
     pred, y_te, details = _held_out_predictions(Xs, Xt, estimator, test_size, rng)
     correct = int((pred == y_te).sum())
     acc = correct / y_te.size
@@ -244,6 +247,22 @@ def c2st(Xs, Xt, *, estimator=None, test_size: float = 0.5, pvalue: str = "binom
     counts = np.concatenate([[correct], 2 * H + (y_te.size - k) - P]).astype(np.float64)
     p = float(_permutation_pvalues(torch.from_numpy(counts)))
     return TestResult(acc, p, "c2st (held-out accuracy, label permutation)", B, details)
+
+
+#: Held-out rows per domain below which the C2ST cannot reject at 5 %
+#: (with k rows per domain its smallest p-value is :math:`2^{-2k}`), and training rows
+#: per domain below which the classifier has nothing to learn from.
+_C2ST_MIN_TEST, _C2ST_MIN_TRAIN = 3, 2
+
+
+def _check_c2st_sizes(n: int, m: int, test_size: float) -> None:
+    k = int(np.floor(test_size * min(n, m)))
+    if k < _C2ST_MIN_TEST or min(n, m) - k < _C2ST_MIN_TRAIN:
+        raise ValueError(
+            f"c2st needs at least {_C2ST_MIN_TEST} held-out and {_C2ST_MIN_TRAIN} training rows per "
+            f"domain; Xs has {n} rows and Xt {m}, so test_size={test_size} holds out {k} and trains "
+            f"on {min(n, m) - k} per domain (at least {_C2ST_MIN_TEST + _C2ST_MIN_TRAIN} rows in each "
+            "of Xs and Xt are needed)")
 
 
 def ks_test(Xs, Xt, *, correction: str = "bonferroni", alpha: float = 0.05, seed=None) -> TestResult:

@@ -16,9 +16,11 @@ import math
 import numbers
 
 import numpy as np
-import pandas as pd
 
 from da import _runs as R
+from da._lazy import lazy_module
+
+pd = lazy_module("pandas")
 
 __all__ = ["flatten_config", "collect_runs", "config_columns", "metric_columns", "varying_columns",
            "aggregate", "to_markdown", "to_latex", "summary_table", "before_after_table", "DEFAULT_METRICS"]

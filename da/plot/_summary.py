@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-from scipy import stats
+
+from da._lazy import lazy_module
+
+pd = lazy_module("pandas")
+stats = lazy_module("scipy.stats")
 
 #: Output column names; underscored so they never collide with a factor's name.
 MEAN, LOW, HIGH, COUNT = "_mean", "_low", "_high", "_n"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from scipy import stats
 
+from da._lazy import lazy_module
 from da._validation import check_positive_int
 from da._validation import check_confidence, finite_array
 from da.plot._layout import axes_grid
 from da.plot.style import PALETTE
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["plot_pvalue_calibration", "uniform_order_band"]
 

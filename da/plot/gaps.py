@@ -6,12 +6,14 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-import pandas as pd
 
 from da import _runs as R
+from da._lazy import lazy_module
 from da._validation import as_frame, finite_scalar
 from da.plot._layout import axes_grid
 from da.plot.style import PALETTE, PHASE_COLORS, TRUTH_COLOR, colors_for, metric_label
+
+pd = lazy_module("pandas")
 
 __all__ = ["plot_gap_before_after", "plot_gap_trajectory", "gap_frame", "TRAJECTORY_QUANTITIES"]
 

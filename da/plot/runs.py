@@ -34,7 +34,10 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
+from da._lazy import lazy_module
+
+pd = lazy_module("pandas")
 
 from da import _runs as R
 

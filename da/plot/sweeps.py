@@ -9,13 +9,15 @@ categorical factor, which has no order, a point and an error bar per level).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from da import _runs as R
+from da._lazy import lazy_module
 from da._validation import as_frame, check_confidence, numeric_column, require_column
 from da.plot._layout import axes_grid
 from da.plot._summary import COUNT, HIGH, LOW, MEAN, mean_ci
 from da.plot.style import METRIC_LABELS, TRUTH_COLOR, colors_for, metric_label
+
+pd = lazy_module("pandas")
 
 __all__ = ["plot_shift_severity", "plot_ablation", "plot_learning_curve"]
 

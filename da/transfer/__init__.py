@@ -17,7 +17,6 @@ The pipeline is
 
 from da.transfer.baselines import BASELINES, finetune_no_align, scratch, source_only, target_only
 from da.transfer.checkpoint import load_checkpoint, save_checkpoint
-from da.transfer.estimator import DomainAdaptationClassifier
 from da.transfer.evaluate import classification_metrics, evaluate, expected_calibration_error
 from da.transfer.losses import ALIGN_METHODS, LossTerm, alignment_defaults, make_alignment
 from da.transfer.models import FeaturizerHead, lenet, mlp, resnet
@@ -40,3 +39,10 @@ __all__ = [
     "LossTerm", "make_alignment", "alignment_defaults", "ALIGN_METHODS",
     "DomainAdaptationClassifier",
 ]
+
+
+def __getattr__(name):  # PEP 562: the estimator imports scikit-learn (a second or more) on first use
+    if name == "DomainAdaptationClassifier":
+        from da.transfer.estimator import DomainAdaptationClassifier
+        return DomainAdaptationClassifier
+    raise AttributeError(f"module 'da.transfer' has no attribute {name!r}")

@@ -6,13 +6,15 @@ import copy
 
 import numpy as np
 import torch
-from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from da._lazy import lazy_function
 from da._validation import check_array, check_labels
 from da.transfer.models import FeaturizerHead, mlp
 from da.transfer.trainer import TrainConfig, Trainer, make_split
+
+softmax = lazy_function("scipy.special", "softmax")
 
 __all__ = ["DomainAdaptationClassifier"]
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.special import softmax
 
+from da._lazy import lazy_function
 from da._validation import check_labels, check_positive_int
 from da.data.lazy import is_lazy
+
+softmax = lazy_function("scipy.special", "softmax")
 
 __all__ = ["expected_calibration_error", "classification_metrics", "predict_outputs", "evaluate",
            "part_outputs", "target_accuracy", "final_metrics"]

@@ -28,7 +28,10 @@ last           the step count (so the last evaluation wins)      --
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import softmax
+
+from da._lazy import lazy_function
+
+softmax = lazy_function("scipy.special", "softmax")
 
 __all__ = ["source_val", "iwcv", "dev", "entropy", "snd", "oracle", "last", "CRITERIA",
            "get_criterion", "domain_importance_weights", "select_from_history"]

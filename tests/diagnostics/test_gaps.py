@@ -107,15 +107,16 @@ def test_wasserstein_exact_matches_assignment_and_emd2():
 def test_wasserstein_matches_bures_closed_form_at_n5000_d5():
     """Reference: da.data.gaussian_w2 (Bures) within 5%.
 
-    n = 5000 > max_exact = 2500, so "auto" solves exact OT on a 2500-row subsample per domain (about
-    2 s rather than ~12 s for 5000). The plug-in W2 is biased upwards by O(n^(-1/d)) in W2²; with
-    this mean shift the bias is ~1% of W2.
+    n = 5000 > max_exact = 2500 (passed: the default is now 5000), so "auto" solves exact OT on a
+    2500-row subsample per domain (about 2 s rather than ~7 s for 5000). The plug-in W2 is biased
+    upwards by O(n^(-1/d)) in W2²; with this mean shift the bias is ~1% of W2.
     """
     d = 5
     m1, S1 = np.full(d, 2.0), np.diag([1.5, 1.0, 0.5, 2.0, 1.0])
     p = GaussianDomain(np.zeros((1, d)), np.eye(d))
     q = GaussianDomain(m1[None], S1)
-    res = gap(p.sample(5000, seed=0)[0], q.sample(5000, seed=1)[0], "wasserstein", n_bootstrap=0, seed=0)
+    res = gap(p.sample(5000, seed=0)[0], q.sample(5000, seed=1)[0], "wasserstein", n_bootstrap=0, seed=0,
+              max_exact=2500)
     assert res.method == "wasserstein/emd2-subsample" and res.details["n_source"] == 2500
     assert res.value == pytest.approx(gaussian_w2(np.zeros(d), np.eye(d), m1, S1), rel=0.05)
 

@@ -389,3 +389,14 @@ def test_batched_median_heuristic_equals_the_shared_convention(N):
     got = _median_bandwidths(d2)
     for r in range(3):
         assert float(got[r]) == float(median_bandwidth(d2[r]))
+
+
+@pytest.mark.parametrize("n, m, test_size", [(3, 3, 0.5), (4, 40, 0.5), (40, 40, 0.05), (40, 40, 0.99)])
+def test_c2st_too_few_rows_per_part_raises(n, m, test_size):
+    """3 vs 3 used to return a p-value that could never go below 0.25 (one held-out row per domain)."""
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="c2st needs at least 3 held-out and 2 training rows"):
+        c2st(rng.normal(size=(n, 2)), rng.normal(size=(m, 2)), test_size=test_size)
+    if n == m == 40:
+        return
+    c2st(rng.normal(size=(5, 2)), rng.normal(size=(6, 2)) + 5, test_size=0.6)  # k = 3, 2 train: allowed
