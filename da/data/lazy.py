@@ -75,9 +75,10 @@ class DatasetRows:
     def item_shape(self) -> tuple:
         """Shape of one evaluation-transformed row (read once, from the first row)."""
         if self._item_shape is None:
-            if not len(self):
-                raise ValueError("no rows: the shape of a row is unknown")
-            self._item_shape = tuple(self.view()[0][0].shape)
+            if not len(self.dataset):
+                raise ValueError("the dataset is empty: the shape of a row is unknown")
+            rows = self.indices[:1] if len(self) else np.zeros(1, np.int64)  # any row: one transform
+            self._item_shape = tuple(_View(self.dataset, rows, self.transform)[0][0].shape)
         return self._item_shape
 
     @property
