@@ -73,12 +73,22 @@ def write_domains(out: Path, n: int, seed: int = 0) -> Path:
     return root
 
 
+def _status_mb(key: str) -> float:
+    """``VmRSS`` (current) or ``VmHWM`` (peak) of this process, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _child(kind: str, root: str, steps: int, batch: int, workers: int) -> None:
     """One timed run in this (fresh) process; prints a JSON line."""
     import torch
     from torch.utils.data import DataLoader
 
     from da.datasets import domain_from_spec, split_indices, train_transform
+
+    rss_imports = _status_mb("VmRSS")  # torch's own libraries dominate the peak; this is the floor
 
     torch.set_num_threads(1)
     tf = train_transform("imagenet", SIZE)
@@ -110,7 +120,8 @@ def _child(kind: str, root: str, steps: int, batch: int, workers: int) -> None:
     main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"kind": kind, "n": len(ds), "images_per_s": rate, "index_s": t_index,
-                      "rss_main_mb": main, "rss_worker_mb": kids}))
+                      "rss_main_mb": main, "rss_worker_mb": kids,
+                      "rss_above_imports_mb": _status_mb("VmHWM") - rss_imports}))
 
 
 def _run(kind, root, steps, batch, workers) -> dict:
@@ -147,12 +158,13 @@ def main(argv=None) -> int:
                    for k, v in runs.items()}
     print(f"\nimagenet preset at {SIZE}x{SIZE}, batch {a.batch}, {a.workers} workers, {a.steps} steps, "
           f"medians of {a.repeats} alternated runs")
-    print(f"{'n':>6} {'loader':>12} {'img/s':>8} {'index s':>8} {'RSS main MB':>12} {'RSS worker MB':>14}")
+    print(f"{'n':>6} {'loader':>12} {'img/s':>8} {'index s':>8} {'RSS main MB':>12} {'RSS worker MB':>14} "
+          f"{'main peak above imports MB':>27}")
     for n, r in rows.items():
         for k in ("torchvision", "da"):
             v = r[k]
             print(f"{n:>6} {k:>12} {v['images_per_s']:>8.0f} {v['index_s']:>8.3f} {v['rss_main_mb']:>12.0f} "
-                  f"{v['rss_worker_mb']:>14.0f}")
+                  f"{v['rss_worker_mb']:>14.0f} {v['rss_above_imports_mb']:>27.1f}")
     ok = True
     for n, r in rows.items():
         ratio = r["da"]["images_per_s"] / r["torchvision"]["images_per_s"]
