@@ -25,336 +25,17 @@ import time
 import traceback
 from pathlib import Path
 
-import numpy as np
-
 import da
 from da._io import atomic_write_json, atomic_write_text
-from da.data.lazy import is_lazy
 from da.experiments import records as R
-from da.experiments.config import (TESTS, ConfigError, config_hash, dump_config,
-                                   pretrain_key, resolve_config)
+from da.experiments.build import build_losses, build_model, build_pair, train_config, weight_schedule
+from da.experiments.config import ConfigError, config_hash, dump_config, pretrain_key, resolve_config
+from da.experiments.diagnose import diagnose, flat_metrics, gap_tracker
 
 __all__ = ["run_experiment", "build_pair", "build_model", "build_losses", "weight_schedule",
            "diagnose", "flat_metrics"]
 
 log = logging.getLogger("da.experiments")
-
-
-# --------------------------------------------------------------------------------------
-# Data and model
-# --------------------------------------------------------------------------------------
-
-def _gaussian_source(g: dict):
-    from da.data import GaussianDomain
-
-    K, d, r = g["n_classes"], g["dim"], g["separation"]
-    means = np.zeros((K, d))
-    if d == 1:
-        means[:, 0] = r * (np.arange(K) - (K - 1) / 2)
-    else:
-        ang = 2 * np.pi * np.arange(K) / K
-        means[:, 0], means[:, 1] = r * np.cos(ang), r * np.sin(ang)
-    return GaussianDomain(means, np.eye(d), name=f"gaussian{d}d")
-
-
-def _call_checked(fn, path: str, *args, **kwargs):
-    """Call a shift operator with config params, naming the key path on an unknown parameter."""
-    sig = inspect.signature(fn).parameters
-    for k in kwargs:
-        if k not in sig:
-            valid = [p for p in sig if p not in ("domain",)]
-            raise ConfigError(f"{path}.{k}", f"not a parameter of da.data.{fn.__name__}; valid: "
-                                             f"{', '.join(valid)}")
-    return fn(*args, **kwargs)
-
-
-def build_pair(data: dict):
-    """The :class:`~da.data.DomainPair` of a resolved ``data`` section."""
-    from da import data as D
-
-    if data["source"] is not None:
-        from da.experiments.image_data import build_image_pair
-
-        return build_image_pair(data)
-    if data["pair"] is not None:
-        from da.datasets import load_pair
-
-        return load_pair(data["pair"])
-    g = data["generator"]
-    src = _gaussian_source(g) if g["domain"] == "gaussian" else D.MoonsDomain(noise=g["noise"])
-    s, params, path = g["severity"], dict(g["params"]), "data.generator.params"
-    shift = g["shift"]
-    if shift == "none":
-        tgt = src
-    elif shift == "label":
-        params.setdefault("seed", g["seed"])
-        if "prior" in params:
-            params["new_prior"] = params.pop("prior")
-        tgt = _call_checked(D.label_shift, path, src, severity=s, **params)
-    elif shift == "covariate":
-        params.setdefault("seed", g["seed"])
-        tgt = _call_checked(D.covariate_shift, path, src, severity=s, **params)
-    elif shift == "conditional":
-        params.setdefault("seed", g["seed"])
-        tgt = _call_checked(D.conditional_shift, path, src, severity=s, **params)
-    elif shift == "rotation":
-        if g["domain"] == "moons":
-            params.setdefault("center", [0.5, 0.25])  # the moons' centre, as in the DANN toy
-        tgt = _call_checked(D.rotation, path, src, deg=s, **params)
-    elif shift == "subspace":
-        tgt = _call_checked(D.subspace_shift, path, src, severity=s, **params)
-    else:  # pragma: no cover - the schema rejects it
-        raise ConfigError("data.generator.shift", f"unknown shift {shift!r}")
-    return D.DomainPair(src, tgt, name=f"{g['domain']}|{shift}({s:g})")
-
-
-def build_model(model: dict, pair, seed: int):
-    """A :class:`~da.transfer.FeaturizerHead` for the pair's inputs and classes."""
-    from da.transfer import FeaturizerHead, lenet, mlp
-
-    K = pair.n_classes
-    if model["backbone"] is not None:
-        from da.transfer.backbones import build_model as build_backbone_model
-
-        try:
-            return build_backbone_model(model["backbone"], K, weights=model["weights"],
-                                        bottleneck=model["bottleneck"] or None, freeze_bn=model["freeze_bn"],
-                                        seed=seed, in_dim=pair.source.dim, image_shape=pair.source.image_shape)
-        except ValueError as exc:
-            raise ConfigError("model.backbone", str(exc)) from None
-    if model["arch"] == "mlp":
-        f, h = mlp(pair.source.dim, hidden=model["hidden"], n_classes=K, activation=model["activation"],
-                   dropout=model["dropout"], seed=seed)
-    else:
-        shape = pair.source.image_shape
-        if shape is None:
-            raise ConfigError("model.arch", f"lenet needs image inputs; the pair {pair.name!r} has none")
-        f, h = lenet(shape, n_classes=K, channels=model["channels"], hidden=model["hidden"][-1],
-                     dropout=model["dropout"], seed=seed)
-    return FeaturizerHead(f, h)
-
-
-def weight_schedule(spec, lam: float = 1.0):
-    r"""A weight spec of the config -> ``p -> lam * w(p)`` (:func:`da.align.schedule_from_spec`).
-
-    ``constant``: :math:`w = v`; ``ganin``: :math:`w = w_{\max}\,(2/(1+e^{-\gamma p}) - 1)`
-    (:func:`da.align.ganin_lambda`); ``linear``: :math:`w = a + (b-a)\,p`.
-    """
-    from da.align.schedules import schedule_from_spec
-
-    return schedule_from_spec(spec, scale=lam)
-
-
-def build_losses(align: list, lam: float, in_features: int, n_classes: int, seed: int) -> list:
-    """``[(name, loss module, weight schedule), ...]`` for :func:`da.transfer.finetune`."""
-    from da.transfer import make_alignment
-
-    terms = []
-    for i, entry in enumerate(align):
-        try:
-            loss = make_alignment(entry["loss"], in_features, n_classes, seed, **entry["params"])
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"align[{i}].params", str(exc)) from None
-        terms.append((entry["loss"], loss, weight_schedule(entry["weight"], lam)))
-    return terms
-
-
-def _train_config(section: dict, seed: int, *, stage: str) -> dict:
-    """A resolved ``pretrain``/``train`` section -> :class:`da.transfer.TrainConfig` fields (the
-    section's keys are the dataclass's fields; ``seed`` is the config's top-level seed)."""
-    return {**section, "seed": int(seed)}
-
-
-# --------------------------------------------------------------------------------------
-# Diagnostics
-# --------------------------------------------------------------------------------------
-
-def _sub(X, n_max: int, rng) -> np.ndarray:
-    if X.shape[0] <= n_max:
-        return X
-    return X[np.sort(rng.choice(X.shape[0], n_max, replace=False))]
-
-
-def _held_out(split, which: str, n_max: int, seed: int):
-    """Held-out source and target rows (the same rows at every stage of a run)."""
-    rng = np.random.default_rng([int(seed), 7919])
-    src = getattr(split, f"source_{which}").X
-    tgt = getattr(split, f"target_{which}").X
-    return _sub(src, n_max, rng), _sub(tgt, n_max, rng)
-
-
-def _features(model, X) -> np.ndarray:
-    from da.transfer.evaluate import predict_outputs
-
-    return predict_outputs(model, X, features=True)["features"]
-
-
-def _accuracy(model, split) -> dict:
-    from da.transfer import evaluate
-
-    out = {}
-    for part, y in (("source_test", split.source_test.y), ("target_test", split.eval_labels.test)):
-        X = getattr(split, part).X
-        if y is not None and len(y):
-            out[part] = evaluate(model, X, y, n_classes=split.n_classes)
-    return out
-
-
-def _label_shift(model, split, pair, cfg: dict) -> dict:
-    """Target prior estimates (BBSE, MLLS) from the model's outputs, with their errors.
-
-    Both read the model's probabilities on labelled source validation rows and on the
-    unlabelled target test rows; errors are against the target's true prior (analytic
-    for synthetic pairs, the class frequencies for real ones) and against the class
-    frequencies of the target test rows themselves.
-    """
-    from scipy.special import softmax
-
-    import da.diagnostics as Dg
-    from da.transfer.evaluate import predict_outputs
-
-    ls = cfg["label_shift"]
-    if not ls["estimators"]:
-        return {}
-    estimate = getattr(Dg, "estimate_label_shift", None)
-    if estimate is None:
-        try:
-            from da.diagnostics.label_shift import estimate_label_shift as estimate
-        except ImportError:
-            raise ImportError("label_shift.estimators needs da.diagnostics.estimate_label_shift, "
-                              "which this build of da does not have") from None
-    K = split.n_classes
-    true = np.asarray(pair.target.prior, dtype=np.float64)
-    yt = split.eval_labels.test
-    empirical = np.bincount(yt, minlength=K) / max(len(yt), 1) if yt is not None else None
-    val = split.source_val
-    p_val = softmax(predict_outputs(model, val.X, features=False)["logits"].astype(np.float64), axis=1)
-    p_t = softmax(predict_outputs(model, split.target_test.X, features=False)["logits"].astype(np.float64),
-                  axis=1)
-    out = {"true_prior": true.tolist(), "source_prior": np.asarray(pair.source.prior).tolist(),
-           "target_test_frequencies": None if empirical is None else empirical.tolist(), "estimators": {}}
-    for name in ls["estimators"]:
-        res = estimate(p_val, val.y, p_t, method=name, n_bootstrap=ls["n_bootstrap"], seed=cfg["seed"])
-        q = np.asarray(res.prior, dtype=np.float64)
-        rec = {"target_prior": q.tolist(), "l1_error": float(np.abs(q - true).sum()),
-               "l2_error": float(np.linalg.norm(q - true)), "result": res.to_dict()}
-        if empirical is not None:
-            rec["l1_error_empirical"] = float(np.abs(q - empirical).sum())
-        out["estimators"][name] = rec
-    return out
-
-
-_TEST_SHORT = {v: k for k, v in TESTS.items()}
-
-
-def diagnose(model, split, pair, cfg: dict, *, stage: str) -> dict:
-    """The diagnostics report of one stage (``"before"`` or ``"after"`` transfer).
-
-    A :func:`da.diagnostics.shift_report` of the held-out source and target rows
-    (``diagnostics.split``, subsampled to ``max_samples`` with a seed of the run,
-    so every stage compares the same rows) on the inputs and on the model's
-    features, with the pair's analytic ground truth next to the estimates; plus
-    the model's accuracies and, when asked, label-shift estimates.
-    """
-    from da.diagnostics import shift_report
-
-    diag = cfg["diagnostics"]
-    seed = cfg["seed"]
-    Xs, Xt = _held_out(split, diag["split"], diag["max_samples"], seed)
-    shape = None
-    if is_lazy(Xs):  # images read from disk: the capped subsample, flat; the model sees images again
-        shape = Xs.item_shape
-        Xs, Xt = (np.asarray(X).reshape(len(X), -1) for X in (Xs, Xt))
-    rep = shift_report((Xs, Xt), features=(lambda X: _features(model, X if shape is None else
-                                                                X.reshape(-1, *shape)))
-                       if "features" in diag["compare"] else None, metrics=diag["gaps"], tests=[TESTS[t] for t in diag["tests"]], seed=seed,
-                       ground_truth=pair, n_permutations=diag["n_permutations"],
-                       n_bootstrap=diag["n_bootstrap"], bandwidth=diag["bandwidth"])
-    report = {**rep.to_dict(), "stage": stage, "split": diag["split"]}
-    report["rows"] = [r for r in report["rows"] if r["space"] in diag["compare"]]
-    report["accuracy"] = _accuracy(model, split)
-    if stage in cfg["label_shift"]["when"]:
-        ls = _label_shift(model, split, pair, cfg)
-        if ls:
-            report["label_shift"] = ls
-    return report
-
-
-def _tracker(model_split_cfg):
-    """A trainer hook ``(model, epoch) -> dict``: feature gaps every ``diagnostics.every`` epochs
-    (:class:`da.diagnostics.GapTracker`), recorded as ``diag/features_<metric>``."""
-    from da.diagnostics import GapTracker
-
-    split, cfg = model_split_cfg
-    diag = cfg["diagnostics"]
-    Xs, Xt = _held_out(split, diag["split"], diag["max_samples"], cfg["seed"])
-    tracker = GapTracker(Xs, Xt, metrics=diag["gaps"], every=diag["every"], bandwidth=diag["bandwidth"],
-                         max_samples=diag["max_samples"], feature_fn=_features, seed=cfg["seed"])
-
-    def hook(model, epoch):
-        # GapTracker measures when its epoch is a multiple of `every`: give it completed epochs
-        out = tracker(model, epoch + 1)
-        return {f"diag/features_{k.replace('/', '_')}": v for k, v in out.items()}
-
-    return hook
-
-
-# --------------------------------------------------------------------------------------
-# Result records
-# --------------------------------------------------------------------------------------
-
-def _flat_report(stage: str, rep: dict, out: dict) -> None:
-    """``{stage}_{space}_{name}`` scalars of a report's rows (tests: ``_stat`` and ``_p``)."""
-    for r in rep.get("rows", []):
-        key = f"{stage}_{r['space']}_"
-        if r["kind"] == "metric":
-            out[key + r["name"]] = r["value"]
-            if r.get("ci_low") is not None:
-                out[key + r["name"] + "_lo"], out[key + r["name"] + "_hi"] = r["ci_low"], r["ci_high"]
-        elif r["kind"] == "test":
-            short = _TEST_SHORT.get(r["name"], r["name"])
-            out[key + short + "_stat"], out[key + short + "_p"] = r["value"], r["pvalue"]
-        else:  # health: mean_norm/source -> ..._mean_norm_source
-            out[key + r["name"].replace("/", "_")] = r["value"]
-
-
-def flat_metrics(fit_metrics: dict, before: dict | None, after: dict | None, extra: dict) -> dict:
-    """The scalar metrics of ``result.json``: flat ``snake_case`` names (config columns use dots).
-
-    ``{part}_{acc,f1,ece}`` of the selected model; ``pretrained_{part}_acc``
-    before transfer; ``{before,after}_{inputs,features}_{gap}`` and
-    ``..._{test}_{stat,p}`` from the shift reports; ``true_{quantity}`` from the
-    pair's analytic ground truth (``true_mmd2`` at the bandwidth of the input-space
-    estimate); ``{before,after}_{estimator}_l1_error`` for label-shift estimates.
-    """
-    out: dict = {}
-    out.update(R.flat_fit_metrics(fit_metrics))
-    for stage, rep in (("before", before), ("after", after)):
-        if not rep:
-            continue
-        _flat_report(stage, rep, out)
-        if stage == "before":
-            for part, m in rep.get("accuracy", {}).items():
-                out[f"pretrained_{part}_acc"] = m["accuracy"]
-        for name, e in rep.get("label_shift", {}).get("estimators", {}).items():
-            out[f"{stage}_{name}_l1_error"] = e["l1_error"]
-            out[f"{stage}_{name}_l2_error"] = e["l2_error"]
-            if "l1_error_empirical" in e:
-                out[f"{stage}_{name}_l1_error_empirical"] = e["l1_error_empirical"]
-    rep = before or after or {}
-    for k, v in (rep.get("ground_truth") or {}).items():
-        if k in ("mmd2", "mmd2_bandwidth"):
-            continue  # at bandwidth 1; the row below has it at the estimate's bandwidth
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[f"true_{k}"] = float(v)
-        elif isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v):
-            out[f"true_{k}_mean"] = float(np.mean(v))
-    for r in rep.get("rows", []):
-        if r["space"] == "inputs" and r["kind"] == "metric" and r["name"] == "mmd2" and r.get("truth") is not None:
-            out["true_mmd2"] = float(r["truth"])
-            out["true_mmd2_bandwidth"] = float(r["details"]["bandwidth"])
-    out.update(extra)
-    return {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in out.items()}
 
 
 # --------------------------------------------------------------------------------------
@@ -431,7 +112,7 @@ def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, ba
             bar = _Bar(bars, cfg["pretrain"]["epochs"], "pretrain")
             t0 = time.perf_counter()
             try:
-                res = pretrain(model, split, config=_train_config(cfg["pretrain"], cfg["seed"],
+                res = pretrain(model, split, config=train_config(cfg["pretrain"], cfg["seed"],
                                                                   stage="pretrain"),
                                hooks=[(1, bar.hook)], verbose=True)
             finally:
@@ -535,12 +216,12 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     bar = _Bar(progress, cfg["train"]["epochs"], f"{cfg['method']}")
     hooks = [(1, bar.hook)]
     if diag["every"] and diag["gaps"]:
-        hooks.append((1, _tracker((split, cfg))))
+        hooks.append((1, gap_tracker((split, cfg))))
     t = time.perf_counter()
     try:
         # the run directory's records are the pipeline's own (below); other sinks replay them
         fit = finetune(model, split, terms, strategy=_strategy(cfg["transfer"]),
-                       config=dict(_train_config(cfg["train"], cfg["seed"], stage="train"), loggers=["jsonl"]),
+                       config=dict(train_config(cfg["train"], cfg["seed"], stage="train"), loggers=["jsonl"]),
                        hooks=hooks, verbose=True)
     finally:
         bar.close()
