@@ -132,3 +132,23 @@ if __name__ == "__main__":
     print("\n".join(violations) or "no upward import")
     for edge, why in KNOWN_UPWARD.items():
         print(f"known exception {edge[0]} -> {edge[1]}: {why}")
+
+
+#: "about 450 lines" a file, "about 100" a function, docstring included (issue #11).
+MAX_FILE_LINES, MAX_FUNCTION_LINES = 470, 100
+
+
+def test_files_and_functions_stay_small():
+    import ast
+
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_FILE_LINES:
+            too_long.append(f"{path.relative_to(PACKAGE.parent)}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    too_long.append(f"{path.relative_to(PACKAGE.parent)}:{node.name}: {n} lines")
+    assert not too_long, too_long

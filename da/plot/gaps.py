@@ -184,48 +184,15 @@ def plot_gap_before_after(before, after, *, metrics=None, ax=None, labels=("befo
         groups = [[(m, s) for s in spaces if ((both["metric"] == m) & (both["space"] == s)).any()]
                   for m in metrics]
     colors = [PHASE_COLORS["before"], PHASE_COLORS["after"]]
-    width = 0.38
     any_truth = False
     for a, grp in zip(axes, groups):
         x = np.arange(len(grp))
         truth_drawn = False
         for j, (side, lab) in enumerate(zip(sides, labels)):
-            vals, err_lo, err_hi, truths = [], [], [], []
-            for m, s in grp:
-                row = side[(side["metric"] == m) & (side["space"] == s)]
-                if row.empty:
-                    vals.append(np.nan), err_lo.append(np.nan), err_hi.append(np.nan), truths.append(np.nan)
-                    continue
-                r = row.iloc[0]
-                vals.append(r["value"])
-                has_ci = np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"])
-                # no interval: no error bar (a zero-width cap would read as a certain value)
-                err_lo.append(max(r["value"] - r["ci_low"], 0.0) if has_ci else np.nan)
-                err_hi.append(max(r["ci_high"] - r["value"], 0.0) if has_ci else np.nan)
-                truths.append(r["truth"])
-            xs = x + (j - 0.5) * width
-            a.bar(xs, np.nan_to_num(vals), width, color=colors[j], label=lab,
-                  yerr=[err_lo, err_hi], capsize=3, error_kw={"elinewidth": 1})
-            for xi, v in zip(xs, vals):
-                if not np.isfinite(v):  # not measured: say so rather than draw a zero-height bar
-                    a.annotate("n/a", (xi, 0), ha="center", va="bottom", fontsize=7, color="0.4")
-            t = np.asarray(truths, dtype=float)
-            if np.isfinite(t).any():
-                any_truth = True
-                a.plot(xs[np.isfinite(t)], t[np.isfinite(t)], linestyle="none", marker="D",
-                       color=TRUTH_COLOR, markersize=6, zorder=5,
-                       label="_nolegend_" if truth_drawn else "analytic truth")
-                truth_drawn = True
-        if single:
-            a.set_xticks(x, [f"{m}\n({s})" for m, s in grp])
-            a.set_ylabel("gap estimate (metric units)")
-            a.set_xlabel("gap metric (space measured in)")
-        else:
-            a.set_xticks(x, [s for _, s in grp])
-            a.set_ylabel(metric_label(grp[0][0]))
-            a.set_xlabel("space measured in")
-            a.set_title(grp[0][0])
-        a.axhline(0, color="0.6", linewidth=0.6)
+            drew = _side_bars(a, side, grp, x + (j - 0.5) * _BAR_WIDTH, lab, colors[j], truth_drawn)
+            truth_drawn |= drew
+            any_truth |= drew
+        _label_gap_panel(a, grp, x, single)
     handles, names = axes[0].get_legend_handles_labels()
     if any_truth and "analytic truth" not in names:
         for a in axes[1:]:
@@ -237,6 +204,51 @@ def plot_gap_before_after(before, after, *, metrics=None, ax=None, labels=("befo
     axes[-1].legend(handles, names, frameon=False, fontsize="small", loc="upper left",
                     bbox_to_anchor=(1.02, 1.0))
     return fig
+
+
+_BAR_WIDTH = 0.38
+
+
+def _side_bars(a, side, grp, xs, label, color, truth_drawn: bool) -> bool:
+    """One side's bars (with CI error bars, "n/a" where unmeasured) and truth diamonds on ``a``;
+    returns whether a truth was drawn."""
+    vals, err_lo, err_hi, truths = [], [], [], []
+    for m, s in grp:
+        row = side[(side["metric"] == m) & (side["space"] == s)]
+        if row.empty:
+            vals.append(np.nan), err_lo.append(np.nan), err_hi.append(np.nan), truths.append(np.nan)
+            continue
+        r = row.iloc[0]
+        vals.append(r["value"])
+        has_ci = np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"])
+        # no interval: no error bar (a zero-width cap would read as a certain value)
+        err_lo.append(max(r["value"] - r["ci_low"], 0.0) if has_ci else np.nan)
+        err_hi.append(max(r["ci_high"] - r["value"], 0.0) if has_ci else np.nan)
+        truths.append(r["truth"])
+    a.bar(xs, np.nan_to_num(vals), _BAR_WIDTH, color=color, label=label,
+          yerr=[err_lo, err_hi], capsize=3, error_kw={"elinewidth": 1})
+    for xi, v in zip(xs, vals):
+        if not np.isfinite(v):  # not measured: say so rather than draw a zero-height bar
+            a.annotate("n/a", (xi, 0), ha="center", va="bottom", fontsize=7, color="0.4")
+    t = np.asarray(truths, dtype=float)
+    if not np.isfinite(t).any():
+        return False
+    a.plot(xs[np.isfinite(t)], t[np.isfinite(t)], linestyle="none", marker="D", color=TRUTH_COLOR,
+           markersize=6, zorder=5, label="_nolegend_" if truth_drawn else "analytic truth")
+    return True
+
+
+def _label_gap_panel(a, grp, x, single: bool) -> None:
+    if single:
+        a.set_xticks(x, [f"{m}\n({s})" for m, s in grp])
+        a.set_ylabel("gap estimate (metric units)")
+        a.set_xlabel("gap metric (space measured in)")
+    else:
+        a.set_xticks(x, [s for _, s in grp])
+        a.set_ylabel(metric_label(grp[0][0]))
+        a.set_xlabel("space measured in")
+        a.set_title(grp[0][0])
+    a.axhline(0, color="0.6", linewidth=0.6)
 
 
 #: The quantities drawn along training, and the record keys of each as the trainer
@@ -303,6 +315,30 @@ def _reject_explicit_nan(records, name):
                 raise ValueError(f"{name}[{i}][{k!r}] is {v}; NaN/inf cannot be plotted")
 
 
+def _trajectory_panels(df, xcol, quantities) -> list:
+    """``[(quantity, [columns])]`` with a finite value somewhere: the given quantities, or every known one."""
+    panels = []
+    if quantities is None:
+        for q in TRAJECTORY_QUANTITIES:
+            cols = [c for c in _columns_for(df, q) if c != xcol and _has_finite(df[c])]
+            if cols:
+                panels.append((q, cols))
+        if not panels:
+            raise ValueError(f"metrics has no finite value for any of {list(TRAJECTORY_QUANTITIES)}; "
+                             f"columns are {sorted(map(str, df.columns))}; pass quantities=")
+        return panels
+    for q in [quantities] if isinstance(quantities, str) else list(quantities):
+        cols = _columns_for(df, q)
+        if not cols:
+            raise ValueError(f"metrics has no column for {q!r}; columns are {sorted(map(str, df.columns))}")
+        if not any(_has_finite(df[c]) for c in cols):
+            raise ValueError(f"metrics[{q!r}] has no finite value at any step; nothing to plot")
+        panels.append((q, [c for c in cols if _has_finite(df[c])]))
+    if not panels:
+        raise ValueError("quantities is empty")
+    return panels
+
+
 def plot_gap_trajectory(metrics, *, quantities=None, step=None, hue=None, truth=None, ax=None):
     """Gap metrics, λ and target accuracy against training step, one panel each.
 
@@ -358,26 +394,7 @@ def plot_gap_trajectory(metrics, *, quantities=None, step=None, hue=None, truth=
     if xcol is None or xcol not in df.columns:
         raise ValueError(f"metrics has no step column (looked for {step or list(_STEP_KEYS)}); "
                          f"columns are {sorted(map(str, df.columns))}")
-    panels = []  # (quantity, [columns])
-    if quantities is None:
-        for q in TRAJECTORY_QUANTITIES:
-            cols = [c for c in _columns_for(df, q) if c != xcol and _has_finite(df[c])]
-            if cols:
-                panels.append((q, cols))
-        if not panels:
-            raise ValueError(f"metrics has no finite value for any of {list(TRAJECTORY_QUANTITIES)}; "
-                             f"columns are {sorted(map(str, df.columns))}; pass quantities=")
-    else:
-        for q in [quantities] if isinstance(quantities, str) else list(quantities):
-            cols = _columns_for(df, q)
-            if not cols:
-                raise ValueError(f"metrics has no column for {q!r}; "
-                                 f"columns are {sorted(map(str, df.columns))}")
-            if not any(_has_finite(df[c]) for c in cols):
-                raise ValueError(f"metrics[{q!r}] has no finite value at any step; nothing to plot")
-            panels.append((q, [c for c in cols if _has_finite(df[c])]))
-        if not panels:
-            raise ValueError("quantities is empty")
+    panels = _trajectory_panels(df, xcol, quantities)
     if hue is not None and hue not in df.columns:
         raise ValueError(f"metrics has no column {hue!r} for hue")
     x_all = pd.to_numeric(df[xcol], errors="coerce").to_numpy(dtype=float)
