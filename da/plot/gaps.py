@@ -434,6 +434,12 @@ def plot_gap_trajectory(metrics, *, quantities=None, step=None, hue=None, truth=
                                      label="analytic truth")
         a.set_ylabel(metric_label(q).replace(" (", "\n("), fontsize="small")
         a.grid(alpha=0.3)
+    _finish_trajectory(axes, xcol, handles, truth_handle)
+    return fig
+
+
+def _finish_trajectory(axes, xcol, handles: dict, truth_handle) -> None:
+    """Shared x axis, its label, and one legend above the first panel."""
     for a in axes[:-1]:
         a.tick_params(labelbottom=False)
     axes[-1].set_xlabel(f"training {xcol} (iterations)" if xcol != "epoch" else "training epoch (epochs)")
@@ -441,4 +447,3 @@ def plot_gap_trajectory(metrics, *, quantities=None, step=None, hue=None, truth=
         handles["analytic truth"] = truth_handle
     axes[0].legend(list(handles.values()), list(handles.keys()), frameon=False, fontsize="x-small",
                    ncols=min(len(handles), 3), loc="lower left", bbox_to_anchor=(0.0, 1.02))
-    return fig
