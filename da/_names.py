@@ -1,5 +1,6 @@
 """Every name a user can write, declared once: losses, methods, optimizers, schedules,
-criteria, strategies, and the record keys they produce.
+criteria and strategies (the record keys they produce, ``loss/<name>`` and the rest, are
+declared with the run-directory format in :mod:`da._runs`).
 
 This module imports nothing. Each registry of implementations (``da.align.LOSSES``,
 :data:`da.transfer.selection.CRITERIA`, :data:`da.transfer.strategies.STRATEGIES`,
@@ -15,8 +16,7 @@ from __future__ import annotations
 import warnings
 
 __all__ = ["LOSSES", "LOSS_CLASSES", "METHODS", "OPTIMIZERS", "LR_SCHEDULES", "WEIGHT_SCHEDULES",
-           "CRITERIA", "STRATEGIES", "ARCHS", "ALIASES", "canonical", "loss_key", "lambda_key",
-           "selection_key", "stat_key"]
+           "CRITERIA", "STRATEGIES", "ARCHS", "ALIASES", "canonical"]
 
 #: alignment losses (``align: [{loss: NAME}]``, ``align="NAME"``, ``loss/NAME`` records).
 LOSSES = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
@@ -62,23 +62,3 @@ def canonical(kind: str, name: str) -> str:
     warnings.warn(f"{kind} name {name!r} is deprecated; use {new!r} (the alias goes in the next release)",
                   DeprecationWarning, stacklevel=3)
     return new
-
-
-def loss_key(term: str) -> str:
-    """Record key of a loss term's value (``loss/dann``, ``loss/ce_source``, ``loss/total``)."""
-    return f"loss/{term}"
-
-
-def lambda_key(term: str) -> str:
-    """Record key of a term's weight λ(p)."""
-    return f"lambda/{term}"
-
-
-def selection_key(criterion: str) -> str:
-    """Record key of a selection criterion's score."""
-    return f"selection/{criterion}"
-
-
-def stat_key(term: str, stat: str) -> str:
-    """Record key of a loss's own statistic (``dann/disc_acc``)."""
-    return f"{term}/{stat}"
