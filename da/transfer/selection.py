@@ -253,7 +253,9 @@ def select_from_history(history, criterion: str) -> dict:
         If no record holds a score for ``criterion``.
     """
     get_criterion(criterion)
-    key = f"selection/{criterion}"
+    from da._runs import selection_key
+
+    key = selection_key(criterion)
     scored = [r for r in history if key in r]
     if not scored:
         raise ValueError(f"no record holds {key!r}; add {criterion!r} to TrainConfig.record_criteria")

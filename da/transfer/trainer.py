@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from da import _runs as R
 from da._validation import check_positive_int
 from da.transfer._rng import seeded, torch_seed
 from da.transfer.backbones import BottleneckFeaturizer, param_groups
@@ -193,7 +194,7 @@ class Trainer:
         rec = {"epoch": epoch, "step": run.step, "p": min(run.step / run.horizon, 1.0),
                "lr": run.optimizer.param_groups[0]["lr"], "selection": run.crit_name, "oracle": run.oracle}
         for k, v in sums.items():
-            rec[k if k.startswith("lambda/") or "/" in k else f"loss/{k}"] = v / run.steps_per_epoch
+            rec[k if "/" in k else R.loss_key(k)] = v / run.steps_per_epoch
         if seen:
             rec["source_train_acc"] = correct / seen
         run.last_good = _snapshot(run.model)
@@ -239,12 +240,12 @@ class Trainer:
         floats["total"] = tot
         stats = {f"{t.name}/{k}": float(v) for t in run.terms
                  for k, v in (getattr(t.loss, "last_stats_", None) or {}).items()}
-        sums = {**floats, **stats, **{f"lambda/{k}": v for k, v in lams.items()}}
+        sums = {**floats, **stats, **{R.weight_key(k): v for k, v in lams.items()}}
         hit = (ls.detach().argmax(1) == ysb) if ysb is not None else None
         if c.log_every and run.step % c.log_every == 0:
             rec = {"step": run.step, "epoch": epoch, "p": p, "lr": run.optimizer.param_groups[0]["lr"]}
-            rec.update({f"loss/{k}": v for k, v in floats.items()})
-            rec.update({f"lambda/{k}": v for k, v in lams.items()})
+            rec.update({R.loss_key(k): v for k, v in floats.items()})
+            rec.update({R.weight_key(k): v for k, v in lams.items()})
             rec.update(stats)
             if hit is not None:
                 rec["source_batch_acc"] = float(hit.float().mean())
@@ -260,9 +261,9 @@ class Trainer:
         run.cache["step"] = run.step
         outputs = part_outputs(run.model, run.eval_split, run.needs | {"source_val"}, run.device)
         score = float(run.criterion(outputs, run.eval_split, cache=run.cache))
-        rec[f"selection/{run.crit_name}"] = score
+        rec[R.selection_key(run.crit_name)] = score
         for name, fn in run.recorded.items():
-            rec[f"selection/{name}"] = float(fn(outputs, run.eval_split, cache=run.cache))
+            rec[R.selection_key(name)] = float(fn(outputs, run.eval_split, cache=run.cache))
         rec["source_val_acc"] = float((outputs["source_val"]["logits"].argmax(1)
                                        == run.eval_split.source_val.y).mean())
         rec.update(target_accuracy(run.model, run.split, run.device))
@@ -284,7 +285,7 @@ class Trainer:
         """Append the epoch record, warn on a memorised source under Adam, write records."""
         run.history.append(rec)
         if not run.warned_memorised and self._adversarial_under_adam(run.terms) \
-                and rec.get("loss/ce_source", math.inf) < MEMORISED_SOURCE_CE:
+                and rec.get(R.loss_key("ce_source"), math.inf) < MEMORISED_SOURCE_CE:
             run.warned_memorised = True
             msg = (f"epoch {rec['epoch']}: the source cross-entropy is {rec['loss/ce_source']:.3g} "
                    f"(< {MEMORISED_SOURCE_CE}) with an adversarial loss under optimizer="
