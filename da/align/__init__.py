@@ -11,7 +11,8 @@ call ``loss.last_stats_`` holds what the loss measured, as python floats.
 
 - :class:`MMDLoss`: multi-kernel MMD² (DAN), or JMMD (JAN) with ``joint=True`` (needs logits);
 - :class:`CORALLoss`: gap between the feature covariances (Deep CORAL);
-- :class:`SinkhornLoss`: entropic OT cost or Sinkhorn divergence;
+- :class:`SinkhornLoss`: entropic OT cost or Sinkhorn divergence (its ``method="symmetric"`` solver
+  is :func:`sinkhorn_divergence` / :func:`symmetric_sinkhorn`);
 - :class:`SlicedWassersteinLoss`: sliced Wasserstein distance;
 - :class:`JDOTLoss`: joint feature/label OT cost (DeepJDOT; needs ``ys`` and ``logits_t``);
 - :class:`DANNLoss`: domain discriminator behind gradient reversal (``p`` for ``"ganin"``);
@@ -28,11 +29,13 @@ from da.align.grl import GradientReversal, grad_reverse
 from da.align.jdot import JDOTLoss
 from da.align.mmd import MMDLoss
 from da.align.ot_losses import SinkhornLoss, SlicedWassersteinLoss
+from da.align.sinkhorn import sinkhorn_divergence, symmetric_sinkhorn
 from da.align.schedules import ganin_lambda, ganin_lr_factor, make_schedule, progress
 
 __all__ = [
     "MMDLoss", "CORALLoss", "SinkhornLoss", "SlicedWassersteinLoss", "JDOTLoss",
     "DANNLoss", "CDANLoss",
+    "sinkhorn_divergence", "symmetric_sinkhorn",
     "GradientReversal", "grad_reverse",
     "ganin_lambda", "ganin_lr_factor", "make_schedule", "progress",
 ]

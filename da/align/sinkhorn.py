@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from da._kernels import pairwise_sq_dists
-from da._validation import check_positive_int
-from da.align._checks import _check_choice, _check_features, _check_positive
+from da._validation import check_positive_int, check_same_dim
+from da.align._checks import _check_choice, _check_positive, _check_tensor
 
 __all__ = ["sinkhorn_divergence", "symmetric_sinkhorn"]
 
@@ -52,7 +52,12 @@ class _NumpyOps:
     """The same on numpy arrays: for detached CPU tensors, where a call on a vector of a few hundred
     entries costs about a tenth of torch's dispatch (the iterations are many such calls)."""
 
-    sqrt, log, exp, where, clamp_min = np.sqrt, np.log, np.exp, np.where, np.maximum
+    sqrt, exp, where, clamp_min = np.sqrt, np.exp, np.where, np.maximum
+
+    @staticmethod
+    def log(x):
+        with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf: a zero weight, masked after
+            return np.log(x)
 
     @staticmethod
     def norms(vectors) -> list[float]:
@@ -80,6 +85,11 @@ class _Problem:
     neg_a: torch.Tensor
     neg_b: torch.Tensor
     plan: torch.Tensor | None = None
+
+
+def _iterate_on_numpy(cost: torch.Tensor, grad: str) -> bool:
+    """Detached float CPU costs: the iterations run on numpy views of them."""
+    return grad == "envelope" and cost.device.type == "cpu" and cost.dtype in (torch.float32, torch.float64)
 
 
 def _problems(costs, a, b, xp) -> list[_Problem]:
@@ -211,9 +221,12 @@ class _Overrelaxation:
 def _absorb(problems: list[_Problem], scalings, eps: float, xp) -> None:
     """Move the scalings into the potentials: ``f += eps log u`` (0 where a weight is 0)."""
     for p, (ua, vb) in zip(problems, scalings):
-        log_u, log_v = xp.log(ua) - p.log_a, xp.log(vb) - p.log_b
-        if not p.positive:
-            log_u, log_v = xp.where(p.a > 0, log_u, 0 * log_u), xp.where(p.b > 0, log_v, 0 * log_v)
+        if p.positive:
+            log_u, log_v = xp.log(ua) - p.log_a, xp.log(vb) - p.log_b
+        else:
+            with np.errstate(invalid="ignore"):  # -inf - -inf where a weight is 0, masked below
+                log_u, log_v = xp.log(ua) - p.log_a, xp.log(vb) - p.log_b
+            log_u, log_v = xp.where(p.a > 0, log_u, 0.0), xp.where(p.b > 0, log_v, 0.0)
         p.f = p.f + eps * log_u
         p.g = p.f if p.symmetric else p.g + eps * log_v
 
@@ -351,11 +364,10 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
     originals = [cost_xy] if cost_xx is None else [cost_xy, cost_xx, cost_yy]
     with torch.set_grad_enabled(grad == "autodiff" and torch.is_grad_enabled()):
         costs = [c.detach() for c in originals] if grad == "envelope" else originals
-        diameter = float(torch.stack([c.max() for c in costs]).max())
+        diameter = float(torch.stack([c.detach().max() for c in costs]).max())
         schedule = _eps_schedule(diameter, eps, scaling)
         floor = math.log(torch.finfo(cost_xy.dtype).tiny) + 1.0
-        on_numpy = grad == "envelope" and cost_xy.device.type == "cpu" \
-            and cost_xy.dtype in (torch.float32, torch.float64)
+        on_numpy = _iterate_on_numpy(cost_xy, grad)
         xp = _NumpyOps if on_numpy else _TorchOps
         arrays = ([c.numpy() for c in costs], a.detach().numpy(), b.detach().numpy()) if on_numpy else (costs, a, b)
         problems = _problems(*arrays, xp)
@@ -434,7 +446,10 @@ def sinkhorn_divergence(x, y, eps: float, a=None, b=None, *, debiased: bool = Tr
     >>> float(sinkhorn_divergence(x, x + 1.0, eps=0.1)) > 0.9
     True
     """
-    x, y = _check_features(x, y)
+    x, y = _check_tensor(x, "x"), _check_tensor(y, "y")
+    check_same_dim(x, y, names=("x", "y"))
+    if x.dtype != y.dtype or x.device != y.device:
+        raise ValueError(f"x and y must share dtype and device, got {x.dtype} on {x.device} and {y.dtype} on {y.device}")
     eps = _check_positive(eps, "eps")
     if not (isinstance(scaling, (int, float)) and 0 < scaling < 1):
         raise ValueError(f"scaling must be a number in (0, 1), got {scaling!r}")
