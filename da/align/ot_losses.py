@@ -119,8 +119,8 @@ class SinkhornLoss(nn.Module):
     Notes
     -----
     Call as ``loss(fs, ft)``; batch sizes may differ. ``logits_s``,
-    ``logits_t``, ``ys`` and ``p`` are ignored. Solved with
-    ``method="sinkhorn_log"``, stable for small :math:`\varepsilon`.
+    ``logits_t``, ``ys`` and ``p`` are ignored. ``"sinkhorn_log"`` and
+    ``"symmetric"`` are stable for small :math:`\varepsilon`.
 
     The number of iterations grows with cost / :math:`\varepsilon`. With
     ``scale=None`` and features whose squared distances are in the hundreds

@@ -1,11 +1,11 @@
 r"""Sinkhorn divergence in torch: symmetric self-term updates and :math:`\varepsilon`-scaling.
 
 POT solves the three entropic problems of the divergence one by one with the
-alternating Sinkhorn update. The two self terms converge slowest that way;
+alternating Sinkhorn update. The two self terms converge slowly that way;
 the symmetric (averaged-potential) update of Feydy et al. (2019) converges in
 a few iterations, and annealing :math:`\varepsilon` from the data diameter
-warm-starts all three. This module implements that solver, log-domain and
-batched, for any device and floating dtype. POT stays the reference: the tests
+warm-starts all three. This module implements that solver (log-stabilised),
+for any device and floating dtype. POT stays the reference: the tests
 compare it with :func:`ot.sinkhorn2` and
 :func:`ot.bregman.empirical_sinkhorn_divergence`.
 """
@@ -309,6 +309,17 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
     The plans are :math:`\gamma_{ij} = \alpha_i\beta_j e^{(f_i + g_j - C_{ij})/\varepsilon}`
     (:math:`g = f = p` for a self term).
 
+    How they are computed (the same updates, cheaper): at each :math:`\varepsilon` the
+    potentials are absorbed into a kernel :math:`K_{ij} = e^{(f_i + g_j - C_{ij})/\varepsilon}`
+    (log-stabilised, Schmitzer 2019) and the updates run on scalings :math:`u = e^{\Delta f/\varepsilon}`
+    as matrix-vector products (:math:`u \leftarrow 1 / K(\beta v)`;
+    :math:`u \leftarrow \sqrt{u / K(\alpha u)}` for a self term); the cross term's updates at
+    ``eps`` are over-relaxed, :math:`\log u \leftarrow (1-\omega)\log u + \omega\log u^{\mathrm{new}}`,
+    with :math:`\omega` adapted to the observed rate (1 at first; back to 1 if the error grows).
+    A problem below ``tol`` is frozen. If a scaling over- or underflows, the plain log-domain
+    iterations above are run instead. On the CPU (``grad="envelope"``) the loop runs on numpy
+    views of the detached costs: the work is many calls on short vectors.
+
     Parameters
     ----------
     cost_xy : torch.Tensor of shape (N, M)
@@ -356,6 +367,12 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
 
     Schmitzer, B. (2019). Stabilized sparse scaling algorithms for entropy
     regularized transport problems. SIAM J. Sci. Comput. 41(3).
+
+    Thibault, A., Chizat, L., Dossal, C. & Papadakis, N. (2017). Overrelaxed
+    Sinkhorn-Knopp algorithm for regularized optimal transport. arXiv:1711.01851.
+
+    Lehmann, T., von Renesse, M.-K., Sambale, A. & Uschmajew, A. (2022). A note
+    on overrelaxation in the Sinkhorn algorithm. Optim. Lett. 16.
     """
 
     _check_choice(grad, "grad", _GRADS)
@@ -441,9 +458,9 @@ def sinkhorn_divergence(x, y, eps: float, a=None, b=None, *, debiased: bool = Tr
     Examples
     --------
     >>> x = torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
-    >>> abs(float(sinkhorn_divergence(x, x, eps=0.1))) < 1e-6
+    >>> abs(float(sinkhorn_divergence(x, x, eps=0.5))) < 1e-4  # the cross term to tol, in float32
     True
-    >>> float(sinkhorn_divergence(x, x + 1.0, eps=0.1)) > 0.9
+    >>> float(sinkhorn_divergence(x, x + 1.0, eps=0.5)) > 0.9
     True
     """
     x, y = _check_tensor(x, "x"), _check_tensor(y, "y")
