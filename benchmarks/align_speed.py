@@ -1,7 +1,9 @@
 """Forward+backward time of the alignment losses in :mod:`da.align`.
 
 Prints one table per device: milliseconds per call (median over repeats, after
-warm-up) for each loss, per-domain batch size and feature width. The
+warm-up) for each loss, per-domain batch size and feature width, each with its
+ratio (in the same run) to the distance-matrix floor below or, for the Sinkhorn
+solvers, to POT's ``sinkhorn_log`` solves they replace. The
 ``pairwise_sq_dists`` rows are the floor the MMD rows should sit near: one
 pooled squared-distance matrix, forward and backward, with no kernel at all.
 
@@ -42,7 +44,9 @@ def _losses(d: int):
         ("MMD linear", lambda: MMDLoss(estimator="linear", bandwidth=float(d) ** 0.5)),
         ("JMMD", lambda: MMDLoss(joint=True)),
         ("CORAL", lambda: CORALLoss()),
-        ("Sinkhorn (scale=median)", lambda: SinkhornLoss(reg=0.1, scale="median")),
+        ("Sinkhorn POT sinkhorn_log", lambda: SinkhornLoss(reg=0.1, scale="median", tol=1e-4)),
+        ("Sinkhorn POT auto", lambda: SinkhornLoss(reg=0.1, scale="median", tol=1e-4, method="auto")),
+        ("Sinkhorn symmetric", lambda: SinkhornLoss(reg=0.1, scale="median", tol=1e-4, method="symmetric")),
         ("Sliced W2 (128 proj)", lambda: SlicedWassersteinLoss()),
         ("JDOT emd", lambda: JDOTLoss(alpha=1.0 / d)),
         ("DANN 1024x1024", lambda: DANNLoss(d)),
@@ -94,19 +98,26 @@ def run(device: torch.device, batches, dims, warmup: int, repeats: int, budget_s
     return results
 
 
+# each row's ratio is to this row at the same batch and width (default: the distance-matrix floor)
+REFERENCE = {"Sinkhorn POT auto": "Sinkhorn POT sinkhorn_log", "Sinkhorn symmetric": "Sinkhorn POT sinkhorn_log"}
+FLOOR = "pairwise_sq_dists only"
+
+
 def _print_table(results: dict, device: torch.device, batches, dims) -> None:
     names = [name for name, _ in _losses(dims[0])]
     width = max(len(name) for name in names) + 2
-    head = f"{'loss':<{width}}{'batch':>6}" + "".join(f"{'d=' + str(d):>11}" for d in dims)
+    head = f"{'loss':<{width}}{'batch':>6}" + "".join(f"{'d=' + str(d):>19}" for d in dims) + "  ratio to"
     threads = f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""
     load = ", load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
-    print(f"\nforward+backward, ms per call (median), float32, {device}{threads}{load}")
+    print(f"\nforward+backward, ms per call (median) (x the reference row), float32, {device}{threads}{load}")
     print(head)
     print("-" * len(head))
     for name in names:
         for n in batches:
-            cells = "".join(f"{results[(name, n, d)]:>11.2f}" for d in dims)
-            print(f"{name:<{width}}{n:>6}{cells}")
+            ref = REFERENCE.get(name, FLOOR)
+            cells = "".join(f"{results[(name, n, d)]:>11.2f} ({results[(name, n, d)] / results[(ref, n, d)]:>4.2f}x)"
+                            for d in dims)
+            print(f"{name:<{width}}{n:>6}{cells}  {ref}")
 
 
 def main(argv=None) -> None:

@@ -11,7 +11,8 @@ call ``loss.last_stats_`` holds what the loss measured, as python floats.
 
 - :class:`MMDLoss`: multi-kernel MMD² (DAN), or JMMD (JAN) with ``joint=True`` (needs logits);
 - :class:`CORALLoss`: gap between the feature covariances (Deep CORAL);
-- :class:`SinkhornLoss`: entropic OT cost or Sinkhorn divergence;
+- :class:`SinkhornLoss`: entropic OT cost or Sinkhorn divergence (its ``method="symmetric"`` solver
+  is :func:`sinkhorn_divergence` / :func:`symmetric_sinkhorn`);
 - :class:`SlicedWassersteinLoss`: sliced Wasserstein distance;
 - :class:`JDOTLoss`: joint feature/label OT cost (DeepJDOT; needs ``ys`` and ``logits_t``);
 - :class:`DANNLoss`: domain discriminator behind gradient reversal (``p`` for ``"ganin"``);
@@ -30,10 +31,12 @@ from da.align.mmd import MMDLoss
 from da.align.ot_losses import SinkhornLoss, SlicedWassersteinLoss
 from da.align.schedules import (LR_SCHEDULES, ganin_lambda, ganin_lr_factor, linear_schedule, make_schedule,
                                 progress, schedule_from_spec)
+from da.align.sinkhorn import sinkhorn_divergence, symmetric_sinkhorn
 
 __all__ = [
     "MMDLoss", "CORALLoss", "SinkhornLoss", "SlicedWassersteinLoss", "JDOTLoss",
     "DANNLoss", "CDANLoss",
+    "sinkhorn_divergence", "symmetric_sinkhorn",
     "GradientReversal", "grad_reverse",
     "ganin_lambda", "ganin_lr_factor", "make_schedule", "progress", "linear_schedule", "schedule_from_spec",
     "LR_SCHEDULES",

@@ -16,6 +16,7 @@ from da._lazy import lazy_module
 from da._validation import check_positive_int
 from da._validation import (check_option as _check_choice, check_features as _check_features,
                              check_positive as _check_positive)
+from da.align.sinkhorn import _divergence_of_points, _pooled_sq_dists
 
 ot = lazy_module("ot")  # POT imports scikit-learn, pandas and networkx: seconds, paid on first use
 
@@ -23,7 +24,8 @@ __all__ = ["SinkhornLoss", "SlicedWassersteinLoss"]
 
 _SCALES = ("median", "mean", "max")
 _GRADS = ("envelope", "autodiff")
-_METHODS = ("sinkhorn_log", "auto")
+_METHODS = ("sinkhorn_log", "auto", "symmetric")
+_SCALING = 0.25  # method="symmetric": ratio of successive epsilons while annealing
 # method="auto" iterates on the kernel exp(-M / eps) when every entry is at least exp(-50) (~2e-22)
 # in float32 or exp(-300) (~5e-131) in float64: no underflow to zero or to slow subnormals (normal
 # down to ~1e-38 and ~2e-308), and scalings up to ~e^50 / e^300 stay far from overflow.
@@ -90,7 +92,7 @@ class SinkhornLoss(nn.Module):
         ``"autodiff"``: :func:`ot.sinkhorn2` on the graph, the exact gradient
         of the returned value (as in Genevay et al.); time and memory grow
         with the number of iterations (often hundreds for the self terms).
-    method : {"sinkhorn_log", "auto"}, default "sinkhorn_log"
+    method : {"sinkhorn_log", "auto", "symmetric"}, default "sinkhorn_log"
         ``"sinkhorn_log"``: each problem is solved by :func:`ot.sinkhorn` /
         :func:`ot.sinkhorn2` with ``method="sinkhorn_log"``. ``"auto"``: the
         same problems and stopping threshold, solved faster where that is
@@ -102,8 +104,14 @@ class SinkhornLoss(nn.Module):
         :math:`\max M / \varepsilon \le 300` (no underflow: in the inputs'
         float32 up to 50, in float64 above), in the log domain otherwise.
         Other cases (and POT < 0.9.6, which has no :mod:`ot.batch`) fall
-        back to ``"sinkhorn_log"``. The fixed points are the same; the values
-        agree to the tolerance.
+        back to ``"sinkhorn_log"``. ``"symmetric"``: our torch solver
+        (:func:`da.align.sinkhorn.symmetric_sinkhorn`): the three problems
+        together, the symmetric averaged update for the two self terms,
+        :math:`\varepsilon`-scaling from the largest cost down to
+        :math:`\varepsilon`, an adaptively over-relaxed cross term, the same
+        stopping threshold (each problem's marginal violation below ``tol``),
+        any sizes, any device. The fixed points are the same; the values agree
+        to the tolerance.
 
     Attributes
     ----------
@@ -114,8 +122,8 @@ class SinkhornLoss(nn.Module):
     Notes
     -----
     Call as ``loss(fs, ft)``; batch sizes may differ. ``logits_s``,
-    ``logits_t``, ``ys`` and ``p`` are ignored. Solved with
-    ``method="sinkhorn_log"``, stable for small :math:`\varepsilon`.
+    ``logits_t``, ``ys`` and ``p`` are ignored. ``"sinkhorn_log"`` and
+    ``"symmetric"`` are stable for small :math:`\varepsilon`.
 
     The number of iterations grows with cost / :math:`\varepsilon`. With
     ``scale=None`` and features whose squared distances are in the hundreds
@@ -196,7 +204,13 @@ class SinkhornLoss(nn.Module):
     def forward(self, fs: torch.Tensor, ft: torch.Tensor, *, logits_s=None, logits_t=None, ys=None,
                 p: float | None = None) -> torch.Tensor:
         fs, ft = _check_features(fs, ft)
-        cost = ot.dist(fs, ft)
+        symmetric = self.method == "symmetric"
+        if symmetric:  # the three costs are blocks of one pooled distance matrix
+            with torch.set_grad_enabled(self.grad == "autodiff" and torch.is_grad_enabled()):
+                pooled = _pooled_sq_dists(fs, ft)
+            cost = pooled[:fs.shape[0], fs.shape[0]:]
+        else:
+            cost = ot.dist(fs, ft)
         eps = float(self.reg)
         if self.scale is not None:
             stat = float(getattr(torch, self.scale)(cost.detach()))
@@ -204,7 +218,12 @@ class SinkhornLoss(nn.Module):
                 raise ValueError(f"scale={self.scale!r}: the {self.scale} squared distance between fs and ft "
                                  f"is {stat}, so a relative reg is undefined")
             eps *= stat
-        if self.method == "auto" and self.debiased and self.grad == "envelope" \
+        if symmetric:
+            value, res = _divergence_of_points(fs, ft, _uniform(fs.shape[0], cost), _uniform(ft.shape[0], cost),
+                                               eps, debiased=self.debiased, scaling=_SCALING, tol=float(self.tol),
+                                               max_iter=self.max_iter, grad=self.grad, pooled=pooled)
+            w_st = res["w_xy"]
+        elif self.method == "auto" and self.debiased and self.grad == "envelope" \
                 and fs.shape[0] == ft.shape[0]:
             w_st, w_ss, w_tt = self._w_batch(torch.stack([cost, ot.dist(fs, fs), ot.dist(ft, ft)]), eps)
             value = w_st - 0.5 * (w_ss + w_tt)

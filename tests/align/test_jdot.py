@@ -96,3 +96,17 @@ def test_jdot_requires_labels_and_target_logits():
         loss(fs, ft, ys=torch.tensor(ys, dtype=torch.float64), logits_t=torch.tensor(at))
     with pytest.raises(ValueError, match=r"shape \(7,\)"):
         loss(fs, ft, ys=torch.tensor(ys[:4]), logits_t=torch.tensor(at))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_jdot_equal_sizes_assignment_plan_equals_ot_emd(dtype):
+    """N = M: the assignment path returns ot.emd's plan (a permutation / N) and its value."""
+    xs, xt, ys, at = _instance(n=12, m=12, seed=5)
+    cost = _np_cost(xs, xt, ys, at, 1.0, 1.0)
+    plan = ot.emd(np.full(12, 1 / 12), np.full(12, 1 / 12), cost)
+    loss = JDOTLoss()
+    value = loss(torch.tensor(xs, dtype=dtype), torch.tensor(xt, dtype=dtype), ys=torch.tensor(ys),
+                 logits_t=torch.tensor(at, dtype=dtype))
+    assert loss.last_plan_.dtype == dtype
+    np.testing.assert_allclose(loss.last_plan_.double().numpy(), plan, atol=1e-7)
+    np.testing.assert_allclose(float(value), float((plan * cost).sum()), rtol=1e-6 if dtype == torch.float32 else 1e-12)

@@ -193,4 +193,6 @@ def test_alignment_defaults_revision_matches_the_rules():
                  {"hidden": (128,), "randomized": True, "random_dim": 128},
                  {"hidden": (255,), "randomized": True, "random_dim": 255}, {}, {}],
         "sinkhorn": [{"scale": "median", "tol": 1e-4, "method": "auto"}] * 6}}
+    # 3: Sinkhorn solved by da.align.symmetric_sinkhorn
+    expected_at[3] = {**expected_at[2], "sinkhorn": [{"scale": "median", "tol": 1e-4, "method": "symmetric"}] * 6}
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]

@@ -36,7 +36,7 @@ def test_cdan_small_features_randomized_map_as_wide_as_the_discriminator():
 
 def test_sinkhorn_name_defaults_relative_reg_looser_tol_auto_method():
     loss = make_alignment("sinkhorn", 128, 10)
-    assert (loss.reg, loss.scale, loss.tol, loss.method) == (0.1, "median", 1e-4, "auto")
+    assert (loss.reg, loss.scale, loss.tol, loss.method) == (0.1, "median", 1e-4, "symmetric")
     assert SinkhornLoss().scale is None  # the class default is unchanged
 
 
@@ -68,10 +68,10 @@ def test_resolved_config_records_the_constructor_arguments(split, fast):
     res = finetune(model, split, [("dann", 1.0), ("sinkhorn", 0.5)], **fast)
     dann, sink = res.config["losses"]
     assert dann["class"] == "DANNLoss" and dann["params"]["hidden"] == [100] and dann["params"]["in_features"] == 8
-    assert sink["params"]["scale"] == "median" and sink["params"]["tol"] == 1e-4 and sink["params"]["method"] == "auto"
+    assert sink["params"]["scale"] == "median" and sink["params"]["tol"] == 1e-4 and sink["params"]["method"] == "symmetric"
     explicit = finetune(FeaturizerHead(*mlp(4, (16, 8), 3, seed=0)), split, [(DANNLoss(8, hidden=(100,)), 1.0),
                                                                           (SinkhornLoss(scale="median", tol=1e-4,
-                                                                                        method="auto"), 0.5)],
+                                                                                        method="symmetric"), 0.5)],
                         **fast)
     assert [t["params"] for t in explicit.config["losses"]] == [dann["params"], sink["params"]]
     assert explicit.metrics == res.metrics  # the name is only a spelling of those arguments

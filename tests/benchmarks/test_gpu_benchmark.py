@@ -1,0 +1,45 @@
+"""benchmarks/gpu.py: the no-GPU line, and a CPU smoke run of every section on tiny sizes."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu.py"
+
+
+@pytest.fixture(scope="module")
+def gpu_bench():
+    spec = importlib.util.spec_from_file_location("gpu_bench", _SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_without_a_gpu_it_prints_one_line_and_exits_0(gpu_bench, tmp_path, capsys):
+    assert gpu_bench.main(["--out", str(tmp_path / "gpu")]) == 0
+    assert "no GPU present" in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())
+
+
+def test_cpu_quick_run_writes_json_and_markdown_with_ratios(gpu_bench, tmp_path, monkeypatch):
+    tiny = dict(gpu_bench.SIZES["quick"], mmd_n=(60, 80), mmd_b=9, batches=(12,), dim=8, warmup=0, repeats=1)
+    monkeypatch.setitem(gpu_bench.SIZES, "quick", tiny)
+    assert gpu_bench.main(["--device", "cpu", "--quick", "--out", str(tmp_path / "gpu")]) == 0
+    result = json.loads((tmp_path / "gpu.json").read_text())
+    assert [r["n"] for r in result["mmd_test"]] == [60, 80]
+    assert result["mmd_test"][0]["ratio_to_first"] == 1.0 and 0 < result["mmd_test"][1]["p_value"] <= 1
+    losses = {r["loss"]: r for r in result["losses"]}
+    assert set(losses) == {"MMD", "DANN", "CDAN", "JDOT", "CORAL", "Sinkhorn sinkhorn_log", "Sinkhorn auto",
+                           "Sinkhorn symmetric", "SWD"}
+    assert all(r["ms"] > 0 and r["peak_mib"] is None for r in losses.values())
+    assert losses["MMD"]["ratio_to_mmd"] == 1.0
+    assert losses["Sinkhorn symmetric"]["ratio_to_pot_sinkhorn_log"] == pytest.approx(
+        losses["Sinkhorn symmetric"]["ms"] / losses["Sinkhorn sinkhorn_log"]["ms"])
+    resnet = result["resnet50_dann"]
+    assert "skipped" in resnet or {r["precision"] for r in resnet["rows"]} == {"fp32", "bf16"}
+    markdown = (tmp_path / "gpu.md").read_text()
+    assert "| Sinkhorn symmetric | 12 | 8 |" in markdown and "## ResNet-50 DANN training step" in markdown
