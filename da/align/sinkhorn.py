@@ -13,276 +13,21 @@ compare it with :func:`ot.sinkhorn2` and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from da._kernels import pairwise_sq_dists
 from da._validation import check_positive_int, check_same_dim
-from da._validation import check_option as _check_choice, check_positive as _check_positive, check_tensor as _check_tensor
+from da._validation import check_option as _check_choice
+from da._validation import check_positive as _check_positive
+from da._validation import check_tensor as _check_tensor
+
+from da.align._sinkhorn_iterations import _iterate_on_numpy, solve
 
 __all__ = ["sinkhorn_divergence", "symmetric_sinkhorn"]
 
 _GRADS = ("envelope", "autodiff")
 
-
-class _TorchOps:
-    """The array functions the scaling iterations use, on torch tensors (any device, autodiff)."""
-
-    sqrt, log, exp, where = torch.sqrt, torch.log, torch.exp, torch.where
-
-    @staticmethod
-    def clamp_min(x, value):
-        return x.clamp_min(value)
-
-    @staticmethod
-    def norms(vectors) -> list[float]:
-        """The L2 norm of each vector, in one host copy."""
-        if len({v.shape for v in vectors}) == 1:
-            return torch.linalg.vector_norm(torch.stack(vectors), dim=1).tolist()
-        return torch.stack([torch.linalg.vector_norm(v) for v in vectors]).tolist()
-
-    @staticmethod
-    def all_finite(x) -> bool:
-        return bool(torch.isfinite(x).all())
-
-
-class _NumpyOps:
-    """The same on numpy arrays: for detached CPU tensors, where a call on a vector of a few hundred
-    entries costs about a tenth of torch's dispatch (the iterations are many such calls)."""
-
-    sqrt, exp, where, clamp_min = np.sqrt, np.exp, np.where, np.maximum
-
-    @staticmethod
-    def log(x):
-        with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf: a zero weight, masked after
-            return np.log(x)
-
-    @staticmethod
-    def norms(vectors) -> list[float]:
-        return [float(np.linalg.norm(v)) for v in vectors]
-
-    @staticmethod
-    def all_finite(x) -> bool:
-        return bool(np.isfinite(x).all())
-
-
-@dataclass
-class _Problem:
-    """One entropic problem: cost, marginals, potentials (``g`` is ``f`` for a self term) and plan."""
-
-    name: str
-    cost: torch.Tensor
-    a: torch.Tensor
-    b: torch.Tensor
-    symmetric: bool
-    f: torch.Tensor
-    g: torch.Tensor
-    log_a: torch.Tensor
-    log_b: torch.Tensor
-    positive: bool  # every weight > 0
-    neg_a: torch.Tensor
-    neg_b: torch.Tensor
-    plan: torch.Tensor | None = None
-
-
-def _iterate_on_numpy(cost: torch.Tensor, grad: str) -> bool:
-    """Detached float CPU costs: the iterations run on numpy views of them."""
-    return grad == "envelope" and cost.device.type == "cpu" and cost.dtype in (torch.float32, torch.float64)
-
-
-def _problems(costs, a, b, xp) -> list[_Problem]:
-    log_a, log_b = xp.log(a), xp.log(b)
-    positive = bool((a > 0).all()) and bool((b > 0).all())
-    specs = [("xy", a, b, log_a, log_b, False), ("xx", a, a, log_a, log_a, True),
-             ("yy", b, b, log_b, log_b, True)]
-    return [_Problem(name, c, wa, wb, sym, 0 * c[:, 0], 0 * c[0], la, lb, positive, -wa, -wb)
-            for (name, wa, wb, la, lb, sym), c in zip(specs, costs)]
-
-
-def _eps_schedule(diameter: float, eps: float, scaling: float) -> list[float]:
-    """``diameter * scaling**k`` for ``k = 0, 1, ...`` while above ``eps``, then ``eps``."""
-    if not diameter > eps:
-        return [eps]
-    n_levels = math.ceil(math.log(diameter / eps) / math.log(1.0 / scaling))
-    return [diameter * scaling ** k for k in range(n_levels)] + [eps]
-
-
-def _kernel(p: _Problem, eps: float, floor: float, xp) -> torch.Tensor:
-    r""":math:`e^{(f_i + g_j - C_{ij})/\varepsilon}`, its exponent floored at ``floor`` (the log of the
-    smallest normal number: entries below are negligible next to a row's largest, and subnormals are
-    slow on CPUs)."""
-    g = p.f if p.symmetric else p.g
-    return xp.exp(xp.clamp_min((p.f.reshape(-1, 1) + g.reshape(1, -1) - p.cost) * (1.0 / eps), floor))
-
-
-def _scaled_iterations(problems: list[_Problem], schedule: list[float], tol: float, max_iter: int,
-                       floor: float, xp):
-    """Scaling iterations on kernels rebuilt around the potentials at each ε (log-domain stabilised).
-
-    The scalings are kept multiplied by their marginals (``ua = a u``, ``vb = b v``): one division
-    per update. A problem whose violation is below ``tol`` is frozen at its measured plan. Returns
-    the solver's summary, or None when a number over- or underflowed.
-    """
-    n_iter, errors = 0, [math.inf] * len(problems)
-    for level, eps in enumerate(schedule):
-        final = level == len(schedule) - 1
-        kernels = [_kernel(p, eps, floor, xp) for p in problems]
-        transposed = [K.T for K in kernels]
-        scalings = [[p.a, p.b] for p in problems]  # u = v = 1 around the absorbed potentials
-        active = list(range(len(problems)))
-        relaxation = _Overrelaxation(enabled=final and problems[0].positive)
-        while active and n_iter < max_iter:
-            n_iter += 1
-            omega = relaxation.omega
-            pending, checks, owners = {}, [], []
-            for i in active:
-                p, K, sc = problems[i], kernels[i], scalings[i]
-                if p.symmetric:  # log u <- (log u - log K(a u)) / 2
-                    q = K @ sc[0]
-                    checks.append(sc[0] * q + p.neg_a)  # row (= column) marginal violation
-                    owners.append(i)
-                    pending[i] = xp.sqrt(sc[0] / q * p.a)
-                else:
-                    k_v = K @ sc[1]
-                    sc[0] = _relax(sc[0], p.a / k_v, omega)
-                    kt_u = transposed[i] @ sc[0]
-                    # violations of the plan (new u, old v): its columns, and its rows when over-relaxed
-                    checks.append(sc[1] * kt_u + p.neg_b)
-                    owners.append(i)
-                    if omega != 1.0:
-                        checks.append(sc[0] * k_v + p.neg_a)
-                        owners.append(i)
-                    pending[i] = _relax(sc[1], p.b / kt_u, omega)
-            if final:
-                measured = xp.norms(checks)
-                if not all(math.isfinite(e) for e in measured):
-                    return None
-                for i in list(active):
-                    errors[i] = max(e for j, e in zip(owners, measured) if j == i)
-                    if not problems[i].symmetric:
-                        relaxation.update(errors[i])
-                    if errors[i] < tol:  # frozen at the plan just measured
-                        active.remove(i)
-                        pending.pop(i)
-            for i, new in pending.items():
-                if problems[i].symmetric:
-                    scalings[i] = [new, new]
-                else:
-                    scalings[i][1] = new
-            if not final:
-                break
-        if final or n_iter >= max_iter:
-            for p, K, (ua, vb) in zip(problems, kernels, scalings):
-                p.plan = K * ua.reshape(-1, 1) * vb.reshape(1, -1)
-        _absorb(problems, scalings, eps, xp)
-        if n_iter >= max_iter:
-            break
-    if not all(xp.all_finite(p.plan) for p in problems):
-        return None
-    error = max(errors)
-    return _summary(problems, n_iter, error, error < tol)
-
-
-def _relax(old, new, omega):
-    """``log old + omega (log new - log old)`` on scalings."""
-    return new if omega == 1.0 else old ** (1.0 - omega) * new ** omega
-
-
-class _Overrelaxation:
-    r"""Adaptive over-relaxation factor :math:`\omega` of the cross problem's alternating updates.
-
-    Near the fixed point the alternating update contracts the error by a rate
-    :math:`\lambda = \mu^2`. Relaxed by :math:`\omega` its rate :math:`\rho` obeys Young's relation
-    :math:`(\rho + \omega - 1)^2 = \rho\,\omega^2\mu^2` (two blocks), minimised by
-    :math:`\omega^* = 2 / (1 + \sqrt{1 - \mu^2})` (Thibault et al. 2017; Lehmann et al. 2021).
-    Every ``every`` iterations :math:`\mu^2` is re-estimated from the observed :math:`\rho`; a
-    growing error resets :math:`\omega` to 1 for good.
-    """
-
-    every, max_omega = 3, 1.8
-
-    def __init__(self, enabled: bool):
-        self.omega, self.enabled, self.history = 1.0, enabled, []
-
-    def update(self, error: float) -> None:
-        self.history.append(error)
-        if not self.enabled or len(self.history) <= self.every or len(self.history) % self.every:
-            return
-        rho = (error / self.history[-1 - self.every]) ** (1.0 / self.every)
-        if not 0.0 < rho < 1.0:
-            self.omega, self.enabled = 1.0, False
-            return
-        mu2 = min(((rho + self.omega - 1.0) / (self.omega * math.sqrt(rho))) ** 2, 0.9999)
-        self.omega = min(2.0 / (1.0 + math.sqrt(1.0 - mu2)), self.max_omega)
-
-
-def _absorb(problems: list[_Problem], scalings, eps: float, xp) -> None:
-    """Move the scalings into the potentials: ``f += eps log u`` (0 where a weight is 0)."""
-    for p, (ua, vb) in zip(problems, scalings):
-        if p.positive:
-            log_u, log_v = xp.log(ua) - p.log_a, xp.log(vb) - p.log_b
-        else:
-            with np.errstate(invalid="ignore"):  # -inf - -inf where a weight is 0, masked below
-                log_u, log_v = xp.log(ua) - p.log_a, xp.log(vb) - p.log_b
-            log_u, log_v = xp.where(p.a > 0, log_u, 0.0), xp.where(p.b > 0, log_v, 0.0)
-        p.f = p.f + eps * log_u
-        p.g = p.f if p.symmetric else p.g + eps * log_v
-
-
-def _softmin(eps: float, cost: torch.Tensor, h: torch.Tensor, w: torch.Tensor, dim: int) -> torch.Tensor:
-    r""":math:`-\varepsilon\log\sum_j w_j e^{(h_j - C_{ij})/\varepsilon}`, over ``dim`` (1: rows, 0: columns)."""
-    z = (h / eps + w.log()).unsqueeze(1 - dim) - cost / eps
-    return -eps * torch.logsumexp(z, dim=dim)
-
-
-def _marginal_error(w: torch.Tensor, h_old: torch.Tensor, h_new: torch.Tensor, eps: float) -> torch.Tensor:
-    r""":math:`\lVert w\,(e^{(h_\mathrm{old} - h_\mathrm{new})/\varepsilon} - 1)\rVert_2`: the marginal violation
-    of the plan built from ``h_old``, on the side whose softmin is ``h_new``."""
-    ratio = torch.where(w > 0, torch.expm1((h_old - h_new) / eps), torch.zeros_like(w))
-    return torch.linalg.vector_norm(w * ratio)
-
-
-def _log_iterations(problems: list[_Problem], schedule: list[float], tol: float, max_iter: int) -> dict:
-    """The same updates on the potentials, in the log domain (every step a log-sum-exp)."""
-    error, converged, eps = math.inf, False, schedule[0]
-    for n_iter in range(1, max_iter + 1):
-        eps = schedule[min(n_iter, len(schedule)) - 1]
-        updates, errors = [], []
-        for p in problems:
-            if p.symmetric:
-                t = _softmin(eps, p.cost, p.f, p.a, dim=1)
-                errors.append(_marginal_error(p.a, p.f, t, eps))
-                updates.append(0.5 * (p.f + t))
-            else:
-                f = _softmin(eps, p.cost, p.g, p.b, dim=1)
-                g = _softmin(eps, p.cost, f, p.a, dim=0)
-                errors.append(_marginal_error(p.b, p.g, g, eps))
-                updates.append((f, g))
-        if n_iter >= len(schedule):
-            error = float(torch.stack(errors).max())
-            if error < tol:
-                for p, upd in zip(problems, updates):
-                    if not p.symmetric:
-                        p.f = upd[0]
-                converged = True
-                break
-        for p, upd in zip(problems, updates):
-            p.f, p.g = (upd, upd) if p.symmetric else upd
-    for p in problems:
-        p.plan = ((p.f[:, None] + p.g[None, :] - p.cost) / eps + p.a.log()[:, None] + p.b.log()[None, :]).exp()
-    return _summary(problems, n_iter, error, converged)
-
-
-def _summary(problems: list[_Problem], n_iter: int, error: float, converged: bool) -> dict:
-    out = {"n_iter": n_iter, "marginal_error": error, "converged": converged}
-    for p in problems:
-        if p.symmetric:
-            out[f"p_{p.name[0]}"] = p.f
-        else:
-            out.update(f=p.f, g=p.g)
-    return out
 
 
 def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None, scaling: float = 0.25,
@@ -368,11 +113,9 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
     Schmitzer, B. (2019). Stabilized sparse scaling algorithms for entropy
     regularized transport problems. SIAM J. Sci. Comput. 41(3).
 
-    Thibault, A., Chizat, L., Dossal, C. & Papadakis, N. (2017). Overrelaxed
-    Sinkhorn-Knopp algorithm for regularized optimal transport. arXiv:1711.01851.
-
-    Lehmann, T., von Renesse, M.-K., Sambale, A. & Uschmajew, A. (2022). A note
-    on overrelaxation in the Sinkhorn algorithm. Optim. Lett. 16.
+    Thibault, A., Chizat, L., Dossal, C. & Papadakis, N. (2017). Overrelaxed Sinkhorn-Knopp
+    algorithm for regularized optimal transport. arXiv:1711.01851. Lehmann, T., von Renesse,
+    M.-K., Sambale, A. & Uschmajew, A. (2022). A note on overrelaxation in the Sinkhorn algorithm.
     """
 
     _check_choice(grad, "grad", _GRADS)
@@ -381,25 +124,13 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
     originals = [cost_xy] if cost_xx is None else [cost_xy, cost_xx, cost_yy]
     with torch.set_grad_enabled(grad == "autodiff" and torch.is_grad_enabled()):
         costs = [c.detach() for c in originals] if grad == "envelope" else originals
-        diameter = float(torch.stack([c.detach().max() for c in costs]).max())
-        schedule = _eps_schedule(diameter, eps, scaling)
-        floor = math.log(torch.finfo(cost_xy.dtype).tiny) + 1.0
-        on_numpy = _iterate_on_numpy(cost_xy, grad)
-        xp = _NumpyOps if on_numpy else _TorchOps
-        arrays = ([c.numpy() for c in costs], a.detach().numpy(), b.detach().numpy()) if on_numpy else (costs, a, b)
-        problems = _problems(*arrays, xp)
-        out = _scaled_iterations(problems, schedule, tol, max_iter, floor, xp)
-        if out is None:  # a scaling over- or underflowed: the same iterations in the log domain
-            problems = _problems(costs, a, b, _TorchOps)
-            out = _log_iterations(problems, schedule, tol, max_iter)
-        elif on_numpy:
-            out = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
-            for p in problems:
-                p.plan = torch.from_numpy(p.plan)
+        problems, out = solve(costs, a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter,
+                              on_numpy=_iterate_on_numpy(cost_xy, grad))
     for problem, cost in zip(problems, originals):
         out[f"plan_{problem.name}"] = problem.plan
         out[f"w_{problem.name}"] = (problem.plan * cost).sum()
     return out
+
 
 def _check_weights(w, name: str, n: int, like: torch.Tensor) -> torch.Tensor:
     if w is None:
