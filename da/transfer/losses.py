@@ -15,32 +15,75 @@ or a schedule ``p -> lambda`` (:func:`da.align.make_schedule`).
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Callable
 
 from torch import nn
 
-__all__ = ["LossTerm", "make_alignment", "alignment_defaults", "as_terms", "ALIGN_METHODS",
+__all__ = ["LossTerm", "check_weight", "make_alignment", "METHOD_RECIPES", "method_recipe", "method_of", "alignment_defaults", "as_terms", "ALIGN_METHODS",
            "ALIGNMENT_DEFAULTS_REVISION"]
 
 ALIGN_METHODS = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
 
 
+#: progress values at which a weight schedule is probed when its term is built
+_PROBE_PROGRESS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def check_weight(weight, name: str = "weight") -> Callable[[float], float]:
+    """The schedule ``p -> lambda`` of a term weight, refusing weights that are negative or NaN.
+
+    A negative alignment weight *maximises* the divergence, so a number must be
+    finite and ``>= 0``; a schedule (a name or a callable ``p -> lambda``) is
+    probed at ``p`` in :data:`_PROBE_PROGRESS` when the term is built and
+    checked again at every step.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the offending value (and ``p`` for a schedule).
+    """
+    from da.align import make_schedule
+
+    if isinstance(weight, numbers.Real) and not isinstance(weight, bool):
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"{name} must be a finite number >= 0 (a negative alignment weight maximises "
+                             f"the divergence), got {weight!r}")
+    try:
+        inner = make_schedule(weight)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
+
+    def schedule(p: float) -> float:
+        v = inner(p)
+        if v < 0:
+            raise ValueError(f"{name} schedule returned {v!r} at p={p}: a negative alignment weight "
+                             "maximises the divergence; weights must be >= 0")
+        return v
+
+    for p in _PROBE_PROGRESS:
+        schedule(p)
+    return schedule
+
+
 @dataclass
 class LossTerm:
-    """One weighted term ``lambda(p) * loss(...)`` of the objective."""
+    """One weighted term ``lambda(p) * loss(...)`` of the objective.
+
+    ``weight`` is a number ``>= 0``, a schedule name or a callable ``p -> lambda``
+    whose values are ``>= 0`` (:func:`check_weight`; anything else is a ``ValueError``).
+    """
 
     name: str
     loss: nn.Module
     weight: object = 1.0
 
     def __post_init__(self):
-        from da.align import make_schedule
-
         if not isinstance(self.loss, nn.Module):
             raise ValueError(f"loss term {self.name!r} must be an nn.Module, got {type(self.loss).__name__}")
-        self.schedule: Callable[[float], float] = make_schedule(self.weight)
+        self.schedule: Callable[[float], float] = check_weight(self.weight, f"weight of loss term {self.name!r}")
 
     def describe(self):
         w = self.weight
@@ -57,6 +100,53 @@ _SMALL_FEATURES = 256
 #: 1: the loss classes' own defaults; 2: discriminators sized to the features,
 #: CDAN's randomized map, Sinkhorn's median-relative reg.
 ALIGNMENT_DEFAULTS_REVISION = 2
+
+
+#: The method's own recipe: the weight of its term and the optimizer that trains it, used where
+#: the user left them unset (``DomainAdaptationClassifier(weight=None, optimizer=None)``).
+#: Chosen on the generated benchmark of ``benchmarks/defaults`` (docs/defaults.md).
+#: ``"optimizer"`` entries are :class:`~da.transfer.TrainConfig` fields.
+METHOD_RECIPES = {
+    "source_only": {"weight": None, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
+    "mmd": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
+    "dann": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
+    "cdan": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
+    "jdot": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
+    "coral": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
+    "sinkhorn": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
+    "swd": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
+}
+
+# loss class -> method name, for recipes of losses given as modules
+_CLASS_TO_METHOD = {"MMDLoss": "mmd", "DANNLoss": "dann", "CDANLoss": "cdan", "JDOTLoss": "jdot",
+                    "CORALLoss": "coral", "SinkhornLoss": "sinkhorn", "SlicedWassersteinLoss": "swd"}
+
+
+def method_of(loss) -> str | None:
+    """The method name of a loss given by name or as a :mod:`da.align` module (None if unknown)."""
+    if loss is None:
+        return "source_only"
+    if isinstance(loss, str):
+        return loss if loss in METHOD_RECIPES else None
+    return _CLASS_TO_METHOD.get(type(loss).__name__)
+
+
+def method_recipe(name: str | None) -> dict:
+    """The recipe of method ``name`` (``None``: source only): ``{"weight": ..., "optimizer": {...}}``.
+
+    A copy of :data:`METHOD_RECIPES` ``[name]``; unknown names (custom losses)
+    get weight 1 and Adam at 1e-3.
+
+    Examples
+    --------
+    >>> method_recipe(None)["optimizer"]["optimizer"]
+    'adam'
+    """
+    import copy
+
+    key = "source_only" if name is None else name
+    rec = METHOD_RECIPES.get(key, {"weight": 1.0, "optimizer": METHOD_RECIPES["source_only"]["optimizer"]})
+    return copy.deepcopy(rec)
 
 
 def _discriminator_width(in_features: int) -> int:
