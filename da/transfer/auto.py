@@ -1,0 +1,198 @@
+r"""``align="auto"``: a label-free choice of alignment method and weight.
+
+One source-only model is trained first (the shared pretraining, and itself the
+``source_only`` candidate). Every other candidate fine-tunes a copy of it with
+one alignment term, under its method's own recipe
+(:func:`da.transfer.losses.method_recipe`). Each candidate's selected model is
+then scored on held-out **source** validation data and the **unlabelled**
+target data by the criteria of :mod:`da.transfer.selection`; no target label
+is read. The rule (:func:`choose`) is
+
+.. math::
+
+    c^\star = \arg\max_{c \in \mathcal G} \; \mathrm{IWCV}(c),
+    \qquad \mathcal G = \{c : \mathrm{acc}_{S,\mathrm{val}}(c) \ge
+        \mathrm{acc}_{S,\mathrm{val}}(\text{source\_only}) - \tau\},
+
+i.e. minus the importance-weighted source-validation risk among the candidates
+that keep the source accuracy within :math:`\tau` of the source-only model
+(a candidate that forgets the source task is not trusted, whatever its
+target-side score), and ``source_only`` unless another candidate beats its
+score by a margin. Why this rule, and its record on the generated benchmark
+against the oracle choice: ``docs/defaults.md``.
+
+Everything is recorded in ``clf.selection_``: each candidate's method, weight,
+recipe, scores and selected epoch, the chosen one and the reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import torch
+
+from da.transfer.selection import get_criterion
+
+__all__ = ["AUTO_CANDIDATES", "AUTO_CRITERIA", "choose", "fit_auto", "score_model"]
+
+#: (name, method, weight) of the candidates; weight None = the method's recipe weight.
+AUTO_CANDIDATES = (
+    ("source_only", None, None),
+    ("mmd", "mmd", None),
+    ("jdot", "jdot", None),
+    ("dann", "dann", None),
+)
+#: criteria scored for every candidate (all label-free on the target)
+AUTO_CRITERIA = ("source_val", "iwcv", "dev", "entropy", "snd")
+#: tolerance tau on the source validation accuracy (see :func:`choose`)
+SOURCE_TOLERANCE = 0.02
+#: margin by which a candidate's score must beat source_only's to be chosen
+MARGIN = 0.0
+
+
+def score_model(model, split, criteria=AUTO_CRITERIA, *, max_samples: int = 2000, seed=0) -> dict:
+    """Every criterion of ``criteria`` on ``model`` (label-free on the target).
+
+    Parameters
+    ----------
+    model : FeaturizerHead
+    split : Split
+        Its ``source_val`` is labelled; target parts are read without labels.
+    criteria : sequence of str
+    max_samples : int
+        Cap on the source/target training rows a criterion reads (DEV's domain classifier).
+    """
+    from dataclasses import replace
+
+    from da.transfer.evaluate import predict_outputs
+
+    rng = np.random.default_rng(seed)
+
+    def cap(part):
+        if len(part) <= max_samples:
+            return part
+        idx = np.sort(rng.choice(len(part), max_samples, replace=False))
+        return type(part)(part.X[idx], None if part.y is None else part.y[idx])
+
+    sp = replace(split, source_train=cap(split.source_train), target_train=cap(split.target_train))
+    fns = {c: get_criterion(c) for c in criteria}
+    parts = set().union(*(set(f.needs) for f in fns.values()))
+    device = next(model.parameters()).device
+    outputs = {p: predict_outputs(model, getattr(sp, p).X, device=device) for p in sorted(parts)}
+    cache: dict = {}
+    return {c: float(f(outputs, sp, cache=cache)) for c, f in fns.items()}
+
+
+def choose(records: list, *, rule: str = "iwcv", tolerance: float = SOURCE_TOLERANCE,
+           margin: float = MARGIN) -> tuple:
+    """The candidate a rule picks from the candidates' records, and why.
+
+    Parameters
+    ----------
+    records : list of dict
+        One per candidate, with ``name`` and ``scores`` (criterion -> score,
+        higher is better); the one named ``source_only`` is the reference.
+    rule : str
+        The criterion maximised over the guarded set.
+    tolerance : float
+        Candidates whose source validation accuracy is below source_only's by more
+        than this are excluded.
+    margin : float
+        A candidate replaces source_only only if it beats its score by more than this.
+
+    Returns
+    -------
+    (name, reason) : tuple of str
+    """
+    ref = next(r for r in records if r["name"] == "source_only")
+    floor = ref["scores"]["source_val"] - tolerance
+    guarded = [r for r in records if r["scores"]["source_val"] >= floor]
+    best = max(guarded, key=lambda r: r["scores"][rule])
+    excluded = sorted(r["name"] for r in records if r not in guarded)
+    why = (f"highest {rule} ({best['scores'][rule]:.4g}) among the candidates whose source validation "
+           f"accuracy is >= source_only's - {tolerance:g} = {floor:.4g}")
+    if excluded:
+        why += f" (excluded: {', '.join(excluded)})"
+    if best is not ref and best["scores"][rule] <= ref["scores"][rule] + margin:
+        return "source_only", why + f"; it does not beat source_only's {ref['scores'][rule]:.4g} by > {margin:g}"
+    return best["name"], why
+
+
+def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=None, finetune_epochs=None,
+             rule: str = "iwcv"):
+    """Fit ``est`` (a ``DomainAdaptationClassifier`` with ``align="auto"``) by the label-free choice.
+
+    Parameters
+    ----------
+    est : DomainAdaptationClassifier
+    Xs, ys, Xt, yt_labeled, labeled_idx
+        As in ``DomainAdaptationClassifier.fit``.
+    candidates : sequence of (name, method, weight), optional
+        Default :data:`AUTO_CANDIDATES`; must include ``("source_only", None, None)``.
+    finetune_epochs : int, optional
+        Epochs of each candidate's fine-tuning from the shared source model
+        (default ``max(1, est.epochs // 2)``).
+    rule : str
+        See :func:`choose`.
+
+    Returns
+    -------
+    est
+        Fitted, with ``model_`` the chosen candidate's model, ``selection_`` the
+        record of the choice, ``candidates_`` each candidate's model (by name).
+    """
+    from sklearn.base import clone
+
+    from da.transfer.trainer import TrainConfig, Trainer, make_split
+
+    t0 = time.perf_counter()
+    candidates = tuple(AUTO_CANDIDATES if candidates is None else candidates)
+    if ("source_only", None, None) not in candidates:
+        raise ValueError("candidates must include ('source_only', None, None), the reference of the choice")
+    base = clone(est).set_params(align=None, weight=None)
+    base.fit(Xs, ys, Xt, yt_labeled=yt_labeled, labeled_idx=labeled_idx)  # validates; the shared source model
+    from da._validation import check_array
+
+    Xt_arr = check_array(Xt, "Xt", ndim=None, min_samples=1)
+    if Xt_arr.shape[0] < 2:
+        raise ValueError(f"Xt needs at least 2 samples for alignment, got shape {tuple(Xt_arr.shape)}")
+    Xs_arr = check_array(Xs, "Xs", ndim=None, min_samples=2)
+    ys_arr = np.asarray(ys.detach().cpu() if isinstance(ys, torch.Tensor) else ys)
+    enc = lambda y: np.searchsorted(base.classes_, y)  # noqa: E731
+    yl = None if yt_labeled is None else enc(np.asarray(yt_labeled))
+    split = make_split(Xs_arr, enc(ys_arr), Xt_arr, yt_labeled=yl, labeled_idx=labeled_idx,
+                       val_fraction=est.val_fraction, seed=est.seed, n_classes=len(base.classes_))
+    ft_epochs = max(1, est.epochs // 2) if finetune_epochs is None else int(finetune_epochs)
+
+    records, models = [], {}
+    for name, method, weight in candidates:
+        if method is None:
+            model, recipe, best_epoch, secs = base.model_, base.recipe_, base.result_.best_epoch, 0.0
+        else:
+            cand = clone(est).set_params(align=method, weight=weight)
+            recipe = cand._recipe()
+            cfg = TrainConfig.from_kwargs(cand._config(recipe), epochs=ft_epochs)
+            model = copy.deepcopy(base.model_)
+            res = Trainer(cfg, cand._terms(recipe), est.strategy, tags={"estimator": "auto", "candidate": name}) \
+                .fit(model, split)
+            from da.transfer.estimator import _json_recipe
+
+            recipe, model, best_epoch, secs = _json_recipe(recipe), res.model, res.best_epoch, res.seconds
+        models[name] = model
+        records.append({"name": name, "method": method, "weight": recipe.get("weight"), "recipe": recipe,
+                        "best_epoch": int(best_epoch), "seconds": float(secs),
+                        "scores": score_model(model, split, seed=est.seed)})
+    chosen, why = choose(records, rule=rule)
+    est.classes_, est.n_features_in_ = base.classes_, base.n_features_in_
+    est.candidates_ = models
+    est.model_ = models[chosen]
+    est.result_ = base.result_
+    est.history_ = base.history_
+    rec = next(r for r in records if r["name"] == chosen)
+    est.recipe_ = rec["recipe"]
+    est.selection_ = {"rule": rule, "tolerance": SOURCE_TOLERANCE, "margin": MARGIN, "chosen": chosen,
+                      "why": why, "finetune_epochs": ft_epochs, "candidates": records,
+                      "seconds": time.perf_counter() - t0, "oracle": False}
+    return est
