@@ -29,6 +29,7 @@ def _add(name, align, weight=1.0, loss=None, est=None):
 for m in ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd"):
     _add(m, m)
     _add(f"{m}_default", m, weight=None)  # weight=None: the estimator's own default weight
+_add("auto", "auto", weight=None)
 # stage 1 candidates: one knob at a time
 for w in (10, 30):
     _add(f"mmd_gauss_w{w}", "mmd", w, {"kernel": "gaussian", "multipliers": (0.25, 0.5, 1, 2, 4)})

@@ -55,9 +55,14 @@ def run_one(config: str, pair: str, seed: int) -> dict:
     rec = {"config": config, "pair": pair, "seed": seed, "target_acc": float((clf.predict(Xe) == ye).mean()),
            "source_val_acc": float(clf.result_.metrics.get("source_val", {}).get("accuracy", np.nan)),
            "best_epoch": int(clf.result_.best_epoch), "seconds": secs}
-    sel = getattr(clf, "auto_", None)
-    if sel is not None:
-        rec["auto"] = sel
+    if isinstance(clf.selection_, dict):  # align="auto": its label-free record, plus (evaluation only,
+        # never read by the choice) each candidate's target accuracy, to compare with the oracle choice
+        from da.transfer.evaluate import predict_outputs
+
+        rec["auto"] = clf.selection_
+        rec["candidate_target_acc"] = {
+            n: float((predict_outputs(m, Xe, features=False)["logits"].argmax(1) == ye).mean())
+            for n, m in clf.candidates_.items()}
     return rec
 
 

@@ -35,7 +35,7 @@ import torch
 
 from da.transfer.selection import get_criterion
 
-__all__ = ["AUTO_CANDIDATES", "AUTO_CRITERIA", "choose", "fit_auto", "score_model"]
+__all__ = ["AUTO_CANDIDATES", "AUTO_CRITERIA", "auto_finetune", "choose", "fit_auto", "score_model"]
 
 #: (name, method, weight) of the candidates; weight None = the method's recipe weight.
 AUTO_CANDIDATES = (
@@ -120,79 +120,136 @@ def choose(records: list, *, rule: str = "iwcv", tolerance: float = SOURCE_TOLER
     return best["name"], why
 
 
-def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=None, finetune_epochs=None,
-             rule: str = "iwcv"):
-    """Fit ``est`` (a ``DomainAdaptationClassifier`` with ``align="auto"``) by the label-free choice.
+def auto_finetune(model, split, *, config=None, candidates=None, finetune_epochs=None, rule: str = "iwcv",
+                  overrides: dict | None = None, strategy=None, source_record=None):
+    """The functional core of ``align="auto"``: fine-tune each candidate from ``model``, choose one label-free.
 
     Parameters
     ----------
-    est : DomainAdaptationClassifier
-    Xs, ys, Xt, yt_labeled, labeled_idx
-        As in ``DomainAdaptationClassifier.fit``.
+    model : FeaturizerHead
+        The shared source-trained model (left untouched: each candidate gets a copy).
+        It is itself the ``source_only`` candidate.
+    split : Split
+        Labelled source train/val, unlabelled target train/val (target labels, if
+        any, are never read by the choice).
+    config : TrainConfig or dict, optional
+        Base training configuration of the fine-tuning runs (its epochs are replaced by ``finetune_epochs``).
     candidates : sequence of (name, method, weight), optional
         Default :data:`AUTO_CANDIDATES`; must include ``("source_only", None, None)``.
+        ``weight=None``: the method's recipe weight.
     finetune_epochs : int, optional
-        Epochs of each candidate's fine-tuning from the shared source model
-        (default ``max(1, est.epochs // 2)``).
+        Default ``max(1, config.epochs // 2)``.
     rule : str
         See :func:`choose`.
+    overrides : dict, optional
+        ``weight``/``optimizer``/``lr``/``lr_schedule`` the user set; they win over each method's recipe.
+    strategy : optional
+        Transfer strategy of the fine-tuning runs.
+    source_record : dict, optional
+        ``best_epoch``/``recipe`` of the source model, for the record.
 
     Returns
     -------
-    est
-        Fitted, with ``model_`` the chosen candidate's model, ``selection_`` the
-        record of the choice, ``candidates_`` each candidate's model (by name).
-    """
-    from sklearn.base import clone
+    (chosen, models, record)
+        The chosen candidate's name, ``name -> model``, and the JSON record
+        (rule, every candidate's scores and recipe, the choice and why).
 
-    from da.transfer.trainer import TrainConfig, Trainer, make_split
+    Notes
+    -----
+    Cost: one fine-tuning run of ``finetune_epochs`` per candidate other than
+    ``source_only`` (the source model is shared).
+    """
+    from da.transfer.losses import method_recipe
+    from da.transfer.trainer import TrainConfig, Trainer
 
     t0 = time.perf_counter()
     candidates = tuple(AUTO_CANDIDATES if candidates is None else candidates)
     if ("source_only", None, None) not in candidates:
         raise ValueError("candidates must include ('source_only', None, None), the reference of the choice")
-    base = clone(est).set_params(align=None, weight=None)
-    base.fit(Xs, ys, Xt, yt_labeled=yt_labeled, labeled_idx=labeled_idx)  # validates; the shared source model
-    from da._validation import check_array
+    base = TrainConfig.from_kwargs(config)
+    ft_epochs = max(1, base.epochs // 2) if finetune_epochs is None else int(finetune_epochs)
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    records, models = [], {}
+    for name, method, weight in candidates:
+        if method is None:
+            src = dict(source_record or {})
+            models[name] = model
+            rec = {"name": name, "method": None, "weight": None, "recipe": src.get("recipe"),
+                   "best_epoch": src.get("best_epoch"), "seconds": 0.0}
+        else:
+            recipe = method_recipe(method)
+            opt = {**recipe["optimizer"], **{k: overrides[k] for k in ("optimizer", "lr", "lr_schedule")
+                                             if k in overrides}}
+            w = weight if weight is not None else overrides.get("weight", recipe["weight"])
+            cfg = TrainConfig.from_kwargs(base, epochs=ft_epochs, **opt)
+            res = Trainer(cfg, [(method, w)], strategy, tags={"auto_candidate": name}).fit(copy.deepcopy(model),
+                                                                                           split)
+            models[name] = res.model
+            rec = {"name": name, "method": method, "weight": w, "recipe": {"weight": w, **opt},
+                   "best_epoch": int(res.best_epoch), "seconds": float(res.seconds)}
+        rec["scores"] = score_model(models[name], split, seed=base.seed)
+        records.append(rec)
+    chosen, why = choose(records, rule=rule)
+    record = {"rule": rule, "tolerance": SOURCE_TOLERANCE, "margin": MARGIN, "chosen": chosen, "why": why,
+              "finetune_epochs": ft_epochs, "candidates": records, "seconds": time.perf_counter() - t0,
+              "oracle": False}
+    return chosen, models, record
 
+
+def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=None, finetune_epochs=None,
+             rule: str = "iwcv"):
+    """Fit ``est`` (a ``DomainAdaptationClassifier`` with ``align="auto"``) by the label-free choice.
+
+    Trains the shared source model with ``est``'s settings (``align=None``), then
+    calls :func:`auto_finetune` on the estimator's own split (the same held-out
+    source validation rows).
+
+    Returns
+    -------
+    est
+        Fitted, with ``model_`` the chosen candidate's model, ``selection_`` the
+        record of the choice (:func:`auto_finetune`), ``candidates_`` each
+        candidate's model (by name) and ``recipe_`` the chosen one's recipe.
+    """
+    from sklearn.base import clone
+
+    from da._validation import check_array
+    from da.transfer.trainer import make_split
+
+    t0 = time.perf_counter()
     Xt_arr = check_array(Xt, "Xt", ndim=None, min_samples=1)
     if Xt_arr.shape[0] < 2:
         raise ValueError(f"Xt needs at least 2 samples for alignment, got shape {tuple(Xt_arr.shape)}")
+    base = clone(est).set_params(align=None, weight=None)
+    base.fit(Xs, ys, Xt, yt_labeled=yt_labeled, labeled_idx=labeled_idx)  # validates; the shared source model
     Xs_arr = check_array(Xs, "Xs", ndim=None, min_samples=2)
     ys_arr = np.asarray(ys.detach().cpu() if isinstance(ys, torch.Tensor) else ys)
     enc = lambda y: np.searchsorted(base.classes_, y)  # noqa: E731
     yl = None if yt_labeled is None else enc(np.asarray(yt_labeled))
     split = make_split(Xs_arr, enc(ys_arr), Xt_arr, yt_labeled=yl, labeled_idx=labeled_idx,
                        val_fraction=est.val_fraction, seed=est.seed, n_classes=len(base.classes_))
-    ft_epochs = max(1, est.epochs // 2) if finetune_epochs is None else int(finetune_epochs)
-
-    records, models = [], {}
-    for name, method, weight in candidates:
-        if method is None:
-            model, recipe, best_epoch, secs = base.model_, base.recipe_, base.result_.best_epoch, 0.0
-        else:
-            cand = clone(est).set_params(align=method, weight=weight)
-            recipe = cand._recipe()
-            cfg = TrainConfig.from_kwargs(cand._config(recipe), epochs=ft_epochs)
-            model = copy.deepcopy(base.model_)
-            res = Trainer(cfg, cand._terms(recipe), est.strategy, tags={"estimator": "auto", "candidate": name}) \
-                .fit(model, split)
-            from da.transfer.estimator import _json_recipe
-
-            recipe, model, best_epoch, secs = _json_recipe(recipe), res.model, res.best_epoch, res.seconds
-        models[name] = model
-        records.append({"name": name, "method": method, "weight": recipe.get("weight"), "recipe": recipe,
-                        "best_epoch": int(best_epoch), "seconds": float(secs),
-                        "scores": score_model(model, split, seed=est.seed)})
-    chosen, why = choose(records, rule=rule)
+    overrides = {"weight": est.weight, "optimizer": est.optimizer, "lr": est.lr, "lr_schedule": est.lr_schedule}
+    chosen, models, record = auto_finetune(
+        base.model_, split, config=_finetune_config(base.result_.config["train"], est), candidates=candidates,
+        finetune_epochs=finetune_epochs, rule=rule, overrides=overrides, strategy=est.strategy,
+        source_record={"best_epoch": int(base.result_.best_epoch), "recipe": base.recipe_})
+    record["seconds"] = time.perf_counter() - t0
     est.classes_, est.n_features_in_ = base.classes_, base.n_features_in_
-    est.candidates_ = models
-    est.model_ = models[chosen]
-    est.result_ = base.result_
-    est.history_ = base.history_
-    rec = next(r for r in records if r["name"] == chosen)
-    est.recipe_ = rec["recipe"]
-    est.selection_ = {"rule": rule, "tolerance": SOURCE_TOLERANCE, "margin": MARGIN, "chosen": chosen,
-                      "why": why, "finetune_epochs": ft_epochs, "candidates": records,
-                      "seconds": time.perf_counter() - t0, "oracle": False}
+    est.candidates_, est.model_ = models, models[chosen]
+    est.result_, est.history_ = base.result_, base.history_
+    est.recipe_ = next(r for r in record["candidates"] if r["name"] == chosen)["recipe"]
+    est.selection_ = record
     return est
+
+
+def _finetune_config(resolved_train: dict, est) -> dict:
+    """The source run's TrainConfig fields, less what that run resolved for itself (horizon, epoch length)."""
+    from dataclasses import fields
+
+    from da.transfer.trainer import TrainConfig
+
+    names = {f.name for f in fields(TrainConfig)}
+    cfg = {k: v for k, v in resolved_train.items() if k in names}
+    cfg.update(horizon=est.horizon, steps_per_epoch=None, device=est.device)
+    cfg["record_criteria"] = tuple(cfg.get("record_criteria", ()))
+    return cfg
