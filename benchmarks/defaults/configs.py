@@ -67,3 +67,12 @@ def build_estimator(config: str, n_features: int, n_classes: int, seed: int):
     kw = {} if c.get("weight", 1.0) is None else {"weight": c.get("weight", 1.0)}
     return DomainAdaptationClassifier(align=align, hidden=HIDDEN, epochs=30, batch_size=128, seed=seed,
                                       device="cpu", **kw, **est)
+
+# stage 2: scale-free weights for the losses measured in feature distances (FeatureScaleNormalized)
+for w in (1, 10):
+    _add(f"sinkhorn_fs_w{w}", "sinkhorn", w, {"feature_scale_power": 1.0})
+    _add(f"swd_fs_w{w}", "swd", w, {"feature_scale_power": 0.5})
+_add("dann_adam_w0.1", "dann", 1.0, {"lambda_": 0.1}, {"optimizer": "adam"})
+_add("cdan_adam_w0.1", "cdan", 1.0, {"lambda_": 0.1}, {"optimizer": "adam"})
+_add("jdot_scaled_a0.05_l0.1", "jdot", 1.0, {"alpha": 0.05, "lambda_t": 0.1, "scale": "mean"})
+_add("jdot_scaled_a0.1_l0.1_w0.3", "jdot", 0.3, {"alpha": 0.1, "lambda_t": 0.1, "scale": "mean"})

@@ -66,6 +66,15 @@ def run_one(config: str, pair: str, seed: int) -> dict:
     return rec
 
 
+def _failed(config, pair, seed, exc) -> dict:
+    """A run that raised: scored as the constant majority-class prediction (what a collapsed model gives)."""
+    split = make_split(pair, seed)
+    _, ye = _target_eval(split)
+    major = np.bincount(split.source_train.y).argmax()
+    return {"config": config, "pair": pair, "seed": seed, "target_acc": float((ye == major).mean()),
+            "error": f"{type(exc).__name__}: {exc}"[:300], "seconds": float("nan")}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("stage")
@@ -86,11 +95,19 @@ def main(argv=None):
         for line in out.read_text().splitlines():
             r = json.loads(line)
             done.add((r["config"], r["pair"], r["seed"]))
+    for f in RESULTS.glob(f"{a.stage}.*.jsonl"):  # every shard's finished runs: shard the remaining ones
+        for line in f.read_text().splitlines():
+            r = json.loads(line)
+            done.add((r["config"], r["pair"], r["seed"]))
     jobs = [(c, p, s) for p in a.pairs for s in a.seeds for c in a.configs]
-    jobs = [j for i, j in enumerate(jobs) if i % n == k and j not in done]
+    jobs = [j for j in jobs if j not in done]
+    jobs = [j for i, j in enumerate(jobs) if i % n == k]
     print(f"{len(jobs)} runs to do -> {out}", flush=True)
     for i, (c, p, s) in enumerate(jobs):
-        rec = run_one(c, p, s)
+        try:
+            rec = run_one(c, p, s)
+        except (ValueError, RuntimeError) as e:  # a default that fails is a result too (counted as harm)
+            rec = _failed(c, p, s, e)
         with open(out, "a") as fh:  # one line per run: a killed sweep resumes where it stopped
             fh.write(json.dumps(rec) + "\n")
         print(f"[{i + 1}/{len(jobs)}] {c} {p} {s} acc={rec['target_acc']:.3f} {rec['seconds']:.1f}s", flush=True)

@@ -22,7 +22,7 @@ from typing import Callable
 
 from torch import nn
 
-__all__ = ["LossTerm", "check_weight", "make_alignment", "METHOD_RECIPES", "method_recipe", "method_of", "alignment_defaults", "as_terms", "ALIGN_METHODS",
+__all__ = ["LossTerm", "FeatureScaleNormalized", "check_weight", "make_alignment", "METHOD_RECIPES", "method_recipe", "method_of", "alignment_defaults", "as_terms", "ALIGN_METHODS",
            "ALIGNMENT_DEFAULTS_REVISION"]
 
 ALIGN_METHODS = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
@@ -88,6 +88,58 @@ class LossTerm:
     def describe(self):
         w = self.weight
         return w if isinstance(w, (numbers.Real, str)) else getattr(w, "__name__", repr(w))
+
+
+class FeatureScaleNormalized(nn.Module):
+    r"""A loss divided by the (detached) feature scale of the batch: scale-free weights.
+
+    .. math:: \tilde L(f_s, f_t) = L(f_s, f_t) \,/\, \bar D^{\,q},
+              \qquad \bar D = \frac{1}{NM}\sum_{i,j}\lVert f_s^i - f_t^j\rVert^2
+
+    (detached: no gradient flows through :math:`\bar D`). Losses measured in
+    squared feature distances (Sinkhorn: :math:`q = 1`), in distances (sliced
+    Wasserstein :math:`W_2`: :math:`q = 1/2`) or in squared squared distances
+    (CORAL: :math:`q = 2`) change by orders of magnitude with
+    the feature scale, so one weight cannot suit a 2-d toy and pretrained CNN
+    features; divided by :math:`\bar D^q` they are invariant to rescaling the
+    features, as MMD with its median bandwidth already is.
+
+    Parameters
+    ----------
+    loss : nn.Module
+        A :mod:`da.align` loss (same call signature).
+    power : float, default 1
+        :math:`q`.
+
+    Attributes
+    ----------
+    last_stats_ : dict
+        The wrapped loss's statistics plus ``feature_scale`` (:math:`\bar D`).
+    """
+
+    def __init__(self, loss: nn.Module, power: float = 1.0):
+        super().__init__()
+        self.loss = loss
+        self.power = power
+        if not isinstance(loss, nn.Module):
+            raise ValueError(f"loss must be an nn.Module, got {type(loss).__name__}")
+        if isinstance(power, bool) or not isinstance(power, numbers.Real) or not math.isfinite(power) or power <= 0:
+            raise ValueError(f"power must be a finite number > 0, got {power!r}")
+
+    def forward(self, fs, ft, **kw):
+        import torch
+
+        value = self.loss(fs, ft, **kw)
+        with torch.no_grad():
+            fs_, ft_ = fs.detach().float(), ft.detach().float()
+            # mean ||fs_i - ft_j||^2 = mean|fs|^2 + mean|ft|^2 - 2 <mean fs, mean ft>, exactly, in O((N+M) d)
+            scale = (fs_.pow(2).sum(1).mean() + ft_.pow(2).sum(1).mean()
+                     - 2.0 * (fs_.mean(0) * ft_.mean(0)).sum()).clamp_min(torch.finfo(torch.float32).tiny)
+        self.last_stats_ = {**(getattr(self.loss, "last_stats_", None) or {}), "feature_scale": float(scale)}
+        return value / scale.to(value.dtype) ** self.power
+
+    def extra_repr(self) -> str:
+        return f"power={self.power}"
 
 
 # features narrower than this get the small-feature defaults of make_alignment
@@ -231,6 +283,12 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
         raise ValueError(f"unknown alignment {name!r}; valid: None, {', '.join(ALIGN_METHODS)}, a da.align "
                          "loss module or a list of (loss, weight) pairs")
     kwargs = {**alignment_defaults(name, in_features, n_classes), **kwargs}
+    power = kwargs.pop("feature_scale_power", None)
+    loss = _build(A, name, in_features, n_classes, seed, kwargs)
+    return loss if not power else FeatureScaleNormalized(loss, power)
+
+
+def _build(A, name, in_features, n_classes, seed, kwargs):
     if name == "mmd":
         return A.MMDLoss(**kwargs)
     if name == "dann":

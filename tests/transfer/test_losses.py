@@ -84,3 +84,33 @@ def test_cdan_params_record_is_json():
 
     p = _loss_params(CDANLoss(8, 3, hidden=[4], seed=None))
     assert json.loads(json.dumps(p)) == p and p["hidden"] == [4] and p["seed"] is None
+
+
+def test_feature_scale_normalized_divides_by_the_mean_cross_distance_float64_loop():
+    """Reference: the wrapped loss's value / (mean over i, j of ||fs_i - ft_j||^2)^q, the mean by explicit loops."""
+    import numpy as np
+    import torch
+
+    from da.align import CORALLoss
+    from da.transfer.losses import FeatureScaleNormalized
+
+    g = torch.Generator().manual_seed(0)
+    fs = torch.randn(7, 4, generator=g, dtype=torch.float64) * 3
+    ft = torch.randn(5, 4, generator=g, dtype=torch.float64) + 1
+    a, b = fs.numpy(), ft.numpy()
+    dbar = sum(float(((a[i] - b[j]) ** 2).sum()) for i in range(7) for j in range(5)) / 35
+    loss = FeatureScaleNormalized(CORALLoss(), power=2)
+    np.testing.assert_allclose(float(loss(fs, ft)), float(CORALLoss()(fs, ft)) / dbar ** 2, rtol=1e-6)
+    assert loss.last_stats_["feature_scale"] == pytest.approx(dbar, rel=1e-6)
+    # scale-free: rescaling the features leaves the value unchanged (CORAL itself moves by 10^4)
+    np.testing.assert_allclose(float(loss(10 * fs, 10 * ft)), float(loss(fs, ft)), rtol=1e-5)
+    with pytest.raises(ValueError, match="power"):
+        FeatureScaleNormalized(CORALLoss(), power=0)
+
+
+def test_make_alignment_feature_scale_power_wraps_the_loss():
+    from da.align import SinkhornLoss
+    from da.transfer.losses import FeatureScaleNormalized
+
+    loss = make_alignment("sinkhorn", 8, 3, feature_scale_power=1.0)
+    assert isinstance(loss, FeatureScaleNormalized) and isinstance(loss.loss, SinkhornLoss) and loss.power == 1.0
