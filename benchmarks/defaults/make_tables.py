@@ -111,3 +111,28 @@ if __name__ == "__main__":
     print(md_auto(rows))
     print()
     print(md_skada(rows))
+    print()
+    print(md_auto_rules(rows))
+
+
+def md_auto_rules(rows, tolerances=(None, 0.02, 0.05)):
+    """Every label-free rule re-applied to the recorded candidate scores of the auto runs (no re-training):
+    mean gain over source-only, worst pair, and gap to the oracle candidate (ORACLE: reads target labels)."""
+    from da.transfer.auto import choose
+
+    auto = [r for r in rows if r["config"] == "auto"]
+    out = ["| rule | source guard tau | mean gain vs source-only | worst | below source-only by > .01 | "
+           "mean gap to oracle candidate |", "|---|---:|---:|---:|---:|---:|"]
+    for rule in ("source_val", "iwcv", "dev", "entropy", "snd"):
+        for tol in tolerances:
+            gains, gaps = [], []
+            for r in auto:
+                cands = r["auto"]["candidates"]
+                acc = r["candidate_target_acc"]
+                name, _ = choose(cands, rule=rule, tolerance=1e9 if tol is None else tol)
+                gains.append(acc[name] - acc["source_only"])
+                gaps.append(acc[name] - max(acc.values()))
+            g = np.array(gains)
+            out.append(f"| {rule} | {'none' if tol is None else tol} | {g.mean():+.3f} | {g.min():+.3f} | "
+                       f"{int((g < -0.01).sum())}/{len(g)} | {np.mean(gaps):+.3f} |")
+    return "\n".join(out)
