@@ -41,8 +41,10 @@ __all__ = ["AUTO_CANDIDATES", "AUTO_CRITERIA", "auto_finetune", "choose", "fit_a
 AUTO_CANDIDATES = (
     ("source_only", None, None),
     ("mmd", "mmd", None),
+    ("mmd_x3", "mmd", 30.0),
+    ("sinkhorn", "sinkhorn", None),
+    ("swd", "swd", None),
     ("jdot", "jdot", None),
-    ("dann", "dann", None),
 )
 #: criteria scored for every candidate (all label-free on the target)
 AUTO_CRITERIA = ("source_val", "iwcv", "dev", "entropy", "snd")

@@ -150,23 +150,32 @@ _SMALL_FEATURES = 256
 #: defaults change trains again instead of reading back runs built with the old
 #: ones. Bump it whenever :func:`alignment_defaults` returns something new.
 #: 1: the loss classes' own defaults; 2: discriminators sized to the features,
-#: CDAN's randomized map, Sinkhorn's median-relative reg.
-ALIGNMENT_DEFAULTS_REVISION = 2
+#: CDAN's randomized map, Sinkhorn's median-relative reg; 3: the generated benchmark of
+#: ``benchmarks/defaults`` (docs/defaults.md): MMD with 9 Laplacian kernels, JDOT's alpha
+#: relative to the feature distances, Sinkhorn and SWD divided by the feature scale,
+#: and the method weights and optimizers of :data:`METHOD_RECIPES`.
+ALIGNMENT_DEFAULTS_REVISION = 3
+
+#: bandwidth multipliers of the default MMD: 2^-4 .. 2^4 times the median distance
+_LAPLACIAN_MULTIPLIERS = tuple(2.0 ** k for k in range(-4, 5))
 
 
 #: The method's own recipe: the weight of its term and the optimizer that trains it, used where
 #: the user left them unset (``DomainAdaptationClassifier(weight=None, optimizer=None)``).
 #: Chosen on the generated benchmark of ``benchmarks/defaults`` (docs/defaults.md).
 #: ``"optimizer"`` entries are :class:`~da.transfer.TrainConfig` fields.
+_ADAM = {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}
+#: SGD with momentum 0.9 (TrainConfig's default) and Ganin & Lempitsky's annealing of the learning rate
+_SGD_GANIN = {"optimizer": "sgd", "lr": 0.1, "lr_schedule": "ganin"}
 METHOD_RECIPES = {
-    "source_only": {"weight": None, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
-    "mmd": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
-    "dann": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
-    "cdan": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
-    "jdot": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
-    "coral": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
-    "sinkhorn": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
-    "swd": {"weight": 1.0, "optimizer": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}},
+    "source_only": {"weight": None, "optimizer": dict(_ADAM)},
+    "mmd": {"weight": 10.0, "optimizer": dict(_ADAM)},
+    "dann": {"weight": 1.0, "optimizer": dict(_SGD_GANIN)},
+    "cdan": {"weight": 1.0, "optimizer": dict(_SGD_GANIN)},
+    "jdot": {"weight": 1.0, "optimizer": dict(_ADAM)},
+    "coral": {"weight": 100.0, "optimizer": dict(_ADAM)},
+    "sinkhorn": {"weight": 1.0, "optimizer": dict(_ADAM)},
+    "swd": {"weight": 10.0, "optimizer": dict(_ADAM)},
 }
 
 # loss class -> method name, for recipes of losses given as modules
@@ -218,15 +227,21 @@ def alignment_defaults(name: str, in_features: int, n_classes: int) -> dict:
     >>> alignment_defaults("dann", 2048, 31)
     {}
     """
+    out: dict = {}
     if name in ("dann", "cdan") and in_features < _SMALL_FEATURES:
         w = _discriminator_width(in_features)
         out = {"hidden": (w,)}
         if name == "cdan" and in_features * n_classes > w:
             out.update(randomized=True, random_dim=w)
-        return out
-    if name == "sinkhorn":
-        return {"scale": "median", "tol": 1e-4, "method": "auto"}
-    return {}
+    elif name == "mmd":
+        out = {"kernel": "laplacian", "multipliers": _LAPLACIAN_MULTIPLIERS}
+    elif name == "jdot":
+        out = {"alpha": 0.03, "lambda_t": 0.1, "scale": "mean"}
+    elif name == "sinkhorn":
+        out = {"scale": "median", "tol": 1e-4, "method": "auto", "feature_scale_power": 1.0}
+    elif name == "swd":
+        out = {"feature_scale_power": 0.5}
+    return out
 
 
 def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs) -> nn.Module:
@@ -339,13 +354,15 @@ def _name_of(loss: nn.Module) -> str:
 
 
 def as_terms(losses, *, in_features: int | None = None, n_classes: int | None = None, seed=0,
-             weight=1.0) -> list[LossTerm]:
+             weight=None) -> list[LossTerm]:
     """Normalise every accepted spelling of the alignment terms to a list of :class:`LossTerm`.
 
     Accepts None, a name from :data:`ALIGN_METHODS`, a loss module, a
     :class:`LossTerm`, or a list of any of: module, ``(loss, weight)``,
     ``(name, loss, weight)``, where ``loss`` may be a module or a name.
-    Bare modules and names get ``weight``. Names are made unique (``mmd``, ``mmd_1``).
+    Bare modules and names get ``weight``; ``None``: a bare name gets its
+    method's recipe weight (:data:`METHOD_RECIPES`), a bare module 1.
+    Names are made unique (``mmd``, ``mmd_1``).
     """
     if losses is None:
         return []
@@ -362,6 +379,8 @@ def as_terms(losses, *, in_features: int | None = None, n_classes: int | None = 
             continue
         if isinstance(item, (str, nn.Module)):
             loss, w = item, weight
+            if w is None:
+                w = method_recipe(item)["weight"] if isinstance(item, str) and item in METHOD_RECIPES else 1.0
         elif isinstance(item, (tuple, list)) and len(item) == 2:
             loss, w = item
         elif isinstance(item, (tuple, list)) and len(item) == 3:
