@@ -42,7 +42,6 @@ AUTO_CANDIDATES = (
     ("source_only", None, None),
     ("mmd", "mmd", None),
     ("mmd_x3", "mmd", 30.0),
-    ("sinkhorn", "sinkhorn", None),
     ("swd", "swd", None),
     ("jdot", "jdot", None),
 )

@@ -195,7 +195,5 @@ def test_alignment_defaults_revision_matches_the_rules():
         "sinkhorn": [{"scale": "median", "tol": 1e-4, "method": "auto"}] * 6}}
     lap = tuple(2.0 ** k for k in range(-4, 5))
     expected_at[3] = {**expected_at[2], "mmd": [{"kernel": "laplacian", "multipliers": lap}] * 6,
-                      "jdot": [{"alpha": 0.03, "lambda_t": 0.1, "scale": "mean"}] * 6,
-                      "swd": [{"feature_scale_power": 0.5}] * 6,
-                      "sinkhorn": [{"scale": "median", "tol": 1e-4, "method": "auto", "feature_scale_power": 1.0}] * 6}
+                      "jdot": [{"alpha": 0.03, "lambda_t": 0.1, "scale": "mean"}] * 6}
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]

@@ -34,27 +34,19 @@ def test_cdan_small_features_randomized_map_as_wide_as_the_discriminator():
     assert wide.hidden == (1024, 1024) and wide._use_random and wide.random_dim == 1024
 
 
-def test_sinkhorn_name_defaults_relative_reg_looser_tol_auto_method_scale_free():
-    from da.transfer.losses import FeatureScaleNormalized
-
+def test_sinkhorn_name_defaults_relative_reg_looser_tol_auto_method():
     loss = make_alignment("sinkhorn", 128, 10)
-    assert isinstance(loss, FeatureScaleNormalized) and loss.power == 1.0
-    inner = loss.loss
-    assert (inner.reg, inner.scale, inner.tol, inner.method) == (0.1, "median", 1e-4, "auto")
+    assert (loss.reg, loss.scale, loss.tol, loss.method) == (0.1, "median", 1e-4, "auto")
     assert SinkhornLoss().scale is None  # the class default is unchanged
 
 
 def test_revision_3_name_defaults():
-    """The benchmark's choices (docs/defaults.md): Laplacian MMD, scaled JDOT, scale-free SWD; CORAL as its class."""
-    from da.transfer.losses import FeatureScaleNormalized
-
+    """The benchmark's choices (docs/defaults.md): Laplacian MMD, scaled JDOT; CORAL and SWD as their classes."""
     mmd = make_alignment("mmd", 128, 10)
     assert mmd.kernel == "laplacian" and mmd.multipliers == tuple(2.0 ** k for k in range(-4, 5))
     jdot = make_alignment("jdot", 128, 10)
     assert (jdot.alpha, jdot.lambda_t, jdot.scale) == (0.03, 0.1, "mean")
-    swd = make_alignment("swd", 128, 10)
-    assert isinstance(swd, FeatureScaleNormalized) and swd.power == 0.5
-    assert alignment_defaults("coral", 128, 10) == {}
+    assert alignment_defaults("coral", 128, 10) == {} and alignment_defaults("swd", 128, 10) == {}
     assert MMDLoss().kernel == "gaussian" and JDOTLoss().scale is None  # the classes keep their papers' defaults
 
 
@@ -70,7 +62,7 @@ def test_keyword_arguments_override_the_name_defaults():
     assert make_alignment("dann", 128, 10, hidden=(1024, 1024)).hidden == (1024, 1024)
     cdan = make_alignment("cdan", 128, 10, randomized=False)
     assert cdan.randomized is False and cdan.discriminator[0].in_features == 1280
-    assert make_alignment("sinkhorn", 128, 10, scale=None).loss.scale is None
+    assert make_alignment("sinkhorn", 128, 10, scale=None).scale is None
     assert make_alignment("mmd", 128, 10, kernel="gaussian").kernel == "gaussian"
 
 
@@ -90,14 +82,10 @@ def test_resolved_config_records_the_constructor_arguments(split, fast):
     res = finetune(model, split, [("dann", 1.0), ("sinkhorn", 0.5)], **fast)
     dann, sink = res.config["losses"]
     assert dann["class"] == "DANNLoss" and dann["params"]["hidden"] == [100] and dann["params"]["in_features"] == 8
-    assert sink["params"]["power"] == 1.0 and "scale='median'" in sink["params"]["loss"] \
-        and "tol=0.0001" in sink["params"]["loss"] and "method='auto'" in sink["params"]["loss"]
-    from da.transfer.losses import FeatureScaleNormalized
-
+    assert sink["params"]["scale"] == "median" and sink["params"]["tol"] == 1e-4 and sink["params"]["method"] == "auto"
     explicit = finetune(FeaturizerHead(*mlp(4, (16, 8), 3, seed=0)), split, [(DANNLoss(8, hidden=(100,)), 1.0),
-                                                                          (FeatureScaleNormalized(SinkhornLoss(
-                                                                              scale="median", tol=1e-4,
-                                                                              method="auto"), 1.0), 0.5)],
+                                                                          (SinkhornLoss(scale="median", tol=1e-4,
+                                                                                        method="auto"), 0.5)],
                         **fast)
     assert [t["params"] for t in explicit.config["losses"]] == [dann["params"], sink["params"]]
     assert explicit.metrics == res.metrics  # the name is only a spelling of those arguments
