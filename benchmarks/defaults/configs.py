@@ -76,3 +76,5 @@ _add("dann_adam_w0.1", "dann", 1.0, {"lambda_": 0.1}, {"optimizer": "adam"})
 _add("cdan_adam_w0.1", "cdan", 1.0, {"lambda_": 0.1}, {"optimizer": "adam"})
 _add("jdot_scaled_a0.05_l0.1", "jdot", 1.0, {"alpha": 0.05, "lambda_t": 0.1, "scale": "mean"})
 _add("jdot_scaled_a0.1_l0.1_w0.3", "jdot", 0.3, {"alpha": 0.1, "lambda_t": 0.1, "scale": "mean"})
+for w in (0.1, 0.3):
+    _add(f"sinkhorn_w{w:g}", "sinkhorn", w)

@@ -182,7 +182,10 @@ def auto_finetune(model, split, *, config=None, candidates=None, finetune_epochs
             opt = {**recipe["optimizer"], **{k: overrides[k] for k in ("optimizer", "lr", "lr_schedule")
                                              if k in overrides}}
             w = weight if weight is not None else overrides.get("weight", recipe["weight"])
-            cfg = TrainConfig.from_kwargs(base, epochs=ft_epochs, **opt)
+            # no epoch selection inside a candidate: source accuracy saturates within an epoch of
+            # fine-tuning a source model, so source_val would keep the unadapted first epoch; the
+            # label-free choice between the candidates' final models is the selection
+            cfg = TrainConfig.from_kwargs(base, epochs=ft_epochs, selection="last", **opt)
             res = Trainer(cfg, [(method, w)], strategy, tags={"auto_candidate": name}).fit(copy.deepcopy(model),
                                                                                            split)
             models[name] = res.model
