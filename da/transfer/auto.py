@@ -6,20 +6,22 @@ one alignment term, under its method's own recipe
 (:func:`da.transfer.losses.method_recipe`). Each candidate's selected model is
 then scored on held-out **source** validation data and the **unlabelled**
 target data by the criteria of :mod:`da.transfer.selection`; no target label
-is read. The rule (:func:`choose`) is
+is read. The default rule (:func:`choose` with ``rule="source_val"``) keeps
+``source_only`` unless a candidate has a strictly higher accuracy on the
+held-out source validation rows:
 
 .. math::
 
-    c^\star = \arg\max_{c \in \mathcal G} \; \mathrm{IWCV}(c),
-    \qquad \mathcal G = \{c : \mathrm{acc}_{S,\mathrm{val}}(c) \ge
-        \mathrm{acc}_{S,\mathrm{val}}(\text{source\_only}) - \tau\},
+    c^\star = \arg\max_{c \in \mathcal B} \mathrm{acc}_{S,\mathrm{val}}(c),
+    \qquad \mathcal B = \{c : \mathrm{acc}_{S,\mathrm{val}}(c) >
+        \mathrm{acc}_{S,\mathrm{val}}(\text{source\_only})\}
 
-i.e. minus the importance-weighted source-validation risk among the candidates
-that keep the source accuracy within :math:`\tau` of the source-only model
-(a candidate that forgets the source task is not trusted, whatever its
-target-side score), and ``source_only`` unless another candidate beats its
-score by a margin. Why this rule, and its record on the generated benchmark
-against the oracle choice: ``docs/defaults.md``.
+(``source_only`` when :math:`\mathcal B` is empty). Other rules (IWCV, DEV,
+entropy, SND, and consensus tuples such as ``("iwcv", "dev")``, each with a
+source-accuracy guard) are available; on the generated benchmark every one of
+them ended more than 0.01 below source-only on 2 to 8 of 23 pairs, the
+source-validation rule on none (``docs/defaults.md``, where the comparison used
+target labels and says so).
 
 Everything is recorded in ``clf.selection_``: each candidate's method, weight,
 recipe, scores and selected epoch, the chosen one and the reason.
@@ -86,7 +88,7 @@ def score_model(model, split, criteria=AUTO_CRITERIA, *, max_samples: int = 2000
     return {c: float(f(outputs, sp, cache=cache)) for c, f in fns.items()}
 
 
-def choose(records: list, *, rule: str = "iwcv", tolerance: float = SOURCE_TOLERANCE,
+def choose(records: list, *, rule="source_val", tolerance: float = SOURCE_TOLERANCE,
            margin: float = MARGIN) -> tuple:
     """The candidate a rule picks from the candidates' records, and why.
 
@@ -95,33 +97,37 @@ def choose(records: list, *, rule: str = "iwcv", tolerance: float = SOURCE_TOLER
     records : list of dict
         One per candidate, with ``name`` and ``scores`` (criterion -> score,
         higher is better); the one named ``source_only`` is the reference.
-    rule : str
-        The criterion maximised over the guarded set.
+    rule : str or tuple of str
+        A criterion maximised over the guarded set; or a tuple of criteria
+        (a consensus): a candidate must beat source_only on **every** one of
+        them by more than ``margin``, and among those the first criterion decides.
     tolerance : float
         Candidates whose source validation accuracy is below source_only's by more
         than this are excluded.
     margin : float
-        A candidate replaces source_only only if it beats its score by more than this.
+        A candidate replaces source_only only if it beats its score(s) by more than this.
 
     Returns
     -------
     (name, reason) : tuple of str
     """
+    crits = (rule,) if isinstance(rule, str) else tuple(rule)
     ref = next(r for r in records if r["name"] == "source_only")
     floor = ref["scores"]["source_val"] - tolerance
     guarded = [r for r in records if r["scores"]["source_val"] >= floor]
-    best = max(guarded, key=lambda r: r["scores"][rule])
     excluded = sorted(r["name"] for r in records if r not in guarded)
-    why = (f"highest {rule} ({best['scores'][rule]:.4g}) among the candidates whose source validation "
-           f"accuracy is >= source_only's - {tolerance:g} = {floor:.4g}")
-    if excluded:
-        why += f" (excluded: {', '.join(excluded)})"
-    if best is not ref and best["scores"][rule] <= ref["scores"][rule] + margin:
-        return "source_only", why + f"; it does not beat source_only's {ref['scores'][rule]:.4g} by > {margin:g}"
-    return best["name"], why
+    better = [r for r in guarded if r is not ref
+              and all(r["scores"][c] > ref["scores"][c] + margin for c in crits)]
+    why = (f"source guard: source validation accuracy >= source_only's - {tolerance:g} = {floor:.4g}"
+           + (f" (excluded: {', '.join(excluded)})" if excluded else ""))
+    if not better:
+        return "source_only", why + f"; no candidate beats source_only on {'/'.join(crits)} by > {margin:g}"
+    best = max(better, key=lambda r: r["scores"][crits[0]])
+    return best["name"], why + (f"; highest {crits[0]} ({best['scores'][crits[0]]:.4g}) of those beating "
+                                f"source_only on {'/'.join(crits)} by > {margin:g}")
 
 
-def auto_finetune(model, split, *, config=None, candidates=None, finetune_epochs=None, rule: str = "iwcv",
+def auto_finetune(model, split, *, config=None, candidates=None, finetune_epochs=None, rule="source_val",
                   overrides: dict | None = None, strategy=None, source_record=None):
     """The functional core of ``align="auto"``: fine-tune each candidate from ``model``, choose one label-free.
 
@@ -201,7 +207,7 @@ def auto_finetune(model, split, *, config=None, candidates=None, finetune_epochs
 
 
 def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=None, finetune_epochs=None,
-             rule: str = "iwcv"):
+             rule="source_val"):
     """Fit ``est`` (a ``DomainAdaptationClassifier`` with ``align="auto"``) by the label-free choice.
 
     Trains the shared source model with ``est``'s settings (``align=None``), then
