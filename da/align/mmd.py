@@ -39,7 +39,7 @@ def _scale_blocks_(a: torch.Tensor, n: int, cxx: float, cyy: float, cxy: float) 
 
 
 def _gaussian_mean_and_slope(d2: torch.Tensor, bw: torch.Tensor):
-    r"""Mean Gaussian kernel :math:`\bar k(D)` and its slope :math:`\partial\bar k/\partial D` in the squared distance."""
+    r"""Mean Gaussian kernel :math:`\bar k(D)` and its slope :math:`\partial\bar k/\partial D` (squared distance)."""
     ks = gaussian_kernels(d2, bw)
     u = ks.shape[0]
     weights = torch.stack([torch.full_like(bw, 1.0 / u), -1.0 / (2.0 * u * bw * bw)])

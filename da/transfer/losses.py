@@ -22,7 +22,8 @@ from typing import Callable
 
 from torch import nn
 
-__all__ = ["LossTerm", "FeatureScaleNormalized", "check_weight", "make_alignment", "METHOD_RECIPES", "method_recipe", "method_of", "alignment_defaults", "as_terms", "ALIGN_METHODS",
+__all__ = ["LossTerm", "FeatureScaleNormalized", "check_weight", "make_alignment", "METHOD_RECIPES",
+           "method_recipe", "method_of", "alignment_defaults", "as_terms", "ALIGN_METHODS",
            "ALIGNMENT_DEFAULTS_REVISION"]
 
 ALIGN_METHODS = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
@@ -281,7 +282,18 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
       MNIST features, far below the minibatch noise) and ``method="auto"``
       (the three problems of the divergence in one batched solve, in kernel
       space when that is safe).
-    - The other names use their class defaults.
+    - ``mmd``: ``kernel="laplacian"`` with multipliers 2^-4 .. 2^4 (nine
+      Laplacian kernels around the median distance; the Gaussian family of the
+      class default has no gradient between distant points, which rotated
+      classes need).
+    - ``jdot``: ``scale="mean"``, ``alpha=0.03``, ``lambda_t=0.1`` (the feature
+      cost relative to the batch's mean squared distance, so one setting works
+      at any feature scale; an absolute alpha of 1 gained on 2-d data and
+      collapsed 64-d digits features).
+    - The other names (``coral``, ``swd``) use their class defaults.
+
+    The weight and optimizer of each method are in :data:`METHOD_RECIPES`; the
+    benchmark behind all of these is ``benchmarks/defaults`` (docs/defaults.md).
 
     The arguments are recorded: the trainer writes every loss's constructor
     arguments to the resolved config (``config["losses"][i]["params"]``).
@@ -289,6 +301,8 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
     Parameters
     ----------
     name : {"mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd"}
+        ``feature_scale_power=q`` among ``kwargs`` wraps the loss in
+        :class:`FeatureScaleNormalized` (an opt-in; see its caveat).
     in_features : int
         Feature width (discriminators need it).
     n_classes : int
