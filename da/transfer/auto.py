@@ -247,6 +247,7 @@ def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=N
     est.classes_, est.n_features_in_ = base.classes_, base.n_features_in_
     est.candidates_, est.model_ = models, models[chosen]
     est.result_, est.history_ = base.result_, base.history_
+    est.result_.config["auto"] = record  # the choice travels with the run's resolved config
     est.recipe_ = next(r for r in record["candidates"] if r["name"] == chosen)["recipe"]
     est.selection_ = record
     return est

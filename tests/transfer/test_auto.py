@@ -38,6 +38,7 @@ def test_auto_records_every_candidate_and_its_choice(data):
         assert all(np.isfinite(v) for v in c["scores"].values())
     assert sel["chosen"] in clf.candidates_ and clf.model_ is clf.candidates_[sel["chosen"]]
     assert sel["oracle"] is False and sel["rule"] in sel["why"]
+    assert clf.result_.config["auto"] is sel  # and in the run's resolved config
     assert sel["candidates"][2]["weight"] == 3.0  # an explicit candidate weight is kept
     # the choice is the rule applied to the recorded scores (a pure function of the record)
     assert choose(sel["candidates"], rule=sel["rule"])[0] == sel["chosen"]
