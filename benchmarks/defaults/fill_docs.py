@@ -3,7 +3,7 @@ sys.path.insert(0, "benchmarks/defaults")
 import make_tables as M
 from summarize import load, table
 import json, numpy as np
-rows = M.with_aliases(load("stage1", "stage2", "final", "auto", "skada"))
+rows = M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "skada"))
 seed0 = [r for r in rows if r["seed"] == 0]
 seed1 = [r for r in rows if r["seed"] == 1 and not r["config"].startswith("skada")]
 res = []

@@ -23,7 +23,7 @@ OLD = ["mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd"]
 #: ("sinkhorn" and "swd_w10" ran at revision 2, whose Sinkhorn/SWD losses are the revision-3 ones.)
 ALIAS = {"mmd_default": "mmd_lap9_w10", "dann_default": "dann_sgd_lr0.1_w1", "cdan_default": "cdan_sgd_lr0.1_w1",
          "jdot_default": "jdot_scaled_a0.03_l0.1", "coral_default": "coral_w100",
-         "sinkhorn_default": "sinkhorn", "swd_default": "swd_w10"}
+         "sinkhorn_default": "sinkhorn", "swd_default": "swd"}
 
 
 def with_aliases(rows):
@@ -158,7 +158,7 @@ def md_auto_rules(rows, tolerances=(None, 0.02), margins=(0.0, 0.005)):
 
 
 if __name__ == "__main__":
-    rows = with_aliases(load("stage1", "stage2", "final", "auto", "skada"))
+    rows = with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "skada"))
     print(md_wth(rows, ["source_only"] + OLD, "Revision 2 defaults (as shipped before, weight 1)"))
     print()
     print(md_wth(rows, ["source_only"] + SHIPPED, "Revision 3 defaults (as shipped now)"))

@@ -184,7 +184,7 @@ METHOD_RECIPES = {
     "jdot": {"weight": 1.0, "optimizer": dict(_ADAM)},
     "coral": {"weight": 100.0, "optimizer": dict(_ADAM)},
     "sinkhorn": {"weight": 1.0, "optimizer": dict(_ADAM)},
-    "swd": {"weight": 10.0, "optimizer": dict(_ADAM)},
+    "swd": {"weight": 1.0, "optimizer": dict(_ADAM)},
 }
 
 # loss class -> method name, for recipes of losses given as modules
