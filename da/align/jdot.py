@@ -21,6 +21,7 @@ ot = lazy_module("ot")  # POT imports scikit-learn, pandas and networkx: seconds
 __all__ = ["JDOTLoss"]
 
 _SOLVERS = ("emd", "sinkhorn")
+_SCALES = ("mean", "median")
 
 
 class JDOTLoss(nn.Module):
@@ -64,6 +65,13 @@ class JDOTLoss(nn.Module):
     tol : float, default 1e-6
         ``stopThr`` of :func:`ot.sinkhorn` (``solver="sinkhorn"`` only); POT's
         1e-9 is below float32 rounding error.
+    scale : {None, "mean", "median"}, default None
+        ``None``: :math:`\alpha` is absolute. ``"mean"`` / ``"median"``:
+        :math:`\alpha` is relative to the mean / median squared feature
+        distance :math:`\bar D` of the batch (detached), i.e. the feature
+        cost is :math:`(\alpha/\bar D)\lVert f_s^i - f_t^j\rVert^2`, so the same
+        :math:`\alpha` balances the two terms of :math:`C` at any feature
+        scale (as Sinkhorn's ``scale="median"`` does for its ``reg``).
 
     Attributes
     ----------
@@ -100,7 +108,7 @@ class JDOTLoss(nn.Module):
     """
 
     def __init__(self, alpha: float = 1.0, lambda_t: float = 1.0, solver: str = "emd", reg: float = 0.1,
-                 max_iter: int = 1000, tol: float = 1e-6):
+                 max_iter: int = 1000, tol: float = 1e-6, scale: str | None = None):
         super().__init__()
         self.alpha = alpha
         self.lambda_t = lambda_t
@@ -108,6 +116,9 @@ class JDOTLoss(nn.Module):
         self.reg = reg
         self.max_iter = max_iter
         self.tol = tol
+        self.scale = scale
+        if scale is not None:
+            _check_choice(scale, "scale", _SCALES)
         _check_nonnegative(alpha, "alpha")
         _check_nonnegative(lambda_t, "lambda_t")
         _check_choice(solver, "solver", _SOLVERS)
@@ -121,7 +132,12 @@ class JDOTLoss(nn.Module):
         logits_t = _check_logits(logits_t, "logits_t", ft, "ft")
         ys = _check_class_labels(ys, "ys", fs.shape[0], logits_t.shape[1], fs.device)
 
-        feature_cost = self.alpha * pairwise_sq_dists(fs, ft)
+        d2 = pairwise_sq_dists(fs, ft)
+        alpha = self.alpha
+        if self.scale is not None:
+            ref = d2.detach().mean() if self.scale == "mean" else d2.detach().reshape(-1).quantile(0.5)
+            alpha = alpha / ref.clamp_min(torch.finfo(d2.dtype).tiny)
+        feature_cost = alpha * d2
         # CE(y_s^i, a_t^j) = -log softmax(a_t^j)[y_s^i]
         label_cost = self.lambda_t * -F.log_softmax(logits_t.to(fs.dtype), dim=1)[:, ys].T
         cost = feature_cost + label_cost
@@ -151,4 +167,5 @@ class JDOTLoss(nn.Module):
                            stopThr=float(self.tol), warn=False)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, lambda_t={self.lambda_t}, solver={self.solver!r}, reg={self.reg}"
+        return (f"alpha={self.alpha}, lambda_t={self.lambda_t}, solver={self.solver!r}, reg={self.reg}, "
+                f"scale={self.scale!r}")

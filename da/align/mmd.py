@@ -15,6 +15,7 @@ from da._validation import (check_option as _check_choice, check_features as _ch
 __all__ = ["MMDLoss"]
 
 _ESTIMATORS = ("unbiased", "biased", "linear")
+_KERNELS = ("gaussian", "laplacian")
 
 
 def _check_multipliers(multipliers) -> tuple[float, ...]:
@@ -38,6 +39,30 @@ def _scale_blocks_(a: torch.Tensor, n: int, cxx: float, cyy: float, cxy: float) 
     return a.fill_diagonal_(0.0)
 
 
+def _gaussian_mean_and_slope(d2: torch.Tensor, bw: torch.Tensor):
+    r"""Mean Gaussian kernel :math:`\bar k(D)` and its slope :math:`\partial\bar k/\partial D` (squared distance)."""
+    ks = gaussian_kernels(d2, bw)
+    u = ks.shape[0]
+    weights = torch.stack([torch.full_like(bw, 1.0 / u), -1.0 / (2.0 * u * bw * bw)])
+    return (weights @ ks.reshape(u, -1)).reshape(2, *d2.shape).unbind(0)
+
+
+def _laplacian_mean_and_slope(d2: torch.Tensor, bw: torch.Tensor):
+    r"""Mean Laplacian kernel :math:`\frac1U\sum_u e^{-r/h_u}` (:math:`r = \sqrt D`) and its slope in :math:`D`.
+
+    :math:`\partial e^{-r/h}/\partial D = -e^{-r/h} / (2 h r)`; the slope is set
+    to 0 where :math:`r = 0` (the diagonal, which carries no weight, and exact
+    duplicates, where the kernel has no derivative).
+    """
+    r = d2.sqrt()
+    u = bw.shape[0]
+    ks = torch.exp(-r.unsqueeze(0) / bw.reshape(-1, 1, 1))
+    kf = ks.mean(0)
+    inv_r = torch.where(r > 0, 1.0 / r.clamp_min(torch.finfo(r.dtype).tiny), torch.zeros_like(r))
+    dkf = -(ks / bw.reshape(-1, 1, 1)).sum(0) * inv_r / (2.0 * u)
+    return kf, dkf
+
+
 class _PooledMMD2(torch.autograd.Function):
     r"""Quadratic-time MMD² from one pooled kernel matrix, with a hand-written backward.
 
@@ -59,18 +84,18 @@ class _PooledMMD2(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, z, kg, n, bandwidth, multipliers, estimator):
+    def forward(ctx, z, kg, n, bandwidth, multipliers, estimator, kernel="gaussian"):
         d2 = pairwise_sq_dists(z)  # grad mode is off here: the diagonal is exactly 0
         if bandwidth is None:
             h = median_bandwidth(d2)
         else:
             h = torch.tensor(float(bandwidth), dtype=z.dtype, device=z.device)
         bw = h * multipliers
-        ks = gaussian_kernels(d2, bw)
-        u = ks.shape[0]
-        weights = torch.stack([torch.full_like(bw, 1.0 / u), -1.0 / (2.0 * u * bw * bw)])
-        kf, dkf = (weights @ ks.reshape(u, -1)).reshape(2, *d2.shape).unbind(0)
-        del ks, d2
+        if kernel == "gaussian":
+            kf, dkf = _gaussian_mean_and_slope(d2, bw)
+        else:
+            kf, dkf = _laplacian_mean_and_slope(d2, bw)
+        del d2
 
         m = z.shape[0] - n
         if estimator == "unbiased":
@@ -97,7 +122,7 @@ class _PooledMMD2(torch.autograd.Function):
             grad_z = (4.0 * grad_value) * (b.sum(1, keepdim=True) * z - b @ z)
         if wkf is not None:
             grad_kg = grad_value * wkf
-        return grad_z, grad_kg, None, None, None, None
+        return grad_z, grad_kg, None, None, None, None, None
 
 
 def _sq_norm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -105,9 +130,11 @@ def _sq_norm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class MMDLoss(nn.Module):
-    r"""Squared maximum mean discrepancy with a family of Gaussian kernels (MK-MMD).
+    r"""Squared maximum mean discrepancy with a family of Gaussian (or Laplacian) kernels (MK-MMD).
 
-    With :math:`k_h(x, y) = \exp(-\lVert x - y\rVert^2 / 2h^2)` and bandwidths
+    With :math:`k_h(x, y) = \exp(-\lVert x - y\rVert^2 / 2h^2)` (``kernel="gaussian"``)
+    or :math:`k_h(x, y) = \exp(-\lVert x - y\rVert / h)` (``kernel="laplacian"``,
+    on *unsquared* distances, the kernel family of skada's DAN loss) and bandwidths
     :math:`h_u = h \cdot m_u` for the multipliers :math:`m_1..m_U`, the kernel
     is the **mean** of the single kernels,
 
@@ -159,6 +186,13 @@ class MMDLoss(nn.Module):
     joint_bandwidth : float, default 0.92
         Bandwidth of the Gaussian kernel on the softmax outputs (JAN's
         reference setting; probability vectors are at most :math:`\sqrt2` apart).
+    kernel : {"gaussian", "laplacian"}, default "gaussian"
+        Family of the feature kernels. The Laplacian kernel's heavier tail
+        keeps a gradient between distant points, where a Gaussian kernel of
+        the same bandwidth has none. skada's ``dan_loss`` **sums** 33 Laplacian
+        kernels with :math:`m_u = 2^{-8}, 2^{-7.5}, \dots, 2^{8}` (and the median
+        of the source distances): that is this loss with those multipliers,
+        times 33 (the mean here keeps the value on the scale of one kernel).
 
     Attributes
     ----------
@@ -201,13 +235,16 @@ class MMDLoss(nn.Module):
 
     def __init__(self, bandwidth: float | None = None,
                  multipliers: Sequence[float] = (0.25, 0.5, 1, 2, 4),
-                 estimator: str = "unbiased", joint: bool = False, joint_bandwidth: float = 0.92):
+                 estimator: str = "unbiased", joint: bool = False, joint_bandwidth: float = 0.92,
+                 kernel: str = "gaussian"):
         super().__init__()
         self.bandwidth = bandwidth
         self.multipliers = multipliers
         self.estimator = estimator
         self.joint = joint
         self.joint_bandwidth = joint_bandwidth
+        self.kernel = kernel
+        _check_choice(kernel, "kernel", _KERNELS)
         _check_positive(bandwidth, "bandwidth", allow_none=True)
         _check_multipliers(multipliers)
         _check_choice(estimator, "estimator", _ESTIMATORS)
@@ -241,7 +278,7 @@ class MMDLoss(nn.Module):
                                  h * mults)
         else:
             kg = gaussian_kernels(pairwise_sq_dists(g), [self.joint_bandwidth])[0] if self.joint else None
-            value, h = _PooledMMD2.apply(z, kg, n, self.bandwidth, mults, self.estimator)
+            value, h = _PooledMMD2.apply(z, kg, n, self.bandwidth, mults, self.estimator, self.kernel)
         self.last_stats_ = {"mmd2": float(value.detach()), "bandwidth": float(h)}
         return value
 
@@ -251,7 +288,11 @@ class MMDLoss(nn.Module):
         y1, y2 = ft[0:2 * pairs:2], ft[1:2 * pairs:2]
         # rows: k(x1,x2), k(y1,y2), k(x1,y2), k(x2,y1) for each pair
         d2 = torch.stack([_sq_norm(x1, x2), _sq_norm(y1, y2), _sq_norm(x1, y2), _sq_norm(x2, y1)])
-        k = gaussian_kernels(d2, bandwidths).mean(0)
+        if self.kernel == "gaussian":
+            k = gaussian_kernels(d2, bandwidths).mean(0)
+        else:
+            r = d2.clamp_min(torch.finfo(d2.dtype).tiny).sqrt()
+            k = torch.exp(-r.unsqueeze(0) / bandwidths.reshape(-1, 1, 1)).mean(0)
         if self.joint:
             a1, a2 = gs[0:2 * pairs:2], gs[1:2 * pairs:2]
             b1, b2 = gt[0:2 * pairs:2], gt[1:2 * pairs:2]
@@ -261,4 +302,4 @@ class MMDLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"bandwidth={self.bandwidth}, multipliers={tuple(self.multipliers)}, "
-                f"estimator={self.estimator!r}, joint={self.joint}")
+                f"estimator={self.estimator!r}, joint={self.joint}, kernel={self.kernel!r}")

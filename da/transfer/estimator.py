@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from da._lazy import lazy_function
 from da._validation import check_array, check_labels
+from da.transfer.losses import _json_value, check_weight, method_of, method_recipe
 from da.transfer.models import FeaturizerHead, mlp
 from da.transfer.trainer import TrainConfig, Trainer, make_split
 
@@ -36,14 +37,22 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         Given modules are copied at ``fit``; the originals are left untouched.
     align : None, str, loss module or list of (loss, weight)
         ``None`` (source only), ``"mmd"``, ``"dann"``, ``"cdan"``, ``"jdot"``,
-        ``"coral"``, ``"sinkhorn"``, ``"swd"``, a :mod:`da.align` loss, or a list
-        of ``(loss, weight_or_schedule)`` pairs (``loss`` a module or a name).
-    weight : float, str or callable
-        Weight λ of a single ``align`` given by name or module: a number, a
-        schedule name (``"ganin"``) or a callable ``p -> lambda``.
+        ``"coral"``, ``"sinkhorn"``, ``"swd"``, ``"auto"`` (a label-free choice
+        among a few methods and weights, :func:`da.transfer.auto.fit_auto`), a
+        :mod:`da.align` loss, or a list of ``(loss, weight_or_schedule)`` pairs
+        (``loss`` a module or a name).
+    weight : float, str, callable or None
+        Weight λ of a single ``align`` given by name or module: a number ``>= 0``,
+        a schedule name (``"ganin"``) or a callable ``p -> lambda >= 0``. ``None``:
+        the method's own weight (:data:`da.transfer.losses.METHOD_RECIPES`).
     hidden : tuple of int
         Hidden widths of the default MLP.
-    epochs, batch_size, lr, optimizer, weight_decay, lr_schedule, horizon, grad_clip, patience
+    optimizer, lr, lr_schedule : optional
+        ``None`` (each): the method's own recipe (:func:`da.transfer.losses.method_recipe`;
+        e.g. SGD with momentum and Ganin's annealing where the benchmark says so),
+        recorded in ``recipe_``. Any value given is used as is; Adam for an
+        adversarial loss keeps the trainer's memorised-source warning.
+    epochs, batch_size, weight_decay, horizon, grad_clip, patience
         See :class:`~da.transfer.TrainConfig`.
     selection : str
         Named model-selection criterion (``"source_val"``, ``"iwcv"``, ``"dev"``,
@@ -66,7 +75,12 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
     history_ : list of dict
         Per-epoch records: losses, λ, lr, discriminator statistics, accuracies.
     result_ : FitResult
-    selection_ : str
+    selection_ : str or dict
+        The epoch-selection criterion's name; with ``align="auto"``, the record of
+        the method choice (every candidate's scores, the chosen one and why).
+    recipe_ : dict
+        The resolved ``weight``, ``optimizer``, ``lr`` and ``lr_schedule``, and for
+        each whether it came from the user or from the method's recipe.
 
     Examples
     --------
@@ -78,9 +92,9 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
     (60,)
     """
 
-    def __init__(self, featurizer=None, head=None, align="dann", weight=1.0, *, hidden=(256, 128),
-                 epochs=30, batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0,
-                 lr_schedule="constant", horizon=None, grad_clip=None, patience=None,
+    def __init__(self, featurizer=None, head=None, align="dann", weight=None, *, hidden=(256, 128),
+                 epochs=30, batch_size=128, lr=None, optimizer=None, weight_decay=0.0,
+                 lr_schedule=None, horizon=None, grad_clip=None, patience=None,
                  selection="source_val", val_fraction=0.1, strategy=None, device=None, seed=0,
                  verbose=False):
         self.featurizer = featurizer
@@ -104,22 +118,41 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.verbose = verbose
 
-    def _config(self) -> TrainConfig:
+    def _recipe(self, align=None) -> dict:
+        """The resolved weight and optimizer: the user's values, else the method's recipe (recorded)."""
+        align = self.align if align is None else align
+        if isinstance(align, (list, tuple)):
+            items = [t[-2] if isinstance(t, (list, tuple)) else getattr(t, "loss", t) for t in align]
+            methods = [method_of(x) for x in items]
+            adversarial = [m for m in methods if m in ("dann", "cdan")]
+            method = adversarial[0] if adversarial else (methods[0] if len(methods) == 1 else None)
+        else:
+            method = method_of(align)
+        rec = method_recipe(method)
+        out = {"method": method, "from": {}}
+        user = {"weight": self.weight, "optimizer": self.optimizer, "lr": self.lr, "lr_schedule": self.lr_schedule}
+        defaults = {"weight": rec["weight"] if rec["weight"] is not None else 1.0, **rec["optimizer"]}
+        for k, v in user.items():
+            out[k] = defaults[k] if v is None else v
+            out["from"][k] = "user" if v is not None else f"recipe of {method or 'a custom loss'}"
+        return out
+
+    def _config(self, recipe: dict) -> TrainConfig:
         if self.selection == "oracle":
             raise ValueError("selection='oracle' needs labelled target validation data, which fit() does "
                              "not take; use da.transfer.finetune with a da.data.Split")
         return TrainConfig.from_kwargs(
-            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
-            weight_decay=self.weight_decay, lr_schedule=self.lr_schedule, horizon=self.horizon,
+            epochs=self.epochs, batch_size=self.batch_size, lr=recipe["lr"], optimizer=recipe["optimizer"],
+            weight_decay=self.weight_decay, lr_schedule=recipe["lr_schedule"], horizon=self.horizon,
             grad_clip=self.grad_clip, patience=self.patience, selection=self.selection,
             val_fraction=self.val_fraction, device=self.device, seed=self.seed)
 
-    def _terms(self):
+    def _terms(self, recipe: dict):
         a = self.align
         if a is None:
             return None
         if isinstance(a, (str, torch.nn.Module)):
-            return [(copy.deepcopy(a), self.weight)]
+            return [(copy.deepcopy(a), recipe["weight"])]
         return copy.deepcopy(a)  # a list of terms (or one pair); never train the user's modules
 
     def fit(self, Xs, ys, Xt, yt_labeled=None, labeled_idx=None):
@@ -139,9 +172,19 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        cfg = self._config()
+        if isinstance(self.align, str) and self.align == "auto":
+            from da.transfer.auto import fit_auto
+
+            return fit_auto(self, Xs, ys, Xt, yt_labeled=yt_labeled, labeled_idx=labeled_idx)
+        recipe = self._recipe()
+        if self.weight is not None:
+            check_weight(self.weight, "weight")
+        cfg = self._config(recipe)
         Xs = check_array(Xs, "Xs", ndim=None, min_samples=2)
+        # alignment losses compare two target samples at least (a covariance, a U-statistic)
         Xt = check_array(Xt, "Xt", ndim=None, min_samples=1 if self.align is not None else 0)
+        if self.align is not None and Xt.shape[0] < 2:
+            raise ValueError(f"Xt needs at least 2 samples for alignment, got shape {tuple(Xt.shape)}")
         ys = np.asarray(ys.detach().cpu() if isinstance(ys, torch.Tensor) else ys)
         if ys.ndim != 1 or ys.shape[0] != Xs.shape[0]:
             raise ValueError(f"ys must be 1-D with {Xs.shape[0]} labels, got shape {ys.shape}")
@@ -172,8 +215,9 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("head given without featurizer; pass both, or a featurizer only")
         split = make_split(Xs, ys_enc, Xt, yt_labeled=yl_enc, labeled_idx=labeled_idx,
                            val_fraction=cfg.val_fraction, seed=self.seed, n_classes=n_classes)
-        trainer = Trainer(cfg, self._terms(), self.strategy, run_dir=None, verbose=self.verbose,
-                          tags={"estimator": type(self).__name__})
+        self.recipe_ = _json_recipe(recipe)
+        trainer = Trainer(cfg, self._terms(recipe), self.strategy, run_dir=None, verbose=self.verbose,
+                          tags={"estimator": type(self).__name__, "recipe": self.recipe_})
         self.result_ = trainer.fit(FeaturizerHead(featurizer, head), split)
         self.model_ = self.result_.model
         self.history_ = self.result_.history
@@ -206,3 +250,11 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """The learned features ``featurizer(X)``, shape (n, d)."""
         return self._forward(X, "features")["features"]
+
+
+def _json_recipe(recipe: dict) -> dict:
+    """The resolved recipe as JSON values (a callable weight becomes its name)."""
+    out = dict(recipe)
+    w = out["weight"]
+    out["weight"] = w if isinstance(w, (int, float, str)) or w is None else getattr(w, "__name__", repr(w))
+    return {k: (_json_value(v) if k != "from" else dict(v)) for k, v in out.items()}

@@ -15,36 +15,142 @@ or a schedule ``p -> lambda`` (:func:`da.align.make_schedule`).
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Callable
 
 from torch import nn
 
-__all__ = ["LossTerm", "make_alignment", "alignment_defaults", "as_terms", "ALIGN_METHODS",
+from da._names import LOSS_CLASSES, LOSSES
+
+__all__ = ["LossTerm", "FeatureScaleNormalized", "check_weight", "make_alignment", "METHOD_RECIPES",
+           "method_recipe", "method_of", "alignment_defaults", "as_terms", "ALIGN_METHODS",
            "ALIGNMENT_DEFAULTS_REVISION", "describe_terms"]
 
-ALIGN_METHODS = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
+ALIGN_METHODS = LOSSES  # the loss names of da._names
+
+
+#: progress values at which a weight schedule is probed when its term is built
+_PROBE_PROGRESS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def check_weight(weight, name: str = "weight") -> Callable[[float], float]:
+    """The schedule ``p -> lambda`` of a term weight, refusing weights that are negative or NaN.
+
+    A negative alignment weight *maximises* the divergence, so a number must be
+    finite and ``>= 0``; a schedule (a name or a callable ``p -> lambda``) is
+    probed at ``p`` in :data:`_PROBE_PROGRESS` when the term is built and
+    checked again at every step.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the offending value (and ``p`` for a schedule).
+    """
+    from da.align import make_schedule
+
+    if isinstance(weight, numbers.Real) and not isinstance(weight, bool):
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"{name} must be a finite number >= 0 (a negative alignment weight maximises "
+                             f"the divergence), got {weight!r}")
+    try:
+        inner = make_schedule(weight)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
+
+    def schedule(p: float) -> float:
+        v = inner(p)
+        if v < 0:
+            raise ValueError(f"{name} schedule returned {v!r} at p={p}: a negative alignment weight "
+                             "maximises the divergence; weights must be >= 0")
+        return v
+
+    for p in _PROBE_PROGRESS:
+        schedule(p)
+    return schedule
 
 
 @dataclass
 class LossTerm:
-    """One weighted term ``lambda(p) * loss(...)`` of the objective."""
+    """One weighted term ``lambda(p) * loss(...)`` of the objective.
+
+    ``weight`` is a number ``>= 0``, a schedule name or a callable ``p -> lambda``
+    whose values are ``>= 0`` (:func:`check_weight`; anything else is a ``ValueError``).
+    """
 
     name: str
     loss: nn.Module
     weight: object = 1.0
 
     def __post_init__(self):
-        from da.align import make_schedule
-
         if not isinstance(self.loss, nn.Module):
             raise ValueError(f"loss term {self.name!r} must be an nn.Module, got {type(self.loss).__name__}")
-        self.schedule: Callable[[float], float] = make_schedule(self.weight)
+        self.schedule: Callable[[float], float] = check_weight(self.weight, f"weight of loss term {self.name!r}")
 
     def describe(self):
         w = self.weight
         return w if isinstance(w, (numbers.Real, str)) else getattr(w, "__name__", repr(w))
+
+
+class FeatureScaleNormalized(nn.Module):
+    r"""A loss divided by the (detached) feature scale of the batch: scale-free weights.
+
+    .. math:: \tilde L(f_s, f_t) = L(f_s, f_t) \,/\, \bar D^{\,q},
+              \qquad \bar D = \frac{1}{NM}\sum_{i,j}\lVert f_s^i - f_t^j\rVert^2
+
+    (detached: no gradient flows through :math:`\bar D`). Losses measured in
+    squared feature distances (Sinkhorn: :math:`q = 1`), in distances (sliced
+    Wasserstein :math:`W_2`: :math:`q = 1/2`) or in squared squared distances
+    (CORAL: :math:`q = 2`) change by orders of magnitude with
+    the feature scale, so one weight cannot suit a 2-d toy and pretrained CNN
+    features; divided by :math:`\bar D^q` they are invariant to rescaling the
+    features, as MMD with its median bandwidth already is.
+
+    Not a name-based default: with :math:`\bar D` detached, shrinking every
+    feature by :math:`c` divides the loss by :math:`c^{2q}` while the
+    normaliser stays fixed within the step, so the features are pulled
+    towards a point; on the digits pairs of ``benchmarks/defaults`` Sinkhorn
+    and SWD wrapped this way collapsed the features (target accuracy -0.4 to
+    -0.7 against source-only; docs/defaults.md). JDOT's ``scale="mean"`` has
+    the same pull, which is why its relative :math:`\alpha` must stay small.
+
+    Parameters
+    ----------
+    loss : nn.Module
+        A :mod:`da.align` loss (same call signature).
+    power : float, default 1
+        :math:`q`.
+
+    Attributes
+    ----------
+    last_stats_ : dict
+        The wrapped loss's statistics plus ``feature_scale`` (:math:`\bar D`).
+    """
+
+    def __init__(self, loss: nn.Module, power: float = 1.0):
+        super().__init__()
+        self.loss = loss
+        self.power = power
+        if not isinstance(loss, nn.Module):
+            raise ValueError(f"loss must be an nn.Module, got {type(loss).__name__}")
+        if isinstance(power, bool) or not isinstance(power, numbers.Real) or not math.isfinite(power) or power <= 0:
+            raise ValueError(f"power must be a finite number > 0, got {power!r}")
+
+    def forward(self, fs, ft, **kw):
+        import torch
+
+        value = self.loss(fs, ft, **kw)
+        with torch.no_grad():
+            fs_, ft_ = fs.detach().float(), ft.detach().float()
+            # mean ||fs_i - ft_j||^2 = mean|fs|^2 + mean|ft|^2 - 2 <mean fs, mean ft>, exactly, in O((N+M) d)
+            scale = (fs_.pow(2).sum(1).mean() + ft_.pow(2).sum(1).mean()
+                     - 2.0 * (fs_.mean(0) * ft_.mean(0)).sum()).clamp_min(torch.finfo(torch.float32).tiny)
+        self.last_stats_ = {**(getattr(self.loss, "last_stats_", None) or {}), "feature_scale": float(scale)}
+        return value / scale.to(value.dtype) ** self.power
+
+    def extra_repr(self) -> str:
+        return f"power={self.power}"
 
 
 # features narrower than this get the small-feature defaults of make_alignment
@@ -55,9 +161,63 @@ _SMALL_FEATURES = 256
 #: defaults change trains again instead of reading back runs built with the old
 #: ones. Bump it whenever :func:`alignment_defaults` returns something new.
 #: 1: the loss classes' own defaults; 2: discriminators sized to the features,
-#: CDAN's randomized map, Sinkhorn's median-relative reg; 3: Sinkhorn solved by
-#: :func:`da.align.symmetric_sinkhorn` (``method="symmetric"``).
+#: CDAN's randomized map, Sinkhorn's median-relative reg; 3: the generated benchmark of
+#: ``benchmarks/defaults`` (docs/defaults.md): MMD with 9 Laplacian kernels, JDOT's alpha
+#: relative to the feature distances, and the method weights and optimizers of
+#: :data:`METHOD_RECIPES`; Sinkhorn solved by :func:`da.align.symmetric_sinkhorn`.
 ALIGNMENT_DEFAULTS_REVISION = 3
+
+#: bandwidth multipliers of the default MMD: 2^-4 .. 2^4 times the median distance
+_LAPLACIAN_MULTIPLIERS = tuple(2.0 ** k for k in range(-4, 5))
+
+
+#: The method's own recipe: the weight of its term and the optimizer that trains it, used where
+#: the user left them unset (``DomainAdaptationClassifier(weight=None, optimizer=None)``).
+#: Chosen on the generated benchmark of ``benchmarks/defaults`` (docs/defaults.md).
+#: ``"optimizer"`` entries are :class:`~da.transfer.TrainConfig` fields.
+_ADAM = {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}
+#: SGD with momentum 0.9 (TrainConfig's default) and Ganin & Lempitsky's annealing of the learning rate
+_SGD_GANIN = {"optimizer": "sgd", "lr": 0.1, "lr_schedule": "ganin"}
+METHOD_RECIPES = {
+    "source_only": {"weight": None, "optimizer": dict(_ADAM)},
+    "mmd": {"weight": 10.0, "optimizer": dict(_ADAM)},
+    "dann": {"weight": 1.0, "optimizer": dict(_SGD_GANIN)},
+    "cdan": {"weight": 1.0, "optimizer": dict(_SGD_GANIN)},
+    "jdot": {"weight": 1.0, "optimizer": dict(_ADAM)},
+    "coral": {"weight": 100.0, "optimizer": dict(_ADAM)},
+    "sinkhorn": {"weight": 1.0, "optimizer": dict(_ADAM)},
+    "swd": {"weight": 1.0, "optimizer": dict(_ADAM)},
+}
+
+# loss class -> method name, for recipes of losses given as modules
+_CLASS_TO_METHOD = {cls: name for name, cls in LOSS_CLASSES.items()}
+
+
+def method_of(loss) -> str | None:
+    """The method name of a loss given by name or as a :mod:`da.align` module (None if unknown)."""
+    if loss is None:
+        return "source_only"
+    if isinstance(loss, str):
+        return loss if loss in METHOD_RECIPES else None
+    return _CLASS_TO_METHOD.get(type(loss).__name__)
+
+
+def method_recipe(name: str | None) -> dict:
+    """The recipe of method ``name`` (``None``: source only): ``{"weight": ..., "optimizer": {...}}``.
+
+    A copy of :data:`METHOD_RECIPES` ``[name]``; unknown names (custom losses)
+    get weight 1 and Adam at 1e-3.
+
+    Examples
+    --------
+    >>> method_recipe(None)["optimizer"]["optimizer"]
+    'adam'
+    """
+    import copy
+
+    key = "source_only" if name is None else name
+    rec = METHOD_RECIPES.get(key, {"weight": 1.0, "optimizer": METHOD_RECIPES["source_only"]["optimizer"]})
+    return copy.deepcopy(rec)
 
 
 def _discriminator_width(in_features: int) -> int:
@@ -77,15 +237,19 @@ def alignment_defaults(name: str, in_features: int, n_classes: int) -> dict:
     >>> alignment_defaults("dann", 2048, 31)
     {}
     """
+    out: dict = {}
     if name in ("dann", "cdan") and in_features < _SMALL_FEATURES:
         w = _discriminator_width(in_features)
         out = {"hidden": (w,)}
         if name == "cdan" and in_features * n_classes > w:
             out.update(randomized=True, random_dim=w)
-        return out
-    if name == "sinkhorn":
-        return {"scale": "median", "tol": 1e-4, "method": "symmetric"}
-    return {}
+    elif name == "mmd":
+        out = {"kernel": "laplacian", "multipliers": _LAPLACIAN_MULTIPLIERS}
+    elif name == "jdot":
+        out = {"alpha": 0.03, "lambda_t": 0.1, "scale": "mean"}
+    elif name == "sinkhorn":
+        out = {"scale": "median", "tol": 1e-4, "method": "symmetric"}
+    return out
 
 
 def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs) -> nn.Module:
@@ -120,7 +284,18 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
       (our solver, :func:`da.align.symmetric_sinkhorn`: the symmetric update of
       the two self terms and ε-scaling; about 3x faster than POT's batched solve
       and the same value to the tolerance, ``docs/benchmarks.md``).
-    - The other names use their class defaults.
+    - ``mmd``: ``kernel="laplacian"`` with multipliers 2^-4 .. 2^4 (nine
+      Laplacian kernels around the median distance; the Gaussian family of the
+      class default has no gradient between distant points, which rotated
+      classes need).
+    - ``jdot``: ``scale="mean"``, ``alpha=0.03``, ``lambda_t=0.1`` (the feature
+      cost relative to the batch's mean squared distance, so one setting works
+      at any feature scale; an absolute alpha of 1 gained on 2-d data and
+      collapsed 64-d digits features).
+    - The other names (``coral``, ``swd``) use their class defaults.
+
+    The weight and optimizer of each method are in :data:`METHOD_RECIPES`; the
+    benchmark behind all of these is ``benchmarks/defaults`` (docs/defaults.md).
 
     The arguments are recorded: the trainer writes every loss's constructor
     arguments to the resolved config (``config["losses"][i]["params"]``).
@@ -128,6 +303,8 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
     Parameters
     ----------
     name : {"mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd"}
+        ``feature_scale_power=q`` among ``kwargs`` wraps the loss in
+        :class:`FeatureScaleNormalized` (an opt-in; see its caveat).
     in_features : int
         Feature width (discriminators need it).
     n_classes : int
@@ -143,6 +320,12 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
         raise ValueError(f"unknown alignment {name!r}; valid: None, {', '.join(ALIGN_METHODS)}, a da.align "
                          "loss module or a list of (loss, weight) pairs")
     kwargs = {**alignment_defaults(name, in_features, n_classes), **kwargs}
+    power = kwargs.pop("feature_scale_power", None)
+    loss = _build(A, name, in_features, n_classes, seed, kwargs)
+    return loss if not power else FeatureScaleNormalized(loss, power)
+
+
+def _build(A, name, in_features, n_classes, seed, kwargs):
     if name == "mmd":
         return A.MMDLoss(**kwargs)
     if name == "dann":
@@ -190,21 +373,20 @@ def _json_value(v):
 def _name_of(loss: nn.Module) -> str:
     """A loss module's record name: its registry name (:data:`da._names.LOSS_CLASSES`), else the
     lower-cased class name without ``Loss``."""
-    from da._names import LOSS_CLASSES
-
     n = type(loss).__name__
-    by_class = {v: k for k, v in LOSS_CLASSES.items()}
-    return by_class.get(n) or (n[:-4] if n.endswith("Loss") else n).lower() or "loss"
+    return _CLASS_TO_METHOD.get(n) or (n[:-4] if n.endswith("Loss") else n).lower() or "loss"
 
 
 def as_terms(losses, *, in_features: int | None = None, n_classes: int | None = None, seed=0,
-             weight=1.0) -> list[LossTerm]:
+             weight=None) -> list[LossTerm]:
     """Normalise every accepted spelling of the alignment terms to a list of :class:`LossTerm`.
 
     Accepts None, a name from :data:`ALIGN_METHODS`, a loss module, a
     :class:`LossTerm`, or a list of any of: module, ``(loss, weight)``,
     ``(name, loss, weight)``, where ``loss`` may be a module or a name.
-    Bare modules and names get ``weight``. Names are made unique (``mmd``, ``mmd_1``).
+    Bare modules and names get ``weight``; ``None``: a bare name gets its
+    method's recipe weight (:data:`METHOD_RECIPES`), a bare module 1.
+    Names are made unique (``mmd``, ``mmd_1``).
     """
     if losses is None:
         return []
@@ -221,6 +403,8 @@ def as_terms(losses, *, in_features: int | None = None, n_classes: int | None = 
             continue
         if isinstance(item, (str, nn.Module)):
             loss, w = item, weight
+            if w is None:
+                w = method_recipe(item)["weight"] if isinstance(item, str) and item in METHOD_RECIPES else 1.0
         elif isinstance(item, (tuple, list)) and len(item) == 2:
             loss, w = item
         elif isinstance(item, (tuple, list)) and len(item) == 3:

@@ -193,6 +193,9 @@ def test_alignment_defaults_revision_matches_the_rules():
                  {"hidden": (128,), "randomized": True, "random_dim": 128},
                  {"hidden": (255,), "randomized": True, "random_dim": 255}, {}, {}],
         "sinkhorn": [{"scale": "median", "tol": 1e-4, "method": "auto"}] * 6}}
-    # 3: Sinkhorn solved by da.align.symmetric_sinkhorn
-    expected_at[3] = {**expected_at[2], "sinkhorn": [{"scale": "median", "tol": 1e-4, "method": "symmetric"}] * 6}
+    # 3: the generated benchmark (docs/defaults.md) and Sinkhorn solved by da.align.symmetric_sinkhorn
+    lap = tuple(2.0 ** k for k in range(-4, 5))
+    expected_at[3] = {**expected_at[2], "mmd": [{"kernel": "laplacian", "multipliers": lap}] * 6,
+                      "jdot": [{"alpha": 0.03, "lambda_t": 0.1, "scale": "mean"}] * 6,
+                      "sinkhorn": [{"scale": "median", "tol": 1e-4, "method": "symmetric"}] * 6}
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]

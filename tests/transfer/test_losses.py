@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from da.align import CDANLoss, DANNLoss, SinkhornLoss
+from da.align import CDANLoss, DANNLoss, JDOTLoss, MMDLoss, SinkhornLoss
 from da.transfer import FeaturizerHead, alignment_defaults, finetune, make_alignment, mlp
 
 
@@ -40,9 +40,22 @@ def test_sinkhorn_name_defaults_relative_reg_looser_tol_auto_method():
     assert SinkhornLoss().scale is None  # the class default is unchanged
 
 
-@pytest.mark.parametrize("name", ["mmd", "coral", "jdot", "swd"])
-def test_other_names_use_the_class_defaults(name):
-    assert alignment_defaults(name, 128, 10) == {}
+def test_revision_3_name_defaults():
+    """The benchmark's choices (docs/defaults.md): Laplacian MMD, scaled JDOT; CORAL and SWD as their classes."""
+    mmd = make_alignment("mmd", 128, 10)
+    assert mmd.kernel == "laplacian" and mmd.multipliers == tuple(2.0 ** k for k in range(-4, 5))
+    jdot = make_alignment("jdot", 128, 10)
+    assert (jdot.alpha, jdot.lambda_t, jdot.scale) == (0.03, 0.1, "mean")
+    assert alignment_defaults("coral", 128, 10) == {} and alignment_defaults("swd", 128, 10) == {}
+    assert MMDLoss().kernel == "gaussian" and JDOTLoss().scale is None  # the classes keep their papers' defaults
+
+
+def test_bare_names_get_their_method_weight_and_modules_weight_1():
+    from da.transfer.losses import METHOD_RECIPES, as_terms
+
+    terms = as_terms(["mmd", "coral", MMDLoss()], in_features=8, n_classes=3)
+    assert [t.weight for t in terms] == [METHOD_RECIPES["mmd"]["weight"], METHOD_RECIPES["coral"]["weight"], 1.0]
+    assert as_terms("mmd", in_features=8, n_classes=3, weight=2.0)[0].weight == 2.0
 
 
 def test_keyword_arguments_override_the_name_defaults():
@@ -50,6 +63,7 @@ def test_keyword_arguments_override_the_name_defaults():
     cdan = make_alignment("cdan", 128, 10, randomized=False)
     assert cdan.randomized is False and cdan.discriminator[0].in_features == 1280
     assert make_alignment("sinkhorn", 128, 10, scale=None).scale is None
+    assert make_alignment("mmd", 128, 10, kernel="gaussian").kernel == "gaussian"
 
 
 def test_alignment_defaults_returns_a_fresh_dict():
@@ -84,3 +98,33 @@ def test_cdan_params_record_is_json():
 
     p = _loss_params(CDANLoss(8, 3, hidden=[4], seed=None))
     assert json.loads(json.dumps(p)) == p and p["hidden"] == [4] and p["seed"] is None
+
+
+def test_feature_scale_normalized_divides_by_the_mean_cross_distance_float64_loop():
+    """Reference: the wrapped loss's value / (mean over i, j of ||fs_i - ft_j||^2)^q, the mean by explicit loops."""
+    import numpy as np
+    import torch
+
+    from da.align import CORALLoss
+    from da.transfer.losses import FeatureScaleNormalized
+
+    g = torch.Generator().manual_seed(0)
+    fs = torch.randn(7, 4, generator=g, dtype=torch.float64) * 3
+    ft = torch.randn(5, 4, generator=g, dtype=torch.float64) + 1
+    a, b = fs.numpy(), ft.numpy()
+    dbar = sum(float(((a[i] - b[j]) ** 2).sum()) for i in range(7) for j in range(5)) / 35
+    loss = FeatureScaleNormalized(CORALLoss(), power=2)
+    np.testing.assert_allclose(float(loss(fs, ft)), float(CORALLoss()(fs, ft)) / dbar ** 2, rtol=1e-6)
+    assert loss.last_stats_["feature_scale"] == pytest.approx(dbar, rel=1e-6)
+    # scale-free: rescaling the features leaves the value unchanged (CORAL itself moves by 10^4)
+    np.testing.assert_allclose(float(loss(10 * fs, 10 * ft)), float(loss(fs, ft)), rtol=1e-5)
+    with pytest.raises(ValueError, match="power"):
+        FeatureScaleNormalized(CORALLoss(), power=0)
+
+
+def test_make_alignment_feature_scale_power_wraps_the_loss():
+    from da.align import SinkhornLoss
+    from da.transfer.losses import FeatureScaleNormalized
+
+    loss = make_alignment("sinkhorn", 8, 3, feature_scale_power=1.0)
+    assert isinstance(loss, FeatureScaleNormalized) and isinstance(loss.loss, SinkhornLoss) and loss.power == 1.0

@@ -1,0 +1,85 @@
+"""DomainAdaptationClassifier: the method's own recipe when the user leaves weight/optimizer unset, and
+the bad-input errors of weights and of a one-row Xt."""
+
+import math
+
+import numpy as np
+import pytest
+from torch import nn
+
+from da.align import MMDLoss
+from da.transfer import DomainAdaptationClassifier
+from da.transfer.losses import METHOD_RECIPES, LossTerm, check_weight, method_recipe
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    Xs = rng.normal(size=(80, 3)).astype("float32")
+    ys = (Xs[:, 0] > 0).astype(int)
+    Xt = (rng.normal(size=(60, 3)) + 0.5).astype("float32")
+    return Xs, ys, Xt
+
+
+FAST = dict(epochs=1, batch_size=32, hidden=(8,), device="cpu")
+
+
+@pytest.mark.parametrize("weight", [-1.0, -1e-9, float("nan"), float("inf")])
+def test_negative_or_nan_weight_is_a_value_error_naming_weight(data, weight):
+    Xs, ys, Xt = data
+    with pytest.raises(ValueError, match=r"weight must be a finite number >= 0"):
+        DomainAdaptationClassifier(align="mmd", weight=weight, **FAST).fit(Xs, ys, Xt)
+    with pytest.raises(ValueError, match=r"weight of loss term 'mmd' must be a finite number >= 0"):
+        LossTerm("mmd", MMDLoss(), weight)
+
+
+def test_schedule_that_goes_negative_is_a_value_error(data):
+    Xs, ys, Xt = data
+    down = lambda p: 1.0 - 2.0 * p  # noqa: E731  (negative from p > 0.5)
+    with pytest.raises(ValueError, match=r"schedule returned -0.5 at p=0.75"):
+        DomainAdaptationClassifier(align="coral", weight=down, **FAST).fit(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="negative alignment weight"):
+        LossTerm("coral", nn.Identity(), down)
+    sched = check_weight(lambda p: 0.5 + p)  # a valid schedule is returned unchanged in value
+    assert sched(0.0) == 0.5 and sched(1.0) == 1.5
+    assert check_weight("ganin")(1.0) == pytest.approx(2 / (1 + math.exp(-10)) - 1)
+    assert check_weight(0.0)(0.3) == 0.0  # zero is allowed: the term is off
+
+
+def test_one_row_xt_names_xt(data):
+    Xs, ys, Xt = data
+    for align in ("mmd", "coral", "dann"):
+        with pytest.raises(ValueError, match=r"Xt needs at least 2 samples for alignment, got shape \(1, 3\)"):
+            DomainAdaptationClassifier(align=align, **FAST).fit(Xs, ys, Xt[:1])
+    DomainAdaptationClassifier(align=None, **FAST).fit(Xs, ys, Xt[:1])  # source only never reads Xt
+
+
+@pytest.mark.parametrize("align", [None, "mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd"])
+def test_unset_weight_and_optimizer_resolve_to_the_methods_recipe_and_are_recorded(data, align):
+    Xs, ys, Xt = data
+    clf = DomainAdaptationClassifier(align=align, **FAST).fit(Xs, ys, Xt)
+    rec = method_recipe(align)
+    got = clf.recipe_
+    assert {k: got[k] for k in ("optimizer", "lr", "lr_schedule")} == rec["optimizer"]
+    assert got["weight"] == (rec["weight"] if rec["weight"] is not None else 1.0)
+    assert set(got["from"].values()) == {f"recipe of {align or 'source_only'}"}
+    train = clf.result_.config["train"]
+    assert (train["optimizer"], train["lr"], train["lr_schedule"]) == (got["optimizer"], got["lr"],
+                                                                       got["lr_schedule"])
+    assert clf.result_.config["recipe"] == got  # in the run's resolved config too
+    if align is not None:
+        assert clf.result_.config["losses"][0]["weight"] == got["weight"]
+
+
+def test_user_values_win_over_the_recipe(data):
+    Xs, ys, Xt = data
+    clf = DomainAdaptationClassifier(align="dann", optimizer="adam", lr=3e-4, weight=0.5, **FAST).fit(Xs, ys, Xt)
+    assert (clf.recipe_["optimizer"], clf.recipe_["lr"], clf.recipe_["weight"]) == ("adam", 3e-4, 0.5)
+    assert clf.recipe_["from"]["optimizer"] == "user" and clf.recipe_["from"]["lr_schedule"] == "recipe of dann"
+    assert clf.result_.config["train"]["optimizer"] == "adam"
+
+
+def test_a_loss_module_gets_its_methods_recipe(data):
+    Xs, ys, Xt = data
+    clf = DomainAdaptationClassifier(align=MMDLoss(), **FAST).fit(Xs, ys, Xt)
+    assert clf.recipe_["method"] == "mmd" and clf.recipe_["weight"] == METHOD_RECIPES["mmd"]["weight"]
