@@ -51,6 +51,9 @@ def add_common_arguments(p, *, jobs_default: int | None = None) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs (id, state) without running anything")
     p.add_argument("--show-config", action="store_true", help="print the resolved config(s) and exit")
+    p.add_argument("--nproc-per-node", type=int, default=None, metavar="N",
+                   help="train each run on N processes (one per GPU), as a torchrun job; the batch "
+                        "sizes are global and must divide by N. Under your own torchrun/srun, omit it")
 
 
 def add_parser(sub):
@@ -88,6 +91,8 @@ def execute(args, backend: str = "local", scheduler=None) -> int:
     from da.experiments.sweep import plan_sweep, run_sweep
 
     configs = resolve_runs(args)
+    follower = _distributed(args, configs)  # a rank > 0 of a torchrun job: trains, prints nothing
+    args.quiet = args.quiet or follower
     if args.show_config:
         for c in configs:
             print("---")
@@ -108,12 +113,16 @@ def execute(args, backend: str = "local", scheduler=None) -> int:
               + (f"; {n_failed} failed before (--retry-failed reruns them)" if n_failed else ""),
               file=sys.stderr)
     jobs = args.jobs
+    if jobs is None and args.nproc_per_node:  # a torchrun job already takes the node's GPUs/cores
+        jobs = 1
     if jobs is None:  # one worker per CPU, never more than there are runs left to do
         todo = len(configs) - n_done - n_failed
         jobs = max(1, min(os.cpu_count() or 1, todo))
     statuses = run_sweep(configs, args.output, backend=backend, jobs=jobs, scheduler=scheduler,
                          retry_failed=args.retry_failed, force=args.force, quiet=args.quiet,
-                         threads_per_run=args.threads_per_run)
+                         threads_per_run=args.threads_per_run, nproc_per_node=args.nproc_per_node)
+    if follower:
+        return 0
     print(summary_table(statuses, metrics=configs[0]["summary"] if configs else None), end="")
     if len(statuses) == 1 and statuses[0].get("result"):
         print()
@@ -130,6 +139,22 @@ def execute(args, backend: str = "local", scheduler=None) -> int:
           + (f", lost to a dead worker {counts['crashed']} (rerun to resume)" if counts["crashed"] else "")
           + (f"; records under {', '.join(roots)}" if roots else ""), file=sys.stderr)
     return 1 if bad else 0
+
+
+def _distributed(args, configs) -> bool:
+    """Check ``--nproc-per-node`` against the batch sizes (before any process starts) and join the
+    process group of a torchrun/srun job; True on its ranks > 0."""
+    from da.transfer.distributed import check_batches, init_from_env, launch_env_world_size
+
+    n = args.nproc_per_node
+    if n is not None and (n < 1 or launch_env_world_size() > 1):
+        raise ValueError(f"--nproc-per-node={n}: give N >= 1, and not under torchrun/srun, which already "
+                         "started the processes")
+    for c in configs:
+        for section in ("pretrain", "train"):
+            if c[section].get("epochs", 1):
+                check_batches(c[section], n or launch_env_world_size(), section)
+    return not init_from_env().is_writer
 
 
 def sweep_figures(root) -> None:

@@ -6,7 +6,8 @@ configuration) at the start; per epoch ``metrics.jsonl`` (all epoch records so f
 ``result.json`` **last**. A run that diverges writes its records and a ``result.json``
 with ``status: "diverged"`` naming the step and the loss term. Without ``run_dir``
 nothing is written. Further sinks (TensorBoard, MLflow) receive the same epoch
-records when ``TrainConfig.loggers`` names them.
+records when ``TrainConfig.loggers`` names them. In a distributed run only rank 0
+writes (``writer=True``); every rank reads ``resume.pt``.
 """
 
 from __future__ import annotations
@@ -76,18 +77,19 @@ def _jsonl(records) -> str:
 class RunRecords:
     """The records of one run: the run directory (optional) and the logging sinks."""
 
-    def __init__(self, run_dir, config: dict, loggers=("jsonl",)):
+    def __init__(self, run_dir, config: dict, loggers=("jsonl",), *, writer: bool = True):
         self.dir = Path(run_dir) if run_dir is not None else None
         self.config = config
         self.run_id = trainer_run_id(config)
         self.last_good = None
         self.sinks = []
+        self.writer = bool(writer)  # False on the ranks > 0 of a distributed run: they only read
         others = [n for n in loggers if n != "jsonl"]
-        if others:
+        if others and self.writer:
             from da.transfer.sinks import make_sinks
 
             self.sinks = make_sinks(others, self.dir, self.run_id, config)
-        if self.dir is not None:
+        if self.dir is not None and self.writer:
             self.dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.dir / "config.json", config)
 
@@ -99,7 +101,7 @@ class RunRecords:
         """The records of a finished epoch: sinks, ``last_good.pt``, ``metrics.jsonl``, ``resume.pt``."""
         for s in self.sinks:
             s.log_epoch(record, int(record["step"]))
-        if self.dir is None:
+        if self.dir is None or not self.writer:
             return
         self.last_good = save_checkpoint(self.dir / "last_good.pt", run.model, self.config,
                                          {"epoch": record["epoch"], "step": record["step"]})
@@ -128,7 +130,7 @@ class RunRecords:
         for s in self.sinks:
             for rec in steps:
                 s.log_step(rec, int(rec["step"]))
-        if self.dir is None:
+        if self.dir is None or not self.writer:
             return
         if write_checkpoint:
             save_checkpoint(self.dir / "best.pt", model, self.config, result.get("metrics", {}))
@@ -137,7 +139,7 @@ class RunRecords:
 
     def diverged(self, step: int, term: str, value: float, history: list, selection: str, oracle: bool):
         """Write the records of a diverged run; returns the last good checkpoint (or None)."""
-        if self.dir is not None:
+        if self.dir is not None and self.writer:
             atomic_write_text(self.dir / "metrics.jsonl", _jsonl(history))
             atomic_write_json(self.dir / "result.json", {
                 "status": "diverged", "step": step, "term": term, "value": str(value), "config": self.config,
