@@ -586,6 +586,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
         # float reductions depend on the thread count: identical configs give identical numbers
         # only at the same torch_threads (sweeps default to CPUs / jobs per worker)
         "runtime": {"torch_threads": torch.get_num_threads(), "device": fit.config["train"]["device"],
+                    "distributed": fit.config.get("distributed"),  # backend and world size, or None
                     "host": platform.node(), "pid": os.getpid()},
     }
     log.info("run %s completed in %.1fs; writing result.json", rid, metrics["seconds"])

@@ -22,10 +22,9 @@ Backends: ``"local"`` (``jobs=1``: in this process, with epoch progress bars;
 With a remote cluster the output root must be on a filesystem the workers share.
 
 Distributed runs (:mod:`da.transfer.distributed`): with ``nproc_per_node > 1``,
-:func:`execute_run` runs the run as its own ``torchrun`` job (``python -m
-da.experiments.sweep CONFIG.json ROOT`` on each rank) while it holds the run's
-lock. Inside an initialised process group (a user's own ``torchrun -m da.cli.main
-run``), rank 0 takes the lock and decides, every rank trains, only rank 0 writes
+:func:`execute_run` runs the run as its own ``torchrun --standalone`` job (each
+rank runs :func:`_distributed_main`) while it holds the run's lock. Inside an
+initialised process group (a user's own ``torchrun -m da.cli.main run``), rank 0 takes the lock and decides, every rank trains, only rank 0 writes
 the run directory (the others write a scratch one, share the pretraining cache
 and skip figures and reports), and an error on any rank ends the job instead
 of being recorded as a failed run: the run stays partial and a rerun does it again.
@@ -137,7 +136,7 @@ def _torchrun(cfg: dict, root: Path, rd: Path, nproc: int, threads) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", dir=root, delete=False) as fh:
         json.dump(cfg, fh)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "da.experiments.sweep", fh.name, str(root)]
+           "--no-python", sys.executable, "-c", _RANK_MAIN, fh.name, str(root)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads or os.environ.get("OMP_NUM_THREADS", 1))}
     tail: deque = deque(maxlen=30)
     try:
@@ -155,8 +154,13 @@ def _torchrun(cfg: dict, root: Path, rd: Path, nproc: int, threads) -> dict:
     return {"status": "crashed", "error": f"torchrun exited {proc.returncode}: " + "".join(tail)[-2000:]}
 
 
+#: what each rank of a :func:`_torchrun` job runs (``python -c _RANK_MAIN CONFIG.json ROOT``)
+_RANK_MAIN = ("import sys; from da.experiments.sweep import _distributed_main; "
+              "sys.exit(_distributed_main(sys.argv[1:]))")
+
+
 def _distributed_main(argv) -> int:
-    """One rank of a :func:`_torchrun` job: ``python -m da.experiments.sweep CONFIG.json ROOT``."""
+    """One rank of a :func:`_torchrun` job: run ``CONFIG.json`` into the output root ``ROOT``."""
     import torch.distributed as dist
 
     from da.transfer.distributed import init_from_env
@@ -357,7 +361,3 @@ def _write_manifest(configs, out_dir) -> None:
 
         atomic_write_json(root / R.SWEEP_DIR / f"{_digest(sorted(ids))}.json",
                           {"run_ids": ids, "n_runs": len(ids), "written_at": time.time()})
-
-
-if __name__ == "__main__":  # one rank of a distributed run (see _torchrun)
-    sys.exit(_distributed_main(sys.argv[1:]))

@@ -12,7 +12,7 @@ from da.data.loader import LoaderStream, TensorStream
 from da.data.pair import Part, Split, TargetLabels
 from da.transfer._rng import torch_seed
 
-__all__ = ["make_split", "as_split", "subsample_part", "example_rows", "make_streams"]
+__all__ = ["make_split", "as_split", "check_split", "subsample_part", "example_rows", "make_streams"]
 
 
 def _labeled_rows(Xt, yt_labeled, labeled_idx):
@@ -76,6 +76,16 @@ def as_split(data, val_fraction: float, seed) -> Split:
         return make_split(*data, val_fraction=val_fraction, seed=seed)
     raise ValueError("data must be a da.data.Split, a dict of arrays (Xs, ys, Xt, ...) or a tuple "
                      f"(Xs, ys[, Xt]); got {type(data).__name__}")
+
+
+def check_split(split: Split) -> None:
+    """What every fit needs of its split: source training rows, no more labelled target than target rows."""
+    if len(split.source_train) < 1:
+        raise ValueError("the source training part is empty")
+    n_lab = len(split.target_labeled)
+    if n_lab > len(split.target_train):
+        raise ValueError(f"n_target_labeled={n_lab} exceeds the {len(split.target_train)} target "
+                         "training samples")
 
 
 def subsample_part(part: Part, n_max: int, rng: np.random.Generator) -> Part:

@@ -43,7 +43,7 @@ from da.transfer import distributed as D
 from da.transfer._rng import seeded, torch_seed
 from da.transfer.evaluate import final_metrics, part_outputs, target_accuracy
 from da.transfer.fit_result import FitResult, TrainingDivergedError
-from da.transfer.inputs import as_split, example_rows, make_split, make_streams, subsample_part
+from da.transfer.inputs import as_split, check_split, example_rows, make_split, make_streams, subsample_part
 from da.transfer.losses import LossTerm, as_terms, describe_terms
 from da.transfer.models import as_model, check_model_dims
 from da.transfer.optim import Precision, lr_factor, make_optimizer
@@ -109,10 +109,6 @@ def _restore(model, state) -> None:
         model.load_state_dict(state)
 
 
-def _accumulate(sums: dict, key: str, value: float) -> None:
-    sums[key] = sums.get(key, 0.0) + value
-
-
 class Trainer:
     """The training loop (see the module docstring); :func:`finetune` is its one-call form.
 
@@ -159,7 +155,7 @@ class Trainer:
         c = self.config
         model = as_model(model)
         split = as_split(data, c.val_fraction, c.seed)
-        self._check_split(split)
+        check_split(split)
         device = self._device()
         with seeded(c.seed, device):
             run = self._setup(model, split, device)
@@ -189,7 +185,7 @@ class Trainer:
         for _ in range(run.steps_per_epoch):
             out = self._step(run, {k: next(it) for k, it in batches.items()}, epoch)
             for k, v in out["sums"].items():
-                _accumulate(sums, k, v)
+                sums[k] = sums.get(k, 0.0) + v
             correct, seen = correct + out["correct"], seen + out["seen"]
         rec = {"epoch": epoch, "step": run.step, "p": min(run.step / run.horizon, 1.0),
                "lr": run.optimizer.param_groups[0]["lr"], "selection": run.crit_name, "oracle": run.oracle}
@@ -324,14 +320,6 @@ class Trainer:
         raise TrainingDivergedError(run.step, bad, value, ckpt)
 
     # -- setup -----------------------------------------------------------
-    def _check_split(self, split) -> None:
-        if len(split.source_train) < 1:
-            raise ValueError("the source training part is empty")
-        n_lab = len(split.target_labeled)
-        if n_lab > len(split.target_train):
-            raise ValueError(f"n_target_labeled={n_lab} exceeds the {len(split.target_train)} target "
-                             "training samples")
-
     def _setup(self, model, split, device) -> _Run:
         """Model and losses on the device, the streams, the optimizer and the run's records."""
         c = self.config
