@@ -94,11 +94,17 @@ def context() -> DistContext:
 
 
 def launch_env_world_size() -> int:
-    """The world size announced by the launcher's environment (torchrun: ``WORLD_SIZE``; srun:
-    ``SLURM_NTASKS``), 1 outside a launcher."""
-    for key in ("WORLD_SIZE", "SLURM_NTASKS"):
-        if os.environ.get(key):
-            return int(os.environ[key])
+    """The world size announced by the launcher's environment, 1 outside a launcher.
+
+    torchrun: ``WORLD_SIZE``. srun: ``SLURM_NTASKS``, only when the job script exported
+    ``MASTER_ADDR`` (a batch script or a dask-jobqueue worker inside a many-task
+    allocation is not a rank of a distributed run).
+    """
+    env = os.environ
+    if env.get("WORLD_SIZE"):
+        return int(env["WORLD_SIZE"])
+    if env.get("SLURM_NTASKS") and env.get("SLURM_PROCID") and env.get("MASTER_ADDR"):
+        return int(env["SLURM_NTASKS"])
     return 1
 
 
