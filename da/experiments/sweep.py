@@ -119,13 +119,26 @@ def _run_on_this_rank(cfg: dict, root: Path, progress: bool, ctx) -> dict:
     from da.experiments.pipeline import run_experiment
 
     if ctx.is_writer:
-        return run_experiment(cfg, root, progress=progress)
+        try:
+            return run_experiment(cfg, root, progress=progress)
+        except Exception as exc:
+            if ctx.enabled and _peer_failed(exc):  # not this run's error: another rank died; stays partial
+                (root / config_hash(cfg) / R.FAILED).unlink(missing_ok=True)
+            raise
     cfg = copy.deepcopy(cfg)
     cfg["figures"] = False
     for stage in ("before", "after"):  # reports are rank 0's; training does not read them
         cfg.get("diagnostics", {})[stage] = False
     with tempfile.TemporaryDirectory(prefix=f"da-rank{ctx.rank}-") as scratch:
         return run_experiment(cfg, scratch, progress=False, cache_dir=root / R.CACHE_DIR)
+
+
+def _peer_failed(exc: BaseException) -> bool:
+    """A collective that failed because another rank went away (gloo: a closed connection)."""
+    import torch.distributed as dist
+
+    return isinstance(exc, dist.DistError) or (isinstance(exc, RuntimeError) and (
+        "gloo" in str(exc).lower() or "nccl" in str(exc).lower()))
 
 
 def _torchrun(cfg: dict, root: Path, rd: Path, nproc: int, threads) -> dict:

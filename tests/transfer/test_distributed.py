@@ -206,3 +206,28 @@ def test_cli_nproc_per_node_runs_a_torchrun_job(tmp_path):
     from da.experiments import records as R
 
     assert R.run_state(result.parent) == "completed"  # what a rerun reads back instead of training
+
+
+@pytest.mark.parametrize("error, recorded", [
+    (RuntimeError("[gloo/transport/tcp/pair.cc:553] Connection closed by peer"), False),
+    (ValueError("train.lr must be > 0"), True)])
+def test_rank0_records_its_own_error_not_a_peer_crash(tmp_path, monkeypatch, error, recorded):
+    """A collective broken by another rank's death leaves the run partial (a rerun redoes it);
+    an error of the run itself on rank 0 is recorded in failed.json as on one process."""
+    from da.experiments import pipeline, records as R, sweep
+    from da.experiments.config import config_hash, expand_sweep, load_config
+    from da.transfer.distributed import DistContext
+
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    (cfg,) = expand_sweep(load_config(tmp_path / "tiny.yaml"))
+    rd = tmp_path / config_hash(cfg)
+
+    def failing_run(cfg, root, **kw):
+        rd.mkdir(parents=True)
+        R.write_failure(rd, config_hash(cfg), error)
+        raise error
+
+    monkeypatch.setattr(pipeline, "run_experiment", failing_run)
+    with pytest.raises(type(error)):
+        sweep._run_on_this_rank(cfg, tmp_path, False, DistContext(0, 2, "gloo"))
+    assert R.run_state(rd) == ("failed" if recorded else "partial")
