@@ -4,7 +4,9 @@ A config with a ``grid``/``zip`` block (like ``experiments/quickstart.yaml``,
 one run per method) runs every point, here in this process (or ``--jobs N``
 worker processes); ``da sweep`` is the same with the distributed backends.
 Completed runs are not run again: their records are read back (``--force``
-reruns them).
+reruns them). ``--nproc-per-node N`` trains each run on N processes, as a
+torchrun job; under your own ``torchrun -m da.cli.main run`` or ``srun`` the
+processes join the job's process group (docs/sweeps.md, multi-GPU runs).
 """
 
 from __future__ import annotations
