@@ -91,6 +91,15 @@ class CDANLoss(_AdversarialLoss):
     reversal is applied to :math:`T(f, g)`, which is linear in :math:`f` once
     :math:`g` is detached, so this is the same as reversing at the features.
 
+    **Distributed training** (:mod:`da.transfer.distributed`). Each process
+    evaluates this loss on its own shard of the global batch (``B/W`` source and
+    target rows) and the discriminator is wrapped in its own
+    ``DistributedDataParallel``, so its gradients, like the featurizer's, are
+    averaged over the processes: the step follows the gradient of the mean of the
+    per-process conditional discriminator losses, which for the discriminator's mean
+    cross-entropy on equal shards is the global-batch mean. ``gather_features`` does
+    not apply.
+
     References
     ----------
     Long, M., Cao, Z., Wang, J. & Jordan, M. I. (2018). Conditional adversarial

@@ -36,6 +36,15 @@ class CORALLoss(nn.Module):
     Call as ``loss(fs, ft)``; both batches need at least two samples, their
     sizes may differ. ``logits_s``, ``logits_t``, ``ys`` and ``p`` are ignored.
 
+    **Distributed training** (:mod:`da.transfer.distributed`). By default each
+    process evaluates this loss on its own shard of the global batch (``B/W`` rows
+    per domain) and DDP averages the gradients: the step minimises the mean of
+    :math:`W` per-process CORAL distances (a minibatch estimate at batch ``B/W``,
+    covariances of B/W rows). With ``TrainConfig.gather_features`` the features of
+    all processes are gathered (``torch.distributed.nn.functional.all_gather``,
+    gradients flowing back to each shard) and the loss is that of the global batch,
+    with the one-process value and gradient.
+
     References
     ----------
     Sun, B. & Saenko, K. (2016). Deep CORAL: Correlation alignment for deep

@@ -82,6 +82,15 @@ class DANNLoss(_AdversarialLoss):
     :func:`da.transfer.finetune` warns when it sees this case (an adversarial
     loss under Adam and a source cross-entropy below 0.05).
 
+    **Distributed training** (:mod:`da.transfer.distributed`). Each process
+    evaluates this loss on its own shard of the global batch (``B/W`` source and
+    target rows) and the discriminator is wrapped in its own
+    ``DistributedDataParallel``, so its gradients, like the featurizer's, are
+    averaged over the processes: the step follows the gradient of the mean of the
+    per-process discriminator losses, which for the discriminator's mean
+    cross-entropy on equal shards is the global-batch mean. ``gather_features`` does
+    not apply.
+
     References
     ----------
     Ganin, Y., Ustinova, E., Ajakan, H., Germain, P., Larochelle, H.,

@@ -89,6 +89,16 @@ class JDOTLoss(nn.Module):
     source classification loss of DeepJDOT is the trainer's task loss and is
     not included here. ``logits_s`` and ``p`` are ignored.
 
+    **Distributed training** (:mod:`da.transfer.distributed`). By default each
+    process evaluates this loss on its own shard of the global batch (``B/W`` rows
+    per domain) and DDP averages the gradients: the step minimises the mean of
+    :math:`W` per-process JDOT costs (a minibatch estimate at batch ``B/W``, each an
+    exact OT plan between the shards). With ``TrainConfig.gather_features`` the
+    features, source labels and logits of all processes are gathered
+    (``torch.distributed.nn.functional.all_gather``, gradients flowing back to each
+    shard) and the loss is that of the global batch, with the one-process value and
+    gradient.
+
     References
     ----------
     Damodaran, B. B., Kellenberger, B., Flamary, R., Tuia, D. & Courty, N.

@@ -212,6 +212,16 @@ class MMDLoss(nn.Module):
     :math:`O((N+M) d U)` with a fixed ``bandwidth``; the median heuristic
     still needs all pairwise distances.
 
+    **Distributed training** (:mod:`da.transfer.distributed`). By default each
+    process evaluates this loss on its own shard of the global batch (``B/W`` rows
+    per domain) and DDP averages the gradients: the step minimises the mean of
+    :math:`W` per-process MMD² estimates (a minibatch estimate at batch ``B/W``,
+    each with its own median bandwidth). With ``TrainConfig.gather_features`` the
+    features (and, with ``joint``, the logits) of all processes are gathered
+    (``torch.distributed.nn.functional.all_gather``, gradients flowing back to each
+    shard) and the loss is that of the global batch, with the one-process value and
+    gradient.
+
     References
     ----------
     Gretton, A., Borgwardt, K. M., Rasch, M. J., Schölkopf, B. & Smola, A.

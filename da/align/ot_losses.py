@@ -133,6 +133,15 @@ class SinkhornLoss(nn.Module):
     Use ``scale="median"`` (or a ``reg`` matched to your features) unless you
     need :math:`\varepsilon` in absolute units.
 
+    **Distributed training** (:mod:`da.transfer.distributed`). By default each
+    process evaluates this loss on its own shard of the global batch (``B/W`` rows
+    per domain) and DDP averages the gradients: the step minimises the mean of
+    :math:`W` per-process Sinkhorn divergences (a minibatch estimate at batch
+    ``B/W``, each its own plan). With ``TrainConfig.gather_features`` the features
+    of all processes are gathered (``torch.distributed.nn.functional.all_gather``,
+    gradients flowing back to each shard) and the loss is that of the global batch,
+    with the one-process value and gradient.
+
     References
     ----------
     Cuturi, M. (2013). Sinkhorn distances: Lightspeed computation of optimal
@@ -288,6 +297,16 @@ class SlicedWassersteinLoss(nn.Module):
     sorted projections (the same value and gradient as
     :func:`ot.sliced_wasserstein_distance`, about three times faster);
     otherwise POT computes them.
+
+    **Distributed training** (:mod:`da.transfer.distributed`). By default each
+    process evaluates this loss on its own shard of the global batch (``B/W`` rows
+    per domain) and DDP averages the gradients: the step minimises the mean of
+    :math:`W` per-process sliced Wasserstein distances (a minibatch estimate at
+    batch ``B/W``, the same projections on every process). With
+    ``TrainConfig.gather_features`` the features of all processes are gathered
+    (``torch.distributed.nn.functional.all_gather``, gradients flowing back to each
+    shard) and the loss is that of the global batch, with the one-process value and
+    gradient.
 
     References
     ----------

@@ -4,7 +4,9 @@ A config with a ``grid``/``zip`` block (like ``experiments/quickstart.yaml``,
 one run per method) runs every point, here in this process (or ``--jobs N``
 worker processes); ``da sweep`` is the same with the distributed backends.
 Completed runs are not run again: their records are read back (``--force``
-reruns them).
+reruns them). ``--nproc-per-node N`` trains each run on N processes, as a
+torchrun job; under your own ``torchrun -m da.cli.main run`` or ``srun`` the
+processes join the job's process group (docs/sweeps.md, multi-GPU runs).
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ def add_common_arguments(p, *, jobs_default: int | None = None) -> None:
     p.add_argument("--show-config", action="store_true", help="print the resolved config(s) and exit")
     p.add_argument("--show-defaults", action="store_true",
                    help="print every config key with its default and meaning, and exit")
+    p.add_argument("--nproc-per-node", type=int, default=None, metavar="N",
+                   help="train each run on N processes (one per GPU), as a torchrun job; the batch "
+                        "sizes are global and must divide by N. Under your own torchrun/srun, omit it")
 
 
 def add_parser(sub):
@@ -92,6 +97,8 @@ def execute(args, backend: str = "local", scheduler=None) -> int:
     from da.experiments.sweep import plan_sweep, run_sweep
 
     configs = resolve_runs(args)
+    follower = _distributed(args, configs)  # a rank > 0 of a torchrun job: trains, prints nothing
+    args.quiet = args.quiet or follower
     if args.show_config:
         for c in configs:
             print("---")
@@ -112,12 +119,16 @@ def execute(args, backend: str = "local", scheduler=None) -> int:
               + (f"; {n_failed} failed before (--retry-failed reruns them)" if n_failed else ""),
               file=sys.stderr)
     jobs = args.jobs
+    if jobs is None and args.nproc_per_node:  # a torchrun job already takes the node's GPUs/cores
+        jobs = 1
     if jobs is None:  # one worker per CPU, never more than there are runs left to do
         todo = len(configs) - n_done - n_failed
         jobs = max(1, min(os.cpu_count() or 1, todo))
     statuses = run_sweep(configs, args.output, backend=backend, jobs=jobs, scheduler=scheduler,
                          retry_failed=args.retry_failed, force=args.force, quiet=args.quiet,
-                         threads_per_run=args.threads_per_run)
+                         threads_per_run=args.threads_per_run, nproc_per_node=args.nproc_per_node)
+    if follower:
+        return 0
     print(summary_table(statuses, metrics=configs[0]["summary"] if configs else None), end="")
     if len(statuses) == 1 and statuses[0].get("result"):
         print()
@@ -161,6 +172,22 @@ def run_figures(run_dir) -> list:
     except Exception as exc:  # a result without a figure is still a result
         print(f"figures of {run_dir} skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
         return []
+
+
+def _distributed(args, configs) -> bool:
+    """Check ``--nproc-per-node`` against the batch sizes (before any process starts) and join the
+    process group of a torchrun/srun job; True on its ranks > 0."""
+    from da.transfer.distributed import check_batches, init_from_env, launch_env_world_size
+
+    n = args.nproc_per_node
+    if n is not None and (n < 1 or launch_env_world_size() > 1):
+        raise ValueError(f"--nproc-per-node={n}: give N >= 1, and not under torchrun/srun, which already "
+                         "started the processes")
+    for c in configs:
+        for section in ("pretrain", "train"):
+            if c[section].get("epochs", 1):
+                check_batches(c[section], n or launch_env_world_size(), section)
+    return not init_from_env().is_writer
 
 
 def sweep_figures(root) -> None:

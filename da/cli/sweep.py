@@ -2,7 +2,8 @@
 
 Resumable: completed runs are skipped, runs killed mid-way are redone from
 scratch, failed runs are skipped unless ``--retry-failed``. See docs/sweeps.md
-for SLURM/PBS (dask-jobqueue) and Kubernetes (dask-kubernetes) clusters.
+for SLURM/PBS (dask-jobqueue) and Kubernetes (dask-kubernetes) clusters, and
+``--nproc-per-node N`` (each run a torchrun job of N processes) for multi-GPU runs.
 """
 
 from __future__ import annotations

@@ -18,6 +18,13 @@ Two streams share this sampler:
 
 Several streams of one run share one generator, drawn in a fixed order
 (source, unlabelled target, labelled target).
+
+**Distributed runs.** With ``world_size`` :math:`W > 1`, every rank draws the same
+epoch indices from the same seeded generator and keeps the columns
+``[rank * b/W, (rank+1) * b/W)`` of each ``(steps, b)`` batch: its share of the same
+global batch. That is a ``DistributedSampler`` with ``set_epoch`` (one seeded
+permutation on all ranks, each rank its part), cut per batch, so a run on :math:`W`
+processes sees exactly the batches of a run on one. ``b`` must divide by :math:`W`.
 """
 
 from __future__ import annotations
@@ -39,6 +46,18 @@ def epoch_indices(n: int, batch_size: int, n_steps: int, generator: torch.Genera
     return torch.cat(perms)[:need].view(n_steps, bs)
 
 
+def _shard(batch_size: int, rank: int, world_size: int) -> slice:
+    """The columns of rank ``rank`` in a global batch of ``batch_size`` rows."""
+    check_positive_int(world_size, "world_size")
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank={rank} is not in [0, world_size={world_size})")
+    if batch_size % world_size:
+        raise ValueError(f"batch_size={batch_size} (capped at the number of rows) is the global batch and "
+                         f"must be divisible by the number of processes ({world_size})")
+    per = batch_size // world_size
+    return slice(rank * per, (rank + 1) * per)
+
+
 class TensorStream:
     """Batches of in-memory tensors (all with the same first dimension).
 
@@ -50,6 +69,8 @@ class TensorStream:
         Capped at the number of rows.
     generator : torch.Generator
         Shared by the streams of a run.
+    rank, world_size : int
+        This process's share of each global batch (distributed runs; see the module doc).
 
     Examples
     --------
@@ -59,7 +80,8 @@ class TensorStream:
     [(2,), (2,), (2,)]
     """
 
-    def __init__(self, tensors, batch_size: int, generator: torch.Generator):
+    def __init__(self, tensors, batch_size: int, generator: torch.Generator, *, rank: int = 0,
+                 world_size: int = 1):
         self.tensors = tuple(tensors)
         lead = next(t for t in self.tensors if t is not None)
         self.n = int(lead.shape[0])
@@ -67,13 +89,14 @@ class TensorStream:
             raise ValueError("a stream needs at least one row")
         self.batch_size = min(check_positive_int(batch_size, "batch_size"), self.n)
         self.generator = generator
+        self.shard = _shard(self.batch_size, rank, world_size)
 
     def __len__(self) -> int:
         return self.n
 
     def epoch(self, n_steps: int):
         """An iterator over this epoch's ``n_steps`` batches (the indices are drawn now)."""
-        idx = epoch_indices(self.n, self.batch_size, n_steps, self.generator)
+        idx = epoch_indices(self.n, self.batch_size, n_steps, self.generator)[:, self.shard]
 
         def batches():
             for i in range(n_steps):
@@ -124,17 +147,20 @@ class LoaderStream:
         ``False`` drops it (``None`` in its place).
     device : torch.device, optional
         Where the batches are moved (non-blocking when ``pin_memory``).
+    rank, world_size : int
+        This process's share of each global batch (distributed runs; see the module doc).
     """
 
     def __init__(self, dataset, batch_size: int, generator: torch.Generator, *, num_workers: int = 0,
                  pin_memory: bool = False, persistent_workers: bool = False, collate_fn=None,
-                 worker_seed: int = 0, labels=None, device=None):
+                 worker_seed: int = 0, labels=None, device=None, rank: int = 0, world_size: int = 1):
         from torch.utils.data import DataLoader
 
         self.n = len(dataset)
         if self.n < 1:
             raise ValueError("a stream needs at least one row; the dataset is empty")
         self.batch_size = min(check_positive_int(batch_size, "batch_size"), self.n)
+        self.shard = _shard(self.batch_size, rank, world_size)
         self.generator = generator
         self.dataset = dataset
         self.labels = None if labels is None or labels is False else torch.as_tensor(labels, dtype=torch.long)
@@ -154,7 +180,7 @@ class LoaderStream:
 
     def epoch(self, n_steps: int):
         """An iterator over this epoch's ``n_steps`` batches (the indices are drawn now)."""
-        rows = epoch_indices(self.n, self.batch_size, n_steps, self.generator)
+        rows = epoch_indices(self.n, self.batch_size, n_steps, self.generator)[:, self.shard]
         self._sampler.batches = rows
         it = iter(self.loader)
 

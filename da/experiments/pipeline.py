@@ -87,6 +87,7 @@ def _run_logging(path: Path):
 def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, bars: bool) -> dict:
     """Pretrain on the source, or load the cached result of the same pretraining config."""
     from da.transfer import load_checkpoint, pretrain, save_checkpoint
+    from da.transfer.distributed import broadcast_object, context as dist_context
 
     key = pretrain_key(cfg)
     info = {"pretrain_key": key, "pretrain_cached": False, "pretrain_seconds": 0.0}
@@ -95,14 +96,17 @@ def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, ba
         R.append_jsonl(metrics_path, append)
         return info
     path = cache_dir / "pretrain" / f"{key}.pt"
-    with R.file_lock(cache_dir / "pretrain" / f"{key}.lock"):
+    ctx = dist_context()  # distributed: rank 0 holds the lock and decides; all ranks pretrain or load
+    with R.file_lock(cache_dir / "pretrain" / f"{key}.lock") if ctx.is_writer else contextlib.nullcontext():
         ckpt = None
-        if path.exists():
+        if path.exists() and ctx.is_writer:
             try:
                 ckpt = load_checkpoint(path, model)
             except Exception as exc:  # a cache entry we cannot read is recomputed, never trusted
                 log.warning("pretrain cache %s unreadable (%s); pretraining again", path, exc)
                 ckpt = None
+        if broadcast_object(ctx, ckpt is not None) and ckpt is None:
+            ckpt = load_checkpoint(path, model)
         if ckpt is not None:
             info["pretrain_cached"] = True
             history = ckpt["metrics"].get("history", [])
@@ -119,9 +123,10 @@ def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, ba
                 bar.close()
             history = res.history
             info["pretrain_seconds"] = time.perf_counter() - t0
-            save_checkpoint(path, model, {"pretrain_key": key, "data": cfg["data"], "model": cfg["model"],
-                                          "pretrain": cfg["pretrain"], "seed": cfg["seed"]},
-                            {"history": history, "metrics": res.metrics, "seconds": info["pretrain_seconds"]})
+            if ctx.is_writer:
+                save_checkpoint(path, model, {"pretrain_key": key, "data": cfg["data"], "model": cfg["model"],
+                                              "pretrain": cfg["pretrain"], "seed": cfg["seed"]},
+                                {"history": history, "metrics": res.metrics, "seconds": info["pretrain_seconds"]})
     for rec in history:
         R.append_jsonl(metrics_path, {"stage": "pretrain", "cached": info["pretrain_cached"], **rec})
     return info
@@ -181,6 +186,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
 
     from da.transfer import finetune, save_checkpoint
     from da.transfer.inputs import example_rows
+    from da.transfer.distributed import context as dist_context
     from da.transfer.models import feature_dim
 
     metrics_path = run_dir / R.METRICS
@@ -261,11 +267,13 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
         # float reductions depend on the thread count: identical configs give identical numbers
         # only at the same torch_threads (sweeps default to CPUs / jobs per worker)
         "runtime": {"torch_threads": torch.get_num_threads(), "device": fit.config["train"]["device"],
+                    "distributed": fit.config.get("distributed"),  # backend and world size, or None
                     "host": platform.node(), "pid": os.getpid()},
     }
     log.info("run %s completed in %.1fs; writing result.json", rid, metrics["seconds"])
     for h in logging.getLogger("da").handlers:  # nothing may land in the run directory after result.json
         h.flush()
+    dist_context().barrier()  # distributed: no result.json unless every rank got here
     return R.write_result(run_dir, result)
 
 

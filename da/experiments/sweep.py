@@ -20,12 +20,26 @@ Backends: ``"local"`` (``jobs=1``: in this process, with epoch progress bars;
 (:mod:`distributed`: an existing scheduler at ``scheduler``, or a
 ``LocalCluster`` of ``jobs`` single-threaded worker processes on 127.0.0.1).
 With a remote cluster the output root must be on a filesystem the workers share.
+
+Distributed runs (:mod:`da.transfer.distributed`): with ``nproc_per_node > 1``,
+:func:`execute_run` runs the run as its own ``torchrun --standalone`` job (each
+rank runs :func:`_distributed_main`) while it holds the run's lock. Inside an
+initialised process group (a user's own ``torchrun -m da.cli.main run``), rank 0 takes the lock and decides, every rank trains, only rank 0 writes
+the run directory (the others write a scratch one, share the pretraining cache
+and skip figures and reports), and an error on any rank ends the job instead
+of being recorded as a failed run: the run stays partial and a rerun does it again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import json
 import logging
 import os
+import subprocess
+import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -55,7 +69,7 @@ def plan_sweep(configs, out_dir=None) -> list[dict]:
 
 
 def execute_run(cfg: dict, out_dir=None, *, retry_failed: bool = False, force: bool = False,
-                progress: bool = False, threads: int | None = None) -> dict:
+                progress: bool = False, threads: int | None = None, nproc_per_node: int | None = None) -> dict:
     """Run one resolved config unless it already completed; never raises for a failing run.
 
     Returns
@@ -63,9 +77,13 @@ def execute_run(cfg: dict, out_dir=None, *, retry_failed: bool = False, force: b
     dict
         ``run_id``, ``run_dir``, ``status`` (``"completed"``: ran now;
         ``"skipped"``: completed before; ``"failed"``: raised now;
-        ``"skipped_failed"``: failed before and not retried), ``result`` (the
+        ``"skipped_failed"``: failed before and not retried; ``"crashed"``: a
+        process of its torchrun job died, the run stays partial), ``result`` (the
         ``result.json`` record, when there is one) and ``error``.
     """
+    from da.transfer.distributed import broadcast_object, context
+
+    ctx = context()
     if threads is not None:
         import torch
 
@@ -74,24 +92,99 @@ def execute_run(cfg: dict, out_dir=None, *, retry_failed: bool = False, force: b
     rid = config_hash(cfg)
     rd = root / rid
     base = {"run_id": rid, "run_dir": str(rd), "result": None, "error": None}
-    with R.run_lock(root, rid, blocking=False) as free:
+    with R.run_lock(root, rid, blocking=False) if ctx.is_writer else contextlib.nullcontext(True) as free:
         if not free:
             log.info("run %s is held by another process; waiting for it", rid)
-    with R.run_lock(root, rid):
-        state = R.run_state(rd)
+    with R.run_lock(root, rid) if ctx.is_writer else contextlib.nullcontext():
+        state = broadcast_object(ctx, R.run_state(rd))  # rank 0 decides for the job
         if state == "completed" and not force:
             return {**base, "status": "skipped", "result": R.read_result(rd)}
         if state == "failed" and not (retry_failed or force):
             fail = R.read_failure(rd) or {}
             return {**base, "status": "skipped_failed",
                     "error": f"{fail.get('error_type', 'Error')}: {fail.get('error', '')}"}
-        from da.experiments.pipeline import run_experiment
-
+        if nproc_per_node and nproc_per_node > 1 and not ctx.enabled:
+            return {**base, **_torchrun(cfg, root, rd, int(nproc_per_node), threads)}
         try:
-            result = run_experiment(cfg, root, progress=progress)
+            result = _run_on_this_rank(cfg, root, progress, ctx)
         except Exception as exc:  # recorded in failed.json by run_experiment; the sweep goes on
+            if ctx.enabled:  # ...but not a distributed job: the other ranks would wait forever
+                raise
             return {**base, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
         return {**base, "status": "completed", "result": result}
+
+
+def _run_on_this_rank(cfg: dict, root: Path, progress: bool, ctx) -> dict:
+    """:func:`run_experiment` here; on a rank > 0 into a scratch directory, sharing the cache."""
+    from da.experiments.pipeline import run_experiment
+
+    if ctx.is_writer:
+        try:
+            return run_experiment(cfg, root, progress=progress)
+        except Exception as exc:
+            if ctx.enabled and _peer_failed(exc):  # not this run's error: another rank died; stays partial
+                (root / config_hash(cfg) / R.FAILED).unlink(missing_ok=True)
+            raise
+    cfg = copy.deepcopy(cfg)
+    cfg["figures"] = False
+    for stage in ("before", "after"):  # reports are rank 0's; training does not read them
+        cfg.get("diagnostics", {})[stage] = False
+    with tempfile.TemporaryDirectory(prefix=f"da-rank{ctx.rank}-") as scratch:
+        return run_experiment(cfg, scratch, progress=False, cache_dir=root / R.CACHE_DIR)
+
+
+def _peer_failed(exc: BaseException) -> bool:
+    """A collective that failed because another rank went away (gloo: a closed connection)."""
+    import torch.distributed as dist
+
+    return isinstance(exc, dist.DistError) or (isinstance(exc, RuntimeError) and (
+        "gloo" in str(exc).lower() or "nccl" in str(exc).lower()))
+
+
+def _torchrun(cfg: dict, root: Path, rd: Path, nproc: int, threads) -> dict:
+    """Run one config as a ``torchrun --standalone`` job of ``nproc`` processes; the outcome."""
+    from collections import deque
+
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=root, delete=False) as fh:
+        json.dump(cfg, fh)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "--no-python", sys.executable, "-c", _RANK_MAIN, fh.name, str(root)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads or os.environ.get("OMP_NUM_THREADS", 1))}
+    tail: deque = deque(maxlen=30)
+    try:
+        with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env) as proc:
+            for line in proc.stderr:  # the ranks' logs and torchrun's failure summary, passed on
+                sys.stderr.write(line)
+                tail.append(line)
+    finally:
+        os.unlink(fh.name)
+    if proc.returncode == 0 and R.read_result(rd) is not None:
+        return {"status": "completed", "result": R.read_result(rd)}
+    if R.run_state(rd) == "failed":  # rank 0 raised and recorded it
+        fail = R.read_failure(rd) or {}
+        return {"status": "failed", "error": f"{fail.get('error_type', 'Error')}: {fail.get('error', '')}"}
+    return {"status": "crashed", "error": f"torchrun exited {proc.returncode}: " + "".join(tail)[-2000:]}
+
+
+#: what each rank of a :func:`_torchrun` job runs (``python -c _RANK_MAIN CONFIG.json ROOT``)
+_RANK_MAIN = ("import sys; from da.experiments.sweep import _distributed_main; "
+              "sys.exit(_distributed_main(sys.argv[1:]))")
+
+
+def _distributed_main(argv) -> int:
+    """One rank of a :func:`_torchrun` job: run ``CONFIG.json`` into the output root ``ROOT``."""
+    import torch.distributed as dist
+
+    from da.transfer.distributed import init_from_env
+
+    ctx = init_from_env()
+    with open(argv[0]) as fh:
+        cfg = json.load(fh)
+    _run_on_this_rank(cfg, Path(argv[1]), False, ctx)
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
 
 
 def _record_crash(cfg: dict, out_dir, exc: BaseException) -> dict:
@@ -202,7 +295,7 @@ def _tick(bar, status):
 
 def run_sweep(configs, out_dir=None, *, backend: str = "local", jobs: int = 1, scheduler: str | None = None,
               retry_failed: bool = False, force: bool = False, quiet: bool = False,
-              threads_per_run: int | None = None) -> list[dict]:
+              threads_per_run: int | None = None, nproc_per_node: int | None = None) -> list[dict]:
     """Run every resolved config that has not completed yet.
 
     Parameters
@@ -226,6 +319,8 @@ def run_sweep(configs, out_dir=None, *, backend: str = "local", jobs: int = 1, s
     threads_per_run : int, optional
         ``torch.set_num_threads`` in each worker (default: CPUs / jobs for
         worker pools; untouched in this process).
+    nproc_per_node : int, optional
+        Run each run as a ``torchrun`` job of this many processes (one per GPU).
 
     Returns
     -------
@@ -251,8 +346,13 @@ def run_sweep(configs, out_dir=None, *, backend: str = "local", jobs: int = 1, s
     threads = threads_per_run
     if threads is None and (jobs > 1 or backend == "dask"):
         threads = max(1, (os.cpu_count() or 1) // jobs)
-    opts = {"retry_failed": retry_failed, "force": force, "threads": threads}
-    _write_manifest(configs, out_dir)
+    opts = {"retry_failed": retry_failed, "force": force, "threads": threads, "nproc_per_node": nproc_per_node}
+    from da.transfer.distributed import context
+
+    if context().enabled:  # inside a torchrun job: the runs one after the other, all ranks in step
+        backend, jobs = "local", 1
+    if context().is_writer:
+        _write_manifest(configs, out_dir)
     bar = _bar(len(configs), quiet)
     try:
         if backend == "local":

@@ -12,7 +12,7 @@ from da.data.loader import LoaderStream, TensorStream
 from da.data.pair import Part, Split, TargetLabels
 from da.transfer._rng import torch_seed
 
-__all__ = ["make_split", "as_split", "subsample_part", "example_rows", "make_streams"]
+__all__ = ["make_split", "as_split", "check_split", "subsample_part", "example_rows", "make_streams"]
 
 
 def _labeled_rows(Xt, yt_labeled, labeled_idx):
@@ -78,6 +78,16 @@ def as_split(data, val_fraction: float, seed) -> Split:
                      f"(Xs, ys[, Xt]); got {type(data).__name__}")
 
 
+def check_split(split: Split) -> None:
+    """What every fit needs of its split: source training rows, no more labelled target than target rows."""
+    if len(split.source_train) < 1:
+        raise ValueError("the source training part is empty")
+    n_lab = len(split.target_labeled)
+    if n_lab > len(split.target_train):
+        raise ValueError(f"n_target_labeled={n_lab} exceeds the {len(split.target_train)} target "
+                         "training samples")
+
+
 def subsample_part(part: Part, n_max: int, rng: np.random.Generator) -> Part:
     """At most ``n_max`` rows of ``part``, drawn without replacement, in their original order."""
     if len(part) <= n_max:
@@ -93,23 +103,31 @@ def example_rows(X, device) -> torch.Tensor:
     return torch.as_tensor(X[:2], dtype=torch.float32, device=device)
 
 
-def _stream(part, labels, batch_size: int, gen, device, seed):
+def _stream(part, labels, batch_size: int, gen, device, seed, name: str, rank: int, world: int):
     """A :class:`LoaderStream` over lazy rows (training transform), else a :class:`TensorStream`."""
+    if world > 1 and min(batch_size, len(part)) % world:
+        raise ValueError(f"{name}={min(batch_size, len(part))}"
+                         + (f" (capped at the {len(part)} rows)" if batch_size > len(part) else "")
+                         + f" is a global batch and must be divisible by the number of processes ({world})")
     if is_lazy(part.X):
+        # augmentations differ between ranks (each rank's workers seeded apart)
         return LoaderStream(part.X.view(train=True), batch_size, gen, num_workers=part.X.num_workers,
                             pin_memory=device.type == "cuda", persistent_workers=part.X.num_workers > 0,
-                            worker_seed=torch_seed(seed) % (2**31), device=device,
-                            labels=labels if labels is not None else False)
+                            worker_seed=(torch_seed(seed) + rank) % (2**31), device=device,
+                            labels=labels if labels is not None else False, rank=rank, world_size=world)
     X = torch.as_tensor(part.X, dtype=torch.float32, device=device)
     y = torch.as_tensor(labels, dtype=torch.long, device=device) if labels is not None else None
-    return TensorStream((X, y), batch_size, gen)
+    return TensorStream((X, y), batch_size, gen, rank=rank, world_size=world)
 
 
-def make_streams(split: Split, config, align: bool, device) -> dict:
+def make_streams(split: Split, config, align: bool, device, rank: int = 0, world_size: int = 1) -> dict:
     """The streams a fit draws from, sharing one generator seeded by ``config.seed``, in this order:
     labelled source ``s`` (when the CE or an alignment needs it), unlabelled target ``t`` (with
-    alignment) and labelled target ``l`` (few-shot labels with ``target_weight > 0``)."""
-    c = config
+    alignment) and labelled target ``l`` (few-shot labels with ``target_weight > 0``).
+
+    With ``world_size > 1`` each stream yields this rank's share of the same global batches
+    (:mod:`da.data.loader`); every (capped) batch size must divide by ``world_size``."""
+    c, sh = config, (rank, world_size)
     if align and len(split.target_train) < 1:
         raise ValueError("the target training part has no samples; alignment needs unlabelled target data")
     use_labeled = len(split.target_labeled) > 0 and c.target_weight > 0
@@ -119,12 +137,13 @@ def make_streams(split: Split, config, align: bool, device) -> dict:
     gen = torch.Generator().manual_seed(torch_seed(c.seed))
     streams = {}
     if use_source:
-        streams["s"] = _stream(split.source_train, split.source_train.y, c.batch_size, gen, device, c.seed)
+        streams["s"] = _stream(split.source_train, split.source_train.y, c.batch_size, gen, device, c.seed,
+                               "batch_size", *sh)
     if align:
         # target labels for logging only: never enter the objective or a non-oracle criterion
         streams["t"] = _stream(split.target_train, split.eval_labels.train, c.batch_size_target or c.batch_size,
-                               gen, device, c.seed)
+                               gen, device, c.seed, "batch_size_target", *sh)
     if use_labeled:
         streams["l"] = _stream(split.target_labeled, split.target_labeled.y,
-                               c.batch_size_labeled or c.batch_size, gen, device, c.seed)
+                               c.batch_size_labeled or c.batch_size, gen, device, c.seed, "batch_size_labeled", *sh)
     return streams

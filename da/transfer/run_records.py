@@ -9,7 +9,8 @@ selected weights) and ``result.json`` **last** (status ``completed``, the run id
 writes ``failed.json`` naming the step and the loss term, and keeps ``last_good.pt``.
 Without ``run_dir`` nothing is written. The sinks of ``TrainConfig.loggers``
 (TensorBoard, MLflow: :mod:`da._sinks`) receive the same records; ``jsonl`` are the
-run directory's own records.
+run directory's own records. In a distributed run only rank 0
+writes (``writer=True``); every rank reads ``resume.pt``.
 """
 
 from __future__ import annotations
@@ -73,19 +74,20 @@ def trainer_run_id(resolved: dict) -> str:
 class RunRecords:
     """The records of one run: the run directory (optional) and the logging sinks."""
 
-    def __init__(self, run_dir, config: dict, loggers=("jsonl",)):
+    def __init__(self, run_dir, config: dict, loggers=("jsonl",), *, writer: bool = True):
         self.dir = Path(run_dir) if run_dir is not None else None
         self.config = config
         self.run_id = trainer_run_id(config)
         self.last_good = None
         self._n_steps_logged = 0
-        if self.dir is not None:
+        self.writer = bool(writer)  # False on the ranks > 0 of a distributed run: they only read
+        if self.dir is not None and self.writer:
             self.dir.mkdir(parents=True, exist_ok=True)
             R.write_config(self.dir, config)
         from da._sinks import make_sinks
 
         others = [n for n in loggers if n != "jsonl"]  # jsonl: the run directory's own records
-        self.sinks = make_sinks(others, self.dir, self.run_id, config)
+        self.sinks = make_sinks(others if self.writer else [], self.dir, self.run_id, config)
 
     @property
     def path(self) -> str | None:
@@ -97,7 +99,7 @@ class RunRecords:
             self.sinks.log_step(rec, int(rec["step"]))
         self._n_steps_logged = len(run.step_log)
         self.sinks.log_epoch(record, int(record["step"]))
-        if self.dir is None:
+        if self.dir is None or not self.writer:
             return
         self.last_good = save_checkpoint(self.dir / R.LAST_GOOD_CHECKPOINT, run.model, self.config,
                                          {"epoch": record["epoch"], "step": record["step"]})
@@ -130,7 +132,7 @@ class RunRecords:
         for rec in steps[self._n_steps_logged:]:
             self.sinks.log_step(rec, int(rec["step"]))
         self._n_steps_logged = len(steps)
-        if self.dir is None:
+        if self.dir is None or not self.writer:
             return
         if write_checkpoint:
             save_checkpoint(self.dir / R.BEST_CHECKPOINT, model, self.config, result.get("metrics", {}))
@@ -141,7 +143,7 @@ class RunRecords:
 
     def diverged(self, exc, history: list, selection: str, oracle: bool):
         """Write the records of a diverged run (``failed.json``); returns the last good checkpoint."""
-        if self.dir is not None:
+        if self.dir is not None and self.writer:
             R.write_jsonl(self.dir / R.METRICS, history)
             R.write_failure(self.dir, self.run_id, exc, step=exc.step, term=exc.term, value=str(exc.value),
                             config=self.config, selection=selection, oracle=oracle,

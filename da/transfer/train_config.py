@@ -104,7 +104,8 @@ class TrainConfig:
 
     epochs: int = _spec(30, _int(), "passes over the larger active stream (source, unlabelled "
                                         "target or labelled target); the smaller ones are cycled")
-    batch_size: int = _spec(128, _int(), "source minibatch size")
+    batch_size: int = _spec(128, _int(), "source minibatch size (the global batch of a distributed run, "
+                                         "split evenly over the processes)")
     batch_size_target: int | None = _spec(None, _int(optional=True),
                                           "unlabelled-target minibatch size (null: batch_size)")
     batch_size_labeled: int | None = _spec(None, _int(optional=True),
@@ -154,6 +155,12 @@ class TrainConfig:
                                            "(model, optimizer, RNG and stream state in resume.pt)")
     loggers: tuple = _spec(("jsonl",), Custom(None, _loggers),
                            "record sinks: jsonl, tensorboard, mlflow")
+    sync_bn: bool = _spec(False, Bool(None), "distributed runs: synchronise BatchNorm statistics over "
+                                             "the processes (torch.nn.SyncBatchNorm, CUDA only)")
+    gather_features: bool = _spec(False, Bool(None), "distributed runs: evaluate the kernel, moment and OT "
+                                                     "losses on the features of the global batch, gathered "
+                                                     "from all processes (default: per-process minibatch "
+                                                     "losses, averaged)")
 
     def validate(self) -> "TrainConfig":
         """Check every field against its leaf; raises a ValueError naming the field."""

@@ -20,7 +20,8 @@ optimizer step), :meth:`~Trainer._evaluate` every ``eval_every`` epochs (the
 weights are kept) and :meth:`~Trainer._end_epoch` (records, checkpoint), then
 :meth:`~Trainer._finish` (restore the selected weights, final metrics, records).
 Target accuracy is logged for evaluation only: no non-oracle criterion reads
-target labels.
+target labels. With an initialised process group the same loop runs on every
+process, each on its share of the global batches (:mod:`da.transfer.distributed`).
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ import torch.nn.functional as F
 
 from da import _runs as R
 from da._validation import check_positive_int
+from da.transfer import distributed as D
 from da.transfer._rng import seeded, torch_seed
 from da.transfer.backbones import BottleneckFeaturizer, param_groups
 from da.transfer.evaluate import final_metrics, part_outputs, target_accuracy
 from da.transfer.fit_result import FitResult, TrainingDivergedError
-from da.transfer.inputs import as_split, example_rows, make_split, make_streams, subsample_part
+from da.transfer.inputs import as_split, check_split, example_rows, make_split, make_streams, subsample_part
 from da.transfer.losses import LossTerm, as_terms, describe_terms
 from da.transfer.models import as_model, check_model_dims
 from da.transfer.optim import Precision, lr_factor, make_optimizer
@@ -82,6 +84,9 @@ class _Run:
     eval_split: object
     needs: set
     records: RunRecords
+    dist: D.DistContext
+    forward: object  # x -> (features, logits): the model's own, or its DDP wrapper
+    term_fns: list  # how each loss term is called (itself, DDP-wrapped, or on gathered features)
     yt_eval: object = None
     cache: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
@@ -104,10 +109,6 @@ def _snapshot(model) -> dict:
 def _restore(model, state) -> None:
     if state is not None:
         model.load_state_dict(state)
-
-
-def _accumulate(sums: dict, key: str, value: float) -> None:
-    sums[key] = sums.get(key, 0.0) + value
 
 
 class Trainer:
@@ -156,7 +157,7 @@ class Trainer:
         c = self.config
         model = as_model(model)
         split = as_split(data, c.val_fraction, c.seed)
-        self._check_split(split)
+        check_split(split)
         device = self._device()
         with seeded(c.seed, device):
             run = self._setup(model, split, device)
@@ -189,7 +190,7 @@ class Trainer:
         for _ in range(run.steps_per_epoch):
             out = self._step(run, {k: next(it) for k, it in batches.items()}, epoch)
             for k, v in out["sums"].items():
-                _accumulate(sums, k, v)
+                sums[k] = sums.get(k, 0.0) + v
             correct, seen = correct + out["correct"], seen + out["seen"]
         rec = {"epoch": epoch, "step": run.step, "p": min(run.step / run.horizon, 1.0),
                "lr": run.optimizer.param_groups[0]["lr"], "selection": run.crit_name, "oracle": run.oracle}
@@ -210,8 +211,7 @@ class Trainer:
         x = torch.cat(parts) if len(parts) > 1 else parts[0]
         vals, lams = {}, {}
         with run.precision.autocast():
-            f = run.model.featurizer(x)
-            logits = run.model.head(f)
+            f, logits = run.forward(x)
             fs = ls = ysb = None
             o = 0
             if "s" in batch:
@@ -225,36 +225,40 @@ class Trainer:
                 o += len(xl)
             if "t" in batch:
                 ft, lt = f[o:], logits[o:]
-                for t in run.terms:
+                for t, fn in zip(run.terms, run.term_fns):
                     lams[t.name] = float(t.schedule(p))
-                    vals[t.name] = (t.loss(fs, ft, logits_s=ls, logits_t=lt, ys=ysb, p=p).float(), lams[t.name])
+                    vals[t.name] = (fn(fs, ft, logits_s=ls, logits_t=lt, ys=ysb, p=p).float(), lams[t.name])
             if run.reg is not None:
                 vals["l2sp"] = (run.reg(), 1.0)
             total = sum(w * v for v, w in vals.values())
-        floats = {k: float(v.detach()) for k, (v, _) in vals.items()}
-        tot = float(total.detach())
+        floats = {**{k: float(v.detach()) for k, (v, _) in vals.items()}, "total": float(total.detach())}
+        stats = {f"{t.name}/{k}": float(v) for t in run.terms
+                 for k, v in (getattr(t.loss, "last_stats_", None) or {}).items()}
+        log_now = bool(c.log_every) and run.step % c.log_every == 0
+        counts = {"correct": int((ls.detach().argmax(1) == ysb).sum()), "seen": len(ysb)} if ysb is not None else {}
+        if log_now and "t" in batch and batch["t"][1] is not None:  # evaluation-only labels, never a loss
+            counts.update(t_correct=int((lt.detach().argmax(1) == batch["t"][1]).sum()), t_seen=len(lt))
+        means, counts = D.reduce_step(run.dist, {**floats, **stats}, counts)  # means over ranks
+        floats, stats = {k: means[k] for k in floats}, {k: means[k] for k in stats}
+        tot = floats.pop("total")
         if not math.isfinite(tot):
             self._diverged(run, floats, tot)
         run.optimizer.zero_grad(set_to_none=True)
         run.precision.backward_step(total, run.optimizer, run.params, c.grad_clip)
         floats["total"] = tot
-        stats = {f"{t.name}/{k}": float(v) for t in run.terms
-                 for k, v in (getattr(t.loss, "last_stats_", None) or {}).items()}
         sums = {**floats, **stats, **{R.weight_key(k): v for k, v in lams.items()}}
-        hit = (ls.detach().argmax(1) == ysb) if ysb is not None else None
-        if c.log_every and run.step % c.log_every == 0:
+        if log_now:
             rec = {"step": run.step, "epoch": epoch, "p": p, "lr": run.optimizer.param_groups[0]["lr"]}
             rec.update({R.loss_key(k): v for k, v in floats.items()})
             rec.update({R.weight_key(k): v for k, v in lams.items()})
             rec.update(stats)
-            if hit is not None:
-                rec["source_batch_acc"] = float(hit.float().mean())
-            if "t" in batch and batch["t"][1] is not None:  # evaluation-only labels, never a loss
-                rec["target_batch_acc"] = float((lt.detach().argmax(1) == batch["t"][1]).float().mean())
+            if counts.get("seen"):
+                rec["source_batch_acc"] = counts["correct"] / counts["seen"]
+            if counts.get("t_seen"):
+                rec["target_batch_acc"] = counts["t_correct"] / counts["t_seen"]
             run.step_log.append(rec)
         run.step += 1
-        return {"sums": sums, "correct": int(hit.sum()) if hit is not None else 0,
-                "seen": int(ysb.shape[0]) if ysb is not None else 0}
+        return {"sums": sums, "correct": counts.get("correct", 0), "seen": counts.get("seen", 0)}
 
     def _evaluate(self, run: _Run, epoch: int, rec: dict) -> None:
         """Score the selection criterion (and the recorded ones); keep the best weights."""
@@ -304,6 +308,7 @@ class Trainer:
         _restore(run.model, run.best_state)
         run.model.eval()
         metrics = final_metrics(run.model, run.split, run.device)
+        run.dist.barrier()  # every rank got here: no result.json from a job one of whose ranks failed
         result = FitResult(model=run.model, history=run.history, steps=run.step_log,
                            config=run.records.config, selection=run.crit_name, oracle=run.oracle,
                            best_epoch=run.best_epoch, best_score=run.best_score, metrics=metrics,
@@ -321,14 +326,6 @@ class Trainer:
         raise exc
 
     # -- setup -----------------------------------------------------------
-    def _check_split(self, split) -> None:
-        if len(split.source_train) < 1:
-            raise ValueError("the source training part is empty")
-        n_lab = len(split.target_labeled)
-        if n_lab > len(split.target_train):
-            raise ValueError(f"n_target_labeled={n_lab} exceeds the {len(split.target_train)} target "
-                             "training samples")
-
     def _setup(self, model, split, device) -> _Run:
         """Model and losses on the device, the streams, the optimizer and the run's records."""
         c = self.config
@@ -336,7 +333,9 @@ class Trainer:
         criterion = get_criterion(c.selection)
         crit_name = c.selection if isinstance(c.selection, str) else getattr(c.selection, "__name__", "custom")
         is_oracle = bool(getattr(criterion, "oracle", False)) or self.oracle
-        model.to(device)
+        ctx = D.context()
+        D.check_batches(asdict(c), ctx.world_size, section="")
+        D.sync_batchnorm(model, device, ctx, c.sync_bn).to(device)
         example = example_rows(split.source_train.X, device)
         with torch.no_grad():
             d = check_model_dims(model, example, split.n_classes)
@@ -345,7 +344,7 @@ class Trainer:
             t.loss.to(device)
         check_model_dims(model, example, split.n_classes, [t.loss for t in terms])
         needs, recorded = self._criteria_needs(criterion, crit_name, split)
-        streams = make_streams(split, c, bool(terms), device)
+        streams = make_streams(split, c, bool(terms), device, ctx.rank, ctx.world_size)
         if is_oracle:
             why = ("selection='oracle' reads labelled target validation data" if getattr(criterion, "oracle", False)
                    else "this run trains on target labels")
@@ -365,7 +364,9 @@ class Trainer:
                                "name": f"discriminator/{t.name}"})
         opt = make_optimizer(c, groups)
         resolved = self._resolved_config(split, terms, horizon, steps_per_epoch, crit_name, is_oracle, d, device)
-        records = RunRecords(self.run_dir, resolved, c.loggers)
+        if ctx.enabled:
+            resolved["distributed"] = ctx.describe()
+        records = RunRecords(self.run_dir, resolved, c.loggers, writer=ctx.is_writer)
         eval_rng = np.random.default_rng(torch_seed(c.seed) % (2**32))
         eval_split = replace(split, source_train=subsample_part(split.source_train, c.max_eval_samples, eval_rng),
                              target_train=subsample_part(split.target_train, c.max_eval_samples, eval_rng))
@@ -375,7 +376,9 @@ class Trainer:
                     params=[p for g in opt.param_groups for p in g["params"]],
                     precision=Precision(c.precision, device, c.amp), reg=reg, frozen=frozen,
                     criterion=criterion, crit_name=crit_name, oracle=is_oracle, recorded=recorded,
-                    eval_split=eval_split, needs=needs, records=records, last_good=_snapshot(model), t0=t0)
+                    eval_split=eval_split, needs=needs, records=records, last_good=_snapshot(model), t0=t0,
+                    dist=ctx, forward=D.wrap_model(model, device, ctx),
+                    term_fns=[D.term_forward(t.loss, device, ctx, c.gather_features) for t in terms])
 
     def _criteria_needs(self, criterion, crit_name, split):
         needs = set(criterion.needs)
@@ -396,7 +399,7 @@ class Trainer:
     def _device(self):
         if self.config.device is not None:
             return torch.device(self.config.device)
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return D.default_device(D.context())
 
     def _resolved_config(self, split, terms, horizon, steps_per_epoch, crit_name, is_oracle, d, device) -> dict:
         cfg = asdict(self.config)
