@@ -82,7 +82,7 @@ def two_process(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ddp")
     out = tmp / "results.pt"
     _spawn(_fits_worker, tmp, str(out))
-    return torch.load(out, weights_only=False)
+    return torch.load(out, weights_only=True)
 
 
 def test_source_only_two_processes_match_one_process(two_process):
@@ -146,8 +146,8 @@ def test_killed_rank_fails_job_without_result_and_rerun_completes(tmp_path, two_
     assert (run_dir / "config.json").exists()  # rank 0 wrote the start of the run, and only that
     _spawn(_run_dir_worker, tmp_path, str(run_dir), False)
     result = json.loads((run_dir / "result.json").read_text())
-    assert result["status"] == "ok" and result["n_steps"] == two_process["source"]["history"][-1]["step"]
-    resumed = torch.load(run_dir / "summary.pt", weights_only=False)
+    assert result["status"] == "completed" and result["n_steps"] == two_process["source"]["history"][-1]["step"]
+    resumed = torch.load(run_dir / "summary.pt", weights_only=True)
     for k, v in two_process["source"]["state"].items():  # = the uninterrupted 2-process run
         torch.testing.assert_close(resumed["state"][k], v, atol=1e-6, rtol=0)
 
