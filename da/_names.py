@@ -23,8 +23,9 @@ LOSSES = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
 #: the :mod:`da.align` class behind each loss name.
 LOSS_CLASSES = {"mmd": "MMDLoss", "dann": "DANNLoss", "cdan": "CDANLoss", "jdot": "JDOTLoss",
                 "coral": "CORALLoss", "sinkhorn": "SinkhornLoss", "swd": "SlicedWassersteinLoss"}
-#: method presets of a config (``method: NAME``): no alignment, one loss each, or JAN.
-METHODS = ("source_only", "mmd", "jan", "coral", "dann", "cdan", "jdot", "sinkhorn", "swd")
+#: method presets of a config (``method: NAME``): no alignment, one loss each, JAN, or ``auto``
+#: (a label-free choice among candidates, :mod:`da.transfer.auto`).
+METHODS = ("source_only", "mmd", "jan", "coral", "dann", "cdan", "jdot", "sinkhorn", "swd", "auto")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 #: learning-rate multipliers of the progress p (:data:`da.align.schedules.LR_SCHEDULES`).
 LR_SCHEDULES = ("constant", "ganin", "cosine")

@@ -226,9 +226,12 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     t = time.perf_counter()
     try:
         # the run directory's records are the pipeline's own (below); other sinks replay them
-        fit = finetune(model, split, terms, strategy=_strategy(cfg["transfer"]),
-                       config=dict(train_config(cfg["train"], cfg["seed"], stage="train"), loggers=["jsonl"]),
-                       hooks=hooks, verbose=True)
+        train = dict(train_config(cfg["train"], cfg["seed"], stage="train"), loggers=["jsonl"])
+        if cfg["method"] == "auto":
+            fit = _auto(model, split, train, _strategy(cfg["transfer"]))
+        else:
+            fit = finetune(model, split, terms, strategy=_strategy(cfg["transfer"]), config=train, hooks=hooks,
+                           verbose=True)
     finally:
         bar.close()
     timing["finetune_seconds"] = time.perf_counter() - t
@@ -261,6 +264,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
         "pretrain_key": pre["pretrain_key"], "timing": timing, "attempts": attempts,
         # every loss's constructor arguments, including those make_alignment sized to the features
         "losses": fit.config["losses"],
+        **({"auto": fit.config["auto"]} if "auto" in fit.config else {}),
         "seconds": metrics["seconds"],
         "started_at": t_start, "finished_at": time.time(),
         "versions": {"da": da.__version__, "torch": torch.__version__, "python": platform.python_version()},
@@ -289,6 +293,25 @@ def _replay_to_sinks(fit, cfg: dict, run_dir: Path, rid: str) -> None:
             sinks.log_step(rec, int(rec["step"]))
         for rec in fit.history:
             sinks.log_epoch(rec, int(rec["step"]))
+
+
+def _auto(model, split, train: dict, strategy):
+    """``method: auto``: fine-tune :data:`da.transfer.auto.AUTO_CANDIDATES` from the pretrained model and
+    keep the one chosen without target labels (:func:`da.transfer.auto.auto_finetune`); the record of
+    every candidate's scores, the choice and why are ``result.json``'s ``auto``."""
+    import math
+
+    from da.transfer.auto import auto_finetune
+    from da.transfer.evaluate import final_metrics
+    from da.transfer.fit_result import FitResult
+
+    chosen, models, record = auto_finetune(model, split, config=train, strategy=strategy)
+    model.load_state_dict(models[chosen].state_dict())
+    model.eval()
+    device = next(model.parameters()).device
+    return FitResult(model=model, history=[], steps=[], selection=record["rule"], oracle=False, best_epoch=-1,
+                     best_score=math.nan, metrics=final_metrics(model, split, device), n_steps=0,
+                     config={"losses": [], "auto": record, "train": {**train, "device": str(device)}})
 
 
 def _strategy(transfer: dict):

@@ -30,17 +30,28 @@ __all__ = ["SCHEMA", "METHODS", "LOSSES", "SHIFTS", "DOMAINS", "SCHEDULES", "TES
 LOSSES = dict(LOSS_CLASSES)
 
 #: method preset -> the ``align`` list it stands for (``lambda`` multiplies every weight);
-#: its keys are :data:`da._names.METHODS`.
+#: its keys are :data:`da._names.METHODS`, its weights the methods' recipes.
+def _preset(loss: str, **params) -> list:
+    """A one-loss preset at the method's recipe weight (:data:`da.transfer.losses.METHOD_RECIPES`,
+    the weights the one-liner uses too), so that YAML and Python share one default."""
+    from da.transfer.losses import METHOD_RECIPES
+
+    entry = {"loss": loss, "weight": float(METHOD_RECIPES[loss]["weight"])}
+    return [{**entry, "params": params} if params else entry]
+
+
 METHODS = {
     "source_only": [],
-    "mmd": [{"loss": "mmd", "weight": 1.0}],
+    "mmd": _preset("mmd"),
     "jan": [{"loss": "mmd", "weight": 1.0, "params": {"joint": True}}],
-    "coral": [{"loss": "coral", "weight": 1.0}],
-    "dann": [{"loss": "dann", "weight": 1.0}],
-    "cdan": [{"loss": "cdan", "weight": 1.0}],
-    "jdot": [{"loss": "jdot", "weight": 1.0}],
-    "sinkhorn": [{"loss": "sinkhorn", "weight": 1.0}],
-    "swd": [{"loss": "swd", "weight": 1.0}],
+    "coral": _preset("coral"),
+    "dann": _preset("dann"),
+    "cdan": _preset("cdan"),
+    "jdot": _preset("jdot"),
+    "sinkhorn": _preset("sinkhorn"),
+    "swd": _preset("swd"),
+    # a label-free choice among da.transfer.auto.AUTO_CANDIDATES, fine-tuned from the pretrained model
+    "auto": [],
 }
 
 #: synthetic domain kinds (``data.generator.domain``).

@@ -58,8 +58,10 @@ def test_defaults_come_from_one_schema_and_resolution_is_idempotent(tiny):
     assert d["train"]["epochs"] == SCHEMA["train"]["epochs"].default
     r = resolve_config(tiny)
     assert resolve_config(r) == r
-    # the method preset is written out as an explicit align list
-    assert r["align"] == [{"loss": "mmd", "weight": 1.0, "params": {}}]
+    # the method preset is written out as an explicit align list, at the method's recipe weight
+    from da.transfer.losses import METHOD_RECIPES
+
+    assert r["align"] == [{"loss": "mmd", "weight": METHOD_RECIPES["mmd"]["weight"], "params": {}}]
 
 
 def test_numbers_are_canonical_yaml_exponents_and_ints_included(tiny):

@@ -127,3 +127,19 @@ def test_a_failed_run_leaves_failed_json(tmp_path, tiny):
         run_experiment(cfg, tmp_path)
     d = tmp_path / config_hash(resolve_config(cfg))
     assert R.run_state(d) == "failed" and "diverged" in R.read_failure(d)["error"]
+
+
+def test_method_auto_in_a_config_records_every_candidate_and_the_choice(tmp_path):
+    """`method: auto`: candidates fine-tuned from the pretrained model, chosen without target labels."""
+    from da.experiments.pipeline import run_experiment
+
+    cfg = {"name": "auto", "figures": False, "seed": 0, "method": "auto",
+           "data": {"generator": {"domain": "gaussian", "shift": "rotation", "severity": 20},
+                    "n_source": 160, "n_target": 160},
+           "model": {"hidden": [8]}, "pretrain": {"epochs": 2, "batch_size": 32},
+           "train": {"epochs": 2, "batch_size": 32}, "diagnostics": {"before": False, "after": False}}
+    res = run_experiment(cfg, tmp_path)
+    auto = res["auto"]
+    names = [c["name"] for c in auto["candidates"]]
+    assert "source_only" in names and auto["chosen"] in names and auto["why"]
+    assert res["oracle"] is False and 0 <= res["metrics"]["target_test_acc"] <= 1
