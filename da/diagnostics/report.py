@@ -50,6 +50,9 @@ TEST_NAMES = ("mmd_test", "energy_test", "c2st", "ks_test", "linear_mmd_test")
 DEFAULT_METRICS = GAP_METRICS
 DEFAULT_TESTS = ("mmd_test", "energy_test", "c2st", "ks_test")
 _ALIASES = {"mmd": "mmd_test", "energy": "energy_test", "ks": "ks_test", "linear_mmd": "linear_mmd_test"}
+#: the short name of each test (configs, result keys ``..._mmd_p``) -> its function's name
+TEST_SHORT_NAMES = {"mmd": "mmd_test", "energy": "energy_test", "c2st": "c2st", "ks": "ks_test",
+                    "linear_mmd": "linear_mmd_test"}
 _TESTS = {"mmd_test": mmd_test, "energy_test": energy_test, "c2st": c2st, "ks_test": ks_test,
           "linear_mmd_test": linear_mmd_test}
 _HEALTH_STATS = ("mean_norm", "var_mean", "var_min", "var_max", "dead_fraction", "effective_rank")

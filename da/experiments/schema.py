@@ -13,8 +13,11 @@ import difflib
 import numbers
 from typing import Any
 
-from da._names import ARCHS, LOSS_CLASSES, WEIGHT_SCHEDULES, canonical
+from da._names import ARCHS, LOSS_CLASSES, STRATEGIES, WEIGHT_SCHEDULES, canonical
 from da._schema import Bool, ConfigError, Custom, ListOf, Mapping, Num, Str
+from da.diagnostics.gap_specs import GAP_METRICS
+from da.diagnostics.label_shift import LABEL_SHIFT_METHODS
+from da.diagnostics.report import TEST_SHORT_NAMES
 from da._schema import check_section as _check_section
 from da._schema import describe as _describe
 
@@ -70,7 +73,7 @@ SHIFTS = {
 #: names a ``weight`` schedule may take (``{schedule: NAME, ...}``) and their parameters.
 SCHEDULES = WEIGHT_SCHEDULES
 DIAG_ON = ("inputs", "features")
-LABEL_SHIFT_ESTIMATORS = ("bbse", "mlls")
+LABEL_SHIFT_ESTIMATORS = LABEL_SHIFT_METHODS  # declared in da.diagnostics.label_shift
 
 
 
@@ -297,17 +300,14 @@ _PRETRAIN = _train_section("pretrain")
 _TRAIN = _train_section("train")
 
 _TRANSFER = {
-    "strategy": Str("full", "da.transfer strategy name", choices=(
-        "full", "partial", "linear_probe", "head_reinit", "discriminative_lr", "l2sp")),
+    "strategy": Str("full", "da.transfer strategy name", choices=STRATEGIES),
     "params": Mapping({}, "keyword arguments of the strategy constructor"),
 }
 
-#: two-sample test name -> function in da.diagnostics.
-TESTS = {"mmd": "mmd_test", "energy": "energy_test", "c2st": "c2st", "ks": "ks_test",
-         "linear_mmd": "linear_mmd_test"}
-#: gap metric names (da.diagnostics.GAP_METRICS).
-GAPS = ("mmd2", "energy_distance", "coral_distance", "wasserstein", "sliced_wasserstein",
-        "proxy_a_distance")
+#: two-sample test name -> function in da.diagnostics (declared there).
+TESTS = dict(TEST_SHORT_NAMES)
+#: gap metric names (:data:`da.diagnostics.GAP_METRICS`, declared with their specs).
+GAPS = GAP_METRICS
 
 _DIAGNOSTICS = {
     "tests": ListOf(Str(None, choices=tuple(TESTS)), ["mmd"], "two-sample tests (da.diagnostics)"),
