@@ -135,6 +135,9 @@ class TrainConfig:
     precision: str = _spec("32", Custom(None, _precision), "32 | bf16 | 16: bf16/16 run the forward "
                                                           "under torch.autocast on any device (16 with "
                                                           "a GradScaler on CUDA)")
+    channels_last: bool = _spec(True, Bool(None), "on CUDA: the model and image batches in channels-last "
+                                                  "memory format (off on the CPU)")
+    compile: bool = _spec(False, Bool(None), "torch.compile the training forward")
     device: str | None = _spec(None, Custom(None, _device),
                                "torch device (null: cuda when available, else cpu)")
     seed: int = _spec(0, _int(lo=0), "seeds minibatch order, dropout and head re-initialisation")

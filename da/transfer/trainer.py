@@ -48,7 +48,7 @@ from da.transfer.fit_result import FitResult, TrainingDivergedError
 from da.transfer.inputs import as_split, check_split, example_rows, make_split, make_streams, subsample_part
 from da.transfer.losses import LossTerm, as_terms, describe_terms
 from da.transfer.models import as_model, check_model_dims
-from da.transfer.optim import Precision, lr_factor, make_optimizer
+from da.transfer.optim import Precision, accelerate, lr_factor, make_optimizer
 from da.transfer.run_records import RunRecords
 from da.transfer.selection import get_criterion
 from da.transfer.strategies import get_strategy
@@ -377,7 +377,7 @@ class Trainer:
                     precision=Precision(c.precision, device, c.amp), reg=reg, frozen=frozen,
                     criterion=criterion, crit_name=crit_name, oracle=is_oracle, recorded=recorded,
                     eval_split=eval_split, needs=needs, records=records, last_good=_snapshot(model), t0=t0,
-                    dist=ctx, forward=D.wrap_model(model, device, ctx),
+                    dist=ctx, forward=accelerate(D.wrap_model(model, device, ctx), model, c, device),
                     term_fns=[D.term_forward(t.loss, device, ctx, c.gather_features) for t in terms])
 
     def _criteria_needs(self, criterion, crit_name, split):

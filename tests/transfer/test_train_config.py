@@ -64,7 +64,8 @@ def test_fields_that_yaml_could_not_reach_before_reach_the_trainer(tmp_path):
              if r.get("stage") == "finetune_step"]
     assert [s["step"] for s in steps] == list(range(6))  # log_every=1
     # source_weight scales the CE in the total
-    assert steps[0]["loss/total"] == pytest.approx(0.5 * steps[0]["loss/ce_source"] + steps[0]["loss/coral"])
+    s0 = steps[0]
+    assert s0["loss/total"] == pytest.approx(0.5 * s0["loss/ce_source"] + s0["lambda/coral"] * s0["loss/coral"])
 
 
 def test_bf16_autocast_on_cpu_keeps_the_reversal_and_the_guard():
@@ -124,3 +125,26 @@ def test_show_defaults_lists_every_train_field_with_its_doc(capsys):
         line = next(x for x in out.splitlines() if x.startswith(f"train.{f.name}: "))
         assert f.metadata["leaf"].doc[:20] in line
         assert any(x.startswith(f"pretrain.{f.name}: ") for x in out.splitlines())
+
+
+def test_compile_wraps_the_training_forward_and_channels_last_stays_off_on_the_cpu(monkeypatch):
+    import torch
+
+    from da.align import CORALLoss
+
+    compiled = []
+
+    def fake_compile(fn):
+        compiled.append(fn)
+        return fn
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    rng = np.random.default_rng(0)
+    Xs, ys = rng.normal(size=(48, 3)).astype("float32"), rng.integers(0, 2, 48)
+    Xt = rng.normal(size=(48, 3)).astype("float32")
+    kw = dict(epochs=1, batch_size=16, device="cpu")
+    a = finetune(mlp(3, (8,), 2, seed=0), (Xs, ys, Xt), [(CORALLoss(), 1.0)], compile=True, **kw)
+    b = finetune(mlp(3, (8,), 2, seed=0), (Xs, ys, Xt), [(CORALLoss(), 1.0)], **kw)
+    assert len(compiled) == 1 and a.config["train"]["compile"] is True
+    assert a.history[-1]["loss/total"] == b.history[-1]["loss/total"]  # same step, compiled or not
+    assert all(p.is_contiguous() for p in a.model.parameters())  # no channels-last on the CPU
