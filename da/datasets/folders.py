@@ -122,7 +122,22 @@ def _torchvision_datasets():
     return datasets
 
 
-class _PILImageFolder(Dataset):
+class _ImageSamples(Dataset):
+    """``samples`` of ``(path, label)`` read as RGB PIL images, with an optional ``transform``."""
+
+    samples: list
+    transform = None
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        path, target = self.samples[i]
+        x = _pil_rgb(path)
+        return (self.transform(x) if self.transform is not None else x), target
+
+
+class _PILImageFolder(_ImageSamples):
     """ImageFolder's attributes and items over PIL, for when torchvision cannot be imported."""
 
     def __init__(self, root, transform=None):
@@ -137,13 +152,6 @@ class _PILImageFolder(Dataset):
                                  for f in sorted(files) if _is_image(f)]
         self.targets = [t for _, t in self.samples]
 
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i):
-        path, target = self.samples[i]
-        x = _pil_rgb(path)
-        return (self.transform(x) if self.transform is not None else x), target
 
 
 def image_folder(root, transform=None, *, expected: str = "root/<class_name>/*.jpg"):
@@ -176,7 +184,7 @@ def image_folder(root, transform=None, *, expected: str = "root/<class_name>/*.j
     return datasets.ImageFolder(str(root), transform=transform)
 
 
-class ImageList(Dataset):
+class ImageList(_ImageSamples):
     """A lazy dataset over a TLlib list file: ``relative/path.jpg label`` per line.
 
     As in TLlib's ``ImageList``, the label is the last token of a line and the
@@ -245,13 +253,6 @@ class ImageList(Dataset):
                              "classes were given")
         self.classes = classes
 
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i):
-        path, target = self.samples[i]
-        x = _pil_rgb(path)
-        return (self.transform(x) if self.transform is not None else x), target
 
 
 def image_list(list_file, root=None, transform=None, *, classes=None) -> ImageList:
