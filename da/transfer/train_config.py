@@ -16,12 +16,29 @@ from da._names import LR_SCHEDULES, OPTIMIZERS, canonical
 from da._sinks import LOGGERS
 from da._schema import Bool, ConfigError, Custom, ListOf, Num, Str
 
-__all__ = ["TrainConfig", "MEMORISED_SOURCE_CE", "PRECISIONS", "LOGGERS", "yaml_section"]
+__all__ = ["TrainConfig", "MEMORISED_SOURCE_CE", "memorised_source_message", "adversarial_under_adam",
+           "PRECISIONS", "LOGGERS", "yaml_section"]
 
 #: Epoch-mean source cross-entropy below which an adversarial loss under Adam gets a
 #: warning: the source is memorised (digits->MNIST under Adam: 0.01-0.03, where DANN did
 #: not align; MNIST->digits: 0.12-0.15, where it did; docs/reproductions.md, section 2).
 MEMORISED_SOURCE_CE = 0.05
+
+
+def adversarial_under_adam(config, terms) -> bool:
+    """An adversarial loss (one with a discriminator) trained by Adam or AdamW on a labelled source."""
+    return config.optimizer in ("adam", "adamw") and config.source_weight > 0 and any(
+        hasattr(t.loss, "discriminator") for t in terms)
+
+
+def memorised_source_message(epoch: int, ce: float, optimizer: str) -> str:
+    """The warning of an adversarial loss under Adam/AdamW once the source CE is below :data:`MEMORISED_SOURCE_CE`."""
+    return (f"epoch {epoch}: the source cross-entropy is {ce:.3g} (< {MEMORISED_SOURCE_CE}) with an adversarial "
+            f"loss under optimizer={optimizer!r}: the source is memorised, the features get almost only the "
+            "reversed discriminator gradient, which Adam rescales to full-size steps; on digits->MNIST this "
+            "stopped DANN and CDAN from aligning, and optimizer='sgd' fixed it (see da.align.DANNLoss, Notes)")
+
+
 #: ``precision``: float32, bfloat16 autocast, float16 autocast with a gradient scaler.
 PRECISIONS = ("32", "bf16", "16")
 

@@ -52,7 +52,8 @@ from da.transfer.optim import Precision, accelerate, lr_factor, make_optimizer
 from da.transfer.run_records import RunRecords
 from da.transfer.selection import get_criterion
 from da.transfer.strategies import get_strategy
-from da.transfer.train_config import MEMORISED_SOURCE_CE, TrainConfig
+from da.transfer.train_config import (MEMORISED_SOURCE_CE, TrainConfig, adversarial_under_adam,
+                                      memorised_source_message)
 
 __all__ = ["TrainConfig", "FitResult", "TrainingDivergedError", "Trainer", "finetune", "make_split",
            "lr_factor", "MEMORISED_SOURCE_CE"]
@@ -288,15 +289,10 @@ class Trainer:
     def _end_epoch(self, run: _Run, rec: dict) -> None:
         """Append the epoch record, warn on a memorised source under Adam, write records."""
         run.history.append(rec)
-        if not run.warned_memorised and self._adversarial_under_adam(run.terms) \
+        if not run.warned_memorised and adversarial_under_adam(self.config, run.terms) \
                 and rec.get(R.loss_key("ce_source"), math.inf) < MEMORISED_SOURCE_CE:
             run.warned_memorised = True
-            msg = (f"epoch {rec['epoch']}: the source cross-entropy is {rec['loss/ce_source']:.3g} "
-                   f"(< {MEMORISED_SOURCE_CE}) with an adversarial loss under optimizer="
-                   f"{self.config.optimizer!r}: the source is memorised, the features get almost only the "
-                   "reversed discriminator gradient, which Adam rescales to full-size steps; on "
-                   "digits->MNIST this stopped DANN and CDAN from aligning, and optimizer='sgd' "
-                   "fixed it (see da.align.DANNLoss, Notes)")
+            msg = memorised_source_message(rec["epoch"], rec[R.loss_key("ce_source")], self.config.optimizer)
             warnings.warn(msg, stacklevel=5)
             log.warning(msg)
         if self.verbose:
@@ -389,12 +385,6 @@ class Trainer:
             if len(getattr(split, part)) < 1:
                 raise ValueError(f"selection={crit_name!r} needs {part} samples, but it is empty")
         return needs, recorded
-
-    def _adversarial_under_adam(self, terms) -> bool:
-        """An adversarial loss (one with a discriminator) trained by Adam or AdamW."""
-        c = self.config
-        return c.optimizer in ("adam", "adamw") and c.source_weight > 0 and any(
-            hasattr(t.loss, "discriminator") for t in terms)
 
     def _device(self):
         if self.config.device is not None:
