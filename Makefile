@@ -56,6 +56,8 @@ install-vision: $(VSTAMP)
 
 # DA_REQUIRE_VISION=1 turns a `vision` test that cannot import torchvision/timm into a failure.
 test-vision: $(VSTAMP)
-	cd / && $(abspath $(VPY)) -c "import da, sys; sys.exit(da.__file__ != '$(CURDIR)/da/__init__.py')" \
+	# the venv may hold an editable install of another clone: point it at this one (the subshell keeps
+	# the `cd /` that makes the check import the installed da, not ./da, away from the install)
+	(cd / && $(abspath $(VPY)) -c "import da, sys; sys.exit(da.__file__ != '$(CURDIR)/da/__init__.py')") \
 		|| $(VPY) -m pip install -q --no-deps --no-build-isolation -e .
 	DA_REQUIRE_VISION=1 $(VPY) -m pytest -m vision
