@@ -57,6 +57,12 @@ def _float_steps(v2, normalize):
     return steps
 
 
+def _imagenet(v2, s: int, *crop):
+    """Resize to 256·s/224, then ``crop`` (random crop and flip, or centre crop), float, ImageNet normalisation."""
+    return v2.Compose([v2.ToImage(), v2.Resize(round(256 * s / 224), antialias=True), *crop,
+                       *_float_steps(v2, (IMAGENET_MEAN, IMAGENET_STD))])
+
+
 def train_transform(augment="imagenet", image_size: int = 224):
     """The training transform of a preset (or ``augment`` itself when callable).
 
@@ -69,9 +75,7 @@ def train_transform(augment="imagenet", image_size: int = 224):
     s = _check(augment, image_size)
     v2 = _v2()
     if augment == "imagenet":
-        return v2.Compose([v2.ToImage(), v2.Resize(round(256 * s / 224), antialias=True),
-                           v2.RandomResizedCrop(s, antialias=True), v2.RandomHorizontalFlip(),
-                           *_float_steps(v2, (IMAGENET_MEAN, IMAGENET_STD))])
+        return _imagenet(v2, s, v2.RandomResizedCrop(s, antialias=True), v2.RandomHorizontalFlip())
     norm = ((0.5,), (0.5,)) if augment == "digits" else None
     return v2.Compose([v2.ToImage(), v2.Resize((s, s), antialias=True), *_float_steps(v2, norm)])
 
@@ -83,8 +87,7 @@ def eval_transform(augment="imagenet", image_size: int = 224):
     s = _check(augment, image_size)
     v2 = _v2()
     if augment == "imagenet":
-        return v2.Compose([v2.ToImage(), v2.Resize(round(256 * s / 224), antialias=True),
-                           v2.CenterCrop(s), *_float_steps(v2, (IMAGENET_MEAN, IMAGENET_STD))])
+        return _imagenet(v2, s, v2.CenterCrop(s))
     return train_transform(augment, s)
 
 
