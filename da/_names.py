@@ -23,9 +23,11 @@ LOSSES = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
 #: the :mod:`da.align` class behind each loss name.
 LOSS_CLASSES = {"mmd": "MMDLoss", "dann": "DANNLoss", "cdan": "CDANLoss", "jdot": "JDOTLoss",
                 "coral": "CORALLoss", "sinkhorn": "SinkhornLoss", "swd": "SlicedWassersteinLoss"}
-#: method presets of a config (``method: NAME``): no alignment, one loss each, JAN, or ``auto``
-#: (a label-free choice among candidates, :mod:`da.transfer.auto`).
-METHODS = ("source_only", "mmd", "jan", "coral", "dann", "cdan", "jdot", "sinkhorn", "swd", "auto")
+#: method presets of a config (``method: NAME``): no alignment, one loss each, JAN, ``auto``
+#: (a label-free choice among candidates, :mod:`da.transfer.auto`), or ``target_only``, the
+#: ORACLE upper bound trained on the target's labels (its runs are marked ``oracle: true``).
+METHODS = ("source_only", "mmd", "jan", "coral", "dann", "cdan", "jdot", "sinkhorn", "swd", "auto",
+           "target_only")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 #: learning-rate multipliers of the progress p (:data:`da.align.schedules.LR_SCHEDULES`).
 LR_SCHEDULES = ("constant", "ganin", "cosine")

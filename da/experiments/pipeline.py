@@ -229,6 +229,10 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
         train = dict(train_config(cfg["train"], cfg["seed"], stage="train"), loggers=["jsonl"])
         if cfg["method"] == "auto":
             fit = _auto(model, split, train, _strategy(cfg["transfer"]))
+        elif cfg["method"] == "target_only":  # ORACLE: trains on target labels; the result says oracle
+            from da.transfer import target_only
+
+            fit = target_only(model, split, config=train, hooks=hooks)
         else:
             fit = finetune(model, split, terms, strategy=_strategy(cfg["transfer"]), config=train, hooks=hooks,
                            verbose=True)

@@ -55,6 +55,8 @@ METHODS = {
     "swd": _preset("swd"),
     # a label-free choice among da.transfer.auto.AUTO_CANDIDATES, fine-tuned from the pretrained model
     "auto": [],
+    # ORACLE: trains on the target's training labels (da.transfer.target_only); marked oracle: true
+    "target_only": [],
 }
 
 #: synthetic domain kinds (``data.generator.domain``).
