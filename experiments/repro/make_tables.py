@@ -1,17 +1,88 @@
 """Markdown tables of the reproductions, read from their result records only (nothing is re-run).
 
-Usage: ``python experiments/repro/make_tables.py`` prints the tables pasted into
-``docs/reproductions.md``.
+Usage: ``python experiments/repro/make_tables.py [--collect RUNS]`` prints the tables pasted into
+``docs/reproductions.md``. ``--collect runs/mnist_digits`` first reads the run directories of
+``da sweep experiments/repro/mnist_digits.yaml`` (``result.json`` and the epoch records of
+``metrics.jsonl``) into the compact record ``results/mnist_digits/results.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: criteria every epoch of the MNIST <-> digits sweep scores (its ``train.record_criteria``)
+RECORDED = ("source_val", "iwcv", "dev", "entropy", "snd", "oracle")
+
+
+def _variant(method: str, optimizer: str) -> str:
+    """The table's name of a sweep point: the method, and the optimizer where it is the ablation's."""
+    if method == "source_only" and optimizer == "sgd":
+        return "source_only_sgd"
+    if method in ("dann", "cdan") and optimizer != "sgd":
+        return f"{method}_adam"
+    return {"jdot": "deepjdot"}.get(method, method)
+
+
+def _mnist_digits_row(result: dict, history: list) -> dict:
+    from da.transfer import select_from_history
+
+    cfg, m, train = result["config"], result["metrics"], result["config"]["train"]
+    last = history[-1]
+    return {"pair": cfg["data"]["pair"], "method": _variant(cfg["method"], train["optimizer"]),
+            "seed": cfg["seed"], "target_test_acc": m["target_test_acc"],
+            "target_test_macro_f1": m["target_test_f1"], "target_test_ece": m["target_test_ece"],
+            "target_val_acc": m["target_val_acc"], "source_val_acc": m["source_val_acc"],
+            "best_epoch": m["best_epoch"], "selection": result["selection"], "oracle": result["oracle"],
+            "losses": result["losses"], "optimizer": train["optimizer"], "lr": train["lr"],
+            "momentum": train["momentum"] if train["optimizer"] == "sgd" else None,
+            "disc_acc_last_epoch": next((v for k, v in last.items() if k.endswith("/disc_acc")), None),
+            "seconds": m["seconds"], "run_id": result["run_id"],
+            "torch_threads": result["runtime"]["torch_threads"],
+            # target test accuracy at the epoch each criterion would select (the "oracle" entry
+            # reads target validation labels), and the score it gives that epoch
+            "target_test_acc_by_criterion": {c: select_from_history(history, c)["target_test_acc"]
+                                             for c in RECORDED},
+            "score_by_criterion": {c: select_from_history(history, c)[f"selection/{c}"] for c in RECORDED},
+            "final_epoch_target_test_acc": last["target_test_acc"]}
+
+
+def collect_mnist_digits(root, out=RESULTS / "mnist_digits" / "results.json") -> dict:
+    """The compact record of the MNIST <-> digits sweep under ``root``, written to ``out``."""
+    from da._io import atomic_write_json
+    from da._runs import METRICS, find_run_dirs, read_jsonl, read_result
+
+    rows, cfg = [], None
+    for run_dir in find_run_dirs(root):
+        result = read_result(run_dir)
+        if result is None:
+            raise FileNotFoundError(None, None, f"{run_dir} has no completed result.json")
+        history = [r for r in read_jsonl(run_dir / METRICS) if r.get("stage") == "finetune"]
+        rows.append(_mnist_digits_row(result, history))
+        cfg = result["config"]
+    if not rows:
+        raise FileNotFoundError(None, None, f"no runs under {root}")
+    order = ["source_only", "source_only_sgd", "mmd", "dann", "cdan", "deepjdot", "coral", "target_only",
+             "dann_adam", "cdan_adam"]
+    rows.sort(key=lambda r: (r["pair"] != "mnist->digits", r["seed"], order.index(r["method"])))
+    record = {"experiment": "mnist_digits", "config": "experiments/repro/mnist_digits.yaml",
+              "epochs": cfg["train"]["epochs"], "seeds": len({r["seed"] for r in rows}),
+              "selection": cfg["train"]["selection"], "runs": rows, "summary": summarise(rows)}
+    atomic_write_json(out, record)
+    return record
+
+
+def summarise(rows) -> dict:
+    """pair -> variant -> mean, population std and count of the target test accuracy."""
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r["pair"], {}).setdefault(r["method"], []).append(r["target_test_acc"])
+    return {p: {m: {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": len(v)} for m, v in d.items()}
+            for p, d in out.items()}
 
 
 def _pm(values, digits=3) -> str:
@@ -41,8 +112,12 @@ def _optimizer_label(run) -> str:
     return f"Adam lr {run.get('lr', 1e-3):g}"
 
 
-def mnist_digits_table() -> str:
-    d = json.loads((RESULTS / "mnist_digits" / "results.json").read_text())
+def _mnist_digits_record(d=None) -> dict:
+    return d if d is not None else json.loads((RESULTS / "mnist_digits" / "results.json").read_text())
+
+
+def mnist_digits_table(d=None) -> str:
+    d = _mnist_digits_record(d)
     runs = d["runs"]
     pairs = list(dict.fromkeys(x["pair"] for x in runs))
     order = ["source_only", "source_only_sgd", "mmd", "dann", "cdan", "deepjdot", "coral", "target_only",
@@ -72,8 +147,8 @@ def mnist_digits_table() -> str:
             f"`{d['selection']}`.\n\n" + "\n".join(rows))
 
 
-def criteria_table() -> str:
-    d = json.loads((RESULTS / "mnist_digits" / "results.json").read_text())
+def criteria_table(d=None) -> str:
+    d = _mnist_digits_record(d)
     runs = [r for r in d["runs"] if "target_test_acc_by_criterion" in r and r["method"] != "target_only"]
     if not runs:
         raise FileNotFoundError(None, None, "mnist_digits results without per-criterion records")
@@ -111,14 +186,14 @@ def transfer_table() -> str:
             f"`{d['selection']}`; target test accuracy, mean ± std.\n\n" + "\n".join(rows))
 
 
-def optimizer_selection_table() -> str:
+def optimizer_selection_table(d=None) -> str:
     """Choosing the adversarial methods' optimizer (Adam or SGD) per run with a selection criterion.
 
     For each pair, seed and criterion, the DANN (CDAN) run under SGD and the one under Adam are
     compared by the score the criterion gives its own selected epoch; the chosen run's target
     test accuracy at that epoch is reported, with how often SGD was chosen.
     """
-    d = json.loads((RESULTS / "mnist_digits" / "results.json").read_text())
+    d = _mnist_digits_record(d)
     runs = [r for r in d["runs"] if "score_by_criterion" in r]
     if not runs:
         raise FileNotFoundError(None, None, "mnist_digits results without score_by_criterion")
@@ -158,7 +233,13 @@ def dann_optimizer_table() -> str:
             "diagnostics on the held-out test features of the selected model.\n\n" + table(d["runs"]))
 
 
-def main():
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--collect", type=Path, metavar="RUNS",
+                    help="first collect the MNIST <-> digits sweep's run directories under RUNS")
+    args = ap.parse_args(argv)
+    if args.collect is not None:
+        collect_mnist_digits(args.collect)
     for title, fn in (("DANN moons", moons_table), ("MNIST <-> digits", mnist_digits_table),
                       ("DANN under Adam and SGD", dann_optimizer_table),
                       ("Choosing the optimizer with a criterion", optimizer_selection_table),

