@@ -2,7 +2,7 @@
 with the diagnostics behind the explanation in docs/reproductions.md (section 2).
 
 For each pair, seed and optimizer, the script trains source-only and DANN (the MLP,
-discriminator and schedule of ``mnist_digits.py``: 128-256-1, Ganin schedule,
+discriminator and schedule of ``mnist_digits.yaml``: 128-256-1, Ganin schedule,
 λ_max 1 under SGD and 0.3 under Adam, as there; 20 epochs, ``source_val``
 selection), plus MMD under Adam as a non-adversarial reference, and records,
 besides target test accuracy:
@@ -41,8 +41,8 @@ from da.transfer import FeaturizerHead, finetune, mlp, source_only
 HERE = Path(__file__).resolve().parent
 D, K = 128, 10
 OPTIMIZERS = {"adam": {"optimizer": "adam", "lr": 1e-3}, "sgd": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.0}}
-LAMBDA = {"adam": 0.3, "sgd": 1.0}  # the setting of each optimizer in mnist_digits.py
-# (optimizer, method); MMD (x10, as in mnist_digits.py) is the non-adversarial reference under Adam
+LAMBDA = {"adam": 0.3, "sgd": 1.0}  # the setting of each optimizer in mnist_digits.yaml
+# (optimizer, method); MMD (x10, as in mnist_digits.yaml) is the non-adversarial reference under Adam
 RUNS = [("adam", "source_only"), ("adam", "dann"), ("sgd", "source_only"), ("sgd", "dann"), ("adam", "mmd")]
 
 

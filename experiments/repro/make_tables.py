@@ -152,7 +152,7 @@ def criteria_table(d=None) -> str:
     runs = [r for r in d["runs"] if "target_test_acc_by_criterion" in r and r["method"] != "target_only"]
     if not runs:
         raise FileNotFoundError(None, None, "mnist_digits results without per-criterion records")
-    crits = list(runs[0]["target_test_acc_by_criterion"])
+    crits = [c for c in RECORDED if c in runs[0]["target_test_acc_by_criterion"]]
     out = []
     for pair in dict.fromkeys(r["pair"] for r in runs):
         rows = [f"**{pair}**\n", "| method | " + " | ".join(
