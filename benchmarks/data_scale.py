@@ -52,6 +52,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -225,6 +226,7 @@ def run_da(root: Path, a) -> dict:
     path = Path(a.out) / f"da_{root.name}.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     runs = Path(a.out) / f"runs_{root.name}"
+    shutil.rmtree(runs, ignore_errors=True)  # one run in it, this one
     cmd = [sys.executable, "-m", "da.cli.main", "run", str(path), "-o", str(runs), "--force", "-q",
            "--threads-per-run", "1", "--jobs", "1"]
     _, mem = _measured(cmd, _env())

@@ -204,3 +204,54 @@ def test_da_run_killed_with_sigkill_mid_finetuning_resumes_bit_for_bit(tmp_path,
     assert result["resumed_after_epoch"] >= cut_at
     _same_run(tmp_path / "whole" / rid, tmp_path / "cut" / rid)
     assert not state.parent.exists() and len(collect_runs(tmp_path / "cut")) == 1
+
+
+def _ddp_worker(rank, store, cfg, root, kill_at):
+    """One rank of a 2-process (gloo) job running the config through the sweep machinery."""
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    if kill_at is not None:  # every rank stops at the same point, as when the job is killed
+        original = P._Bar.hook
+
+        def hook(self, model, epoch):
+            if epoch == kill_at and self.desc != "pretrain":
+                raise Killed
+            return original(self, model, epoch)
+
+        init = P._Bar.__init__
+
+        def bar(self, enabled, total, desc):
+            init(self, enabled, total, desc)
+            self.desc = desc
+
+        P._Bar.__init__, P._Bar.hook = bar, hook
+    st = execute_run(cfg, root)
+    assert st["status"] == "completed", st
+    dist.destroy_process_group()
+
+
+def test_a_distributed_run_resumes_on_every_rank_in_step(tmp_path, tiny):
+    """2 processes: rank 0 keeps the state in its run directory, rank 1 reads it from there; the job
+    continues after the saved epoch on both ranks and ends as the uninterrupted 2-process job."""
+    import torch.multiprocessing as mp
+
+    (cfg,) = expand_sweep(_config(tiny, epochs=5))
+    rid = config_hash(cfg)
+
+    def spawn(root, kill_at):
+        store = tmp_path / f"store-{len(list(tmp_path.iterdir()))}"
+        mp.start_processes(_ddp_worker, args=(str(store), cfg, str(root), kill_at), nprocs=2,
+                           start_method="fork")
+
+    spawn(tmp_path / "whole", None)
+    with pytest.raises(mp.ProcessExitedException):  # Killed is no Exception: the ranks exit with 1
+        spawn(tmp_path / "cut", 3)
+    assert R.run_state(tmp_path / "cut" / rid) == "partial"
+    assert resume_point(tmp_path / "cut" / rid / R.RESUME_DIR)["epoch"] == 2
+    spawn(tmp_path / "cut", None)
+    result = R.read_result(tmp_path / "cut" / rid)
+    assert result["resumed_after_epoch"] == 2 and result["runtime"]["distributed"]["world_size"] == 2
+    _same_run(tmp_path / "whole" / rid, tmp_path / "cut" / rid)
+    assert not (tmp_path / "cut" / rid / R.RESUME_DIR).exists()
