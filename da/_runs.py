@@ -33,7 +33,8 @@ in: the directory's name is its ``run_id`` (an output root) or the base name
 of its recorded ``run_dir`` (a directory chosen by the user). A copied or
 renamed directory therefore reads as *partial*, and a sweep re-runs it. A
 directory without a valid ``result.json`` or ``failed.json`` is partial: what
-is in it came from a killed run, and the next attempt wipes it.
+is in it came from a killed run, and the next attempt wipes it, all but its
+``resume/`` (:data:`RESUME_DIR`) when the run resumes.
 
 Old records read back: status ``"ok"`` (trainer runs before the format was
 shared) is read as ``"completed"``, with its per-split metrics flattened;

@@ -312,6 +312,8 @@ def _finetune(model, split, cfg: dict, progress: bool, resume_dir):
                            verbose=True, resume_dir=resume_dir)
     finally:
         bar.close()
+    if resumed is not None and resumed["run_id"] != fit.run_id:  # another configuration's: not read
+        resumed = None
     return fit, resumed
 
 
