@@ -41,8 +41,9 @@ venv: ``make install-vision``)::
         [--steps 20] [--epochs 4] [--batch 64] [--workers 2] [--image-size 32] [--model lenet]
         [--sections train,loaders]
 
-Pass: ``da``/``plain`` steady images/s >= 0.9 (median over rounds) at both sizes; the peak
-RSS of ``da``'s process tree 10k/1k <= 1.25.
+Pass (the exit status; section ``train``): ``da``/``plain`` steady images/s >= 0.9 (median
+over rounds of the per-round ratios) at both sizes, and the peak RSS of ``da``'s process tree
+10k/1k <= 1.25. The ``loaders`` section prints the same checks for information.
 """
 
 from __future__ import annotations
@@ -363,7 +364,8 @@ def report(section: str, runs: dict, a) -> bool:
     """Print the section's table (markdown); True when its checks pass."""
     kinds = [k for k, _ in _SECTIONS[section]]
     base, ours = kinds
-    cols = ["images_per_s", "end_to_end_images_per_s", "tree_rss_mb", "tree_pss_mb", "max_process_rss_mb"]
+    cols = ["images_per_s", "end_to_end_images_per_s", "tree_rss_mb", "tree_pss_mb", "max_process_rss_mb",
+            "max_processes"]
     cols = [c for c in cols if c in runs[min(runs)][ours][0]]
     print(f"\n### {section}: {a.model} at {a.image_size}x{a.image_size} ({a.augment} preset), batch {a.batch}, "
           f"{a.workers} workers, {a.epochs} epochs x {a.steps} steps, medians of {a.rounds} interleaved rounds\n")
@@ -422,12 +424,13 @@ def main(argv=None) -> int:
         roots[n] = write_domains(Path(a.out), n)
         print(f"# {n} images per domain under {roots[n]} ({time.perf_counter() - t:.1f} s)", file=sys.stderr)
     print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
-    ok = True
-    for section in a.sections.split(","):
-        ok &= report(section, measure(section, roots, a), a)
+    verdicts = {section: report(section, measure(section, roots, a), a) for section in a.sections.split(",")}
     print(f"\nload average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    for section, ok in verdicts.items():
+        print(f"{section}: {'PASS' if ok else 'FAIL'}"
+              + (" (the issue's check: da run against the plain loop)" if section == "train" else
+                 " (the data path alone; informational)"))
+    return 0 if verdicts.get("train", True) else 1
 
 
 if __name__ == "__main__":
