@@ -16,6 +16,9 @@ Layout of a run directory::
       report_after.json           diagnostics after fine-tuning
       model.pt | best.pt          fine-tuned weights; last_good.pt: the last finite state
       figures/                    plots, drawn from the records by the CLI
+      resume/resume.pt            a pipeline run's fine-tuning state while it is unfinished
+                                  (train.resume): kept when a killed attempt is rerun,
+                                  removed just before result.json
       tensorboard/, mlruns/       optional logging sinks (da._sinks)
       result.json                 written LAST, atomically: the run is complete iff it parses
       failed.json                 instead of result.json when the run raised
@@ -30,7 +33,8 @@ in: the directory's name is its ``run_id`` (an output root) or the base name
 of its recorded ``run_dir`` (a directory chosen by the user). A copied or
 renamed directory therefore reads as *partial*, and a sweep re-runs it. A
 directory without a valid ``result.json`` or ``failed.json`` is partial: what
-is in it came from a killed run, and the next attempt wipes it.
+is in it came from a killed run, and the next attempt wipes it, all but its
+``resume/`` (:data:`RESUME_DIR`) when the run resumes.
 
 Old records read back: status ``"ok"`` (trainer runs before the format was
 shared) is read as ``"completed"``, with its per-split metrics flattened;
@@ -55,7 +59,7 @@ __all__ = [
     # file names
     "RESULT", "FAILED", "CONFIG", "CONFIG_JSON", "METRICS", "STEPS", "LOG", "CHECKPOINT",
     "BEST_CHECKPOINT", "LAST_GOOD_CHECKPOINT", "REPORT_BEFORE", "REPORT_AFTER", "FIGURES_DIR",
-    "TENSORBOARD_DIR", "MLFLOW_DIR", "CACHE_DIR", "LOCK_DIR", "SWEEP_DIR",
+    "TENSORBOARD_DIR", "MLFLOW_DIR", "RESUME_DIR", "CACHE_DIR", "LOCK_DIR", "SWEEP_DIR",
     # statuses and stages
     "COMPLETED", "FAILED_STATUS", "STATES", "STAGES",
     # record keys
@@ -85,6 +89,9 @@ REPORT_AFTER = "report_after.json"
 FIGURES_DIR = "figures"
 TENSORBOARD_DIR = "tensorboard"
 MLFLOW_DIR = "mlruns"
+#: a pipeline run's resume state (``resume.pt`` of :mod:`da.transfer.run_records`), inside its run
+#: directory so that it goes wherever the run goes; not a run's records (no config, no result)
+RESUME_DIR = "resume"
 CACHE_DIR = "_cache"
 LOCK_DIR = "_locks"
 SWEEP_DIR = "_sweeps"
@@ -383,17 +390,34 @@ def write_jsonl(path, records) -> Path:
 
 # --- run directories under an output root ------------------------------------------------
 
-def reset_run_dir(run_dir) -> Path:
-    """Empty ``run_dir`` (what a killed or failed attempt left) and recreate it."""
+def reset_run_dir(run_dir, keep=()) -> Path:
+    """Empty ``run_dir`` (what a killed or failed attempt left) and recreate it.
+
+    Parameters
+    ----------
+    run_dir : path
+    keep : sequence of str
+        Entries of the old directory moved, whole, into the new one (the
+        :data:`RESUME_DIR` of a run that resumes). An attempt killed while
+        resetting leaves them in the renamed-away directory; the next reset
+        takes them back from there.
+    """
     run_dir = Path(run_dir)
-    for stale in run_dir.parent.glob(f".{run_dir.name}.trash.*"):  # left by an attempt killed while deleting
-        shutil.rmtree(stale, ignore_errors=True)
+    keep = tuple(keep)
+    stale = sorted(run_dir.parent.glob(f".{run_dir.name}.trash.*"))  # left by an attempt killed while deleting
     if run_dir.exists():
         # rename first, so a reader never sees a half-deleted directory under the run id
         trash = run_dir.with_name(f".{run_dir.name}.trash.{os.getpid()}")
+        if trash.exists():  # this pid's own leftover: it holds nothing newer than run_dir
+            shutil.rmtree(trash, ignore_errors=True)
         os.replace(run_dir, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        stale = [trash] + [s for s in stale if s != trash]
     run_dir.mkdir(parents=True, exist_ok=True)
+    for old in stale:  # the current directory first, then the leftovers of killed resets
+        for name in keep:
+            if (old / name).exists() and not (run_dir / name).exists():
+                os.replace(old / name, run_dir / name)
+        shutil.rmtree(old, ignore_errors=True)
     return run_dir
 
 

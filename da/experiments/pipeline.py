@@ -20,6 +20,7 @@ import inspect
 import logging
 import os
 import platform
+import shutil
 import threading
 import time
 import traceback
@@ -132,7 +133,8 @@ def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, ba
     return info
 
 
-def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_dir=None) -> dict:
+def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_dir=None, resume: bool = True,
+                   resume_dir=None) -> dict:
     """Run one resolved (or raw, sweep-free) config; returns the ``result.json`` record.
 
     Parameters
@@ -147,6 +149,17 @@ def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_
         Show tqdm bars over the epochs.
     cache_dir : path, optional
         Pretraining cache (default ``out_dir/_cache``).
+    resume : bool
+        With ``train.resume``, keep the fine-tuning state that a killed attempt
+        left in the run directory's ``resume/`` and continue after its last
+        epoch (the result is the uninterrupted run's, bit for bit on the same
+        device and thread count). False (``--force``), or a run that had
+        completed, fine-tunes from the first epoch. The state is rewritten
+        atomically after every epoch and removed just before ``result.json``.
+        ``method: auto`` and ``target_only`` fine-tune from the start.
+    resume_dir : path, optional
+        Where that state lives (default ``<run_dir>/resume``); the ranks > 0 of
+        a distributed job, which write a scratch run directory, read rank 0's.
 
     Returns
     -------
@@ -166,13 +179,15 @@ def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_
     run_dir = root / rid
     prev = R.read_failure(run_dir)
     attempts = (prev or {}).get("attempts", 0) + 1
-    R.reset_run_dir(run_dir)
+    resume = bool(resume and cfg["train"]["resume"] and R.run_state(run_dir) != R.COMPLETED)
+    R.reset_run_dir(run_dir, keep=(R.RESUME_DIR,) if resume and resume_dir is None else ())
+    resume_dir = (Path(resume_dir) if resume_dir is not None else run_dir / R.RESUME_DIR) if resume else None
     atomic_write_text(run_dir / R.CONFIG, dump_config(cfg))
     t_start = time.time()
     with _run_logging(run_dir / R.LOG):
         log.info("run %s (%s, method=%s) in %s", rid, cfg["name"], cfg["method"], run_dir)
         try:
-            result = _run(cfg, rid, run_dir, cache, progress, t_start, attempts)
+            result = _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir)
         except Exception as exc:
             log.error("run %s failed: %s: %s", rid, type(exc).__name__, exc)
             R.write_failure(run_dir, rid, exc, traceback.format_exc(), attempts=attempts,
@@ -181,13 +196,11 @@ def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_
     return result
 
 
-def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
+def _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir) -> dict:
     import torch
 
-    from da.transfer import finetune, save_checkpoint
-    from da.transfer.inputs import example_rows
+    from da.transfer import save_checkpoint
     from da.transfer.distributed import context as dist_context
-    from da.transfer.models import feature_dim
 
     metrics_path = run_dir / R.METRICS
     timing: dict = {}
@@ -217,28 +230,9 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     timing["diagnostics_before_seconds"] = time.perf_counter() - t
 
     # (3) fine-tune, diagnosing the features every k epochs
-    in_features = feature_dim(model.featurizer, example_rows(split.source_train.X, "cpu"))
-    terms = build_losses(cfg["align"], cfg["lambda"], in_features, split.n_classes, cfg["seed"])
-    bar = _Bar(progress, cfg["train"]["epochs"], f"{cfg['method']}")
-    hooks = [(1, bar.hook)]
-    if diag["every"] and diag["gaps"]:
-        hooks.append((1, gap_tracker((split, cfg))))
     t = time.perf_counter()
-    try:
-        # the run directory's records are the pipeline's own (below); other sinks replay them
-        train = dict(train_config(cfg["train"], cfg["seed"], stage="train"), loggers=["jsonl"])
-        if cfg["method"] == "auto":
-            fit = _auto(model, split, train, _strategy(cfg["transfer"]))
-        elif cfg["method"] == "target_only":  # ORACLE: trains on target labels; the result says oracle
-            from da.transfer import target_only
-
-            fit = target_only(model, split, config=train, hooks=hooks)
-        else:
-            fit = finetune(model, split, terms, strategy=_strategy(cfg["transfer"]), config=train, hooks=hooks,
-                           verbose=True)
-    finally:
-        bar.close()
-    timing["finetune_seconds"] = time.perf_counter() - t
+    fit, resumed = _finetune(model, split, cfg, progress, resume_dir)
+    timing["finetune_seconds"] = time.perf_counter() - t  # of this attempt: after `resumed_after_epoch`
     for rec in fit.history:
         R.append_jsonl(metrics_path, {"stage": "finetune", **rec})
     if cfg["train"]["log_every"]:
@@ -266,6 +260,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
         "config": cfg, "metrics": metrics, "run_dir": str(run_dir),
         "pair": pair.name, "selection": fit.selection, "oracle": bool(fit.oracle),
         "pretrain_key": pre["pretrain_key"], "timing": timing, "attempts": attempts,
+        "resumed_after_epoch": None if resumed is None else resumed["epoch"],
         # every loss's constructor arguments, including those make_alignment sized to the features
         "losses": fit.config["losses"],
         **({"auto": fit.config["auto"]} if "auto" in fit.config else {}),
@@ -282,7 +277,44 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts) -> dict:
     for h in logging.getLogger("da").handlers:  # nothing may land in the run directory after result.json
         h.flush()
     dist_context().barrier()  # distributed: no result.json unless every rank got here
+    if resume_dir is not None and dist_context().is_writer:  # done: nothing to resume; rank 0's to remove
+        shutil.rmtree(resume_dir, ignore_errors=True)
     return R.write_result(run_dir, result)
+
+
+def _finetune(model, split, cfg: dict, progress: bool, resume_dir):
+    """The fine-tuning stage: ``(FitResult, resume_point or None)``; it continues after the last
+    epoch of a killed attempt whose state is in ``resume_dir``."""
+    from da.transfer import finetune
+    from da.transfer.inputs import example_rows
+    from da.transfer.models import feature_dim
+    from da.transfer.run_records import resume_point
+
+    in_features = feature_dim(model.featurizer, example_rows(split.source_train.X, "cpu"))
+    terms = build_losses(cfg["align"], cfg["lambda"], in_features, split.n_classes, cfg["seed"])
+    bar = _Bar(progress, cfg["train"]["epochs"], f"{cfg['method']}")
+    hooks = [(1, bar.hook)]
+    if cfg["diagnostics"]["every"] and cfg["diagnostics"]["gaps"]:
+        hooks.append((1, gap_tracker((split, cfg))))
+    resumed = None
+    try:
+        # the run directory's records are the pipeline's own (below); other sinks replay them
+        train = dict(train_config(cfg["train"], cfg["seed"], stage="train"), loggers=["jsonl"])
+        if cfg["method"] == "auto":
+            fit = _auto(model, split, train, _strategy(cfg["transfer"]))
+        elif cfg["method"] == "target_only":  # ORACLE: trains on target labels; the result says oracle
+            from da.transfer import target_only
+
+            fit = target_only(model, split, config=train, hooks=hooks)
+        else:
+            resumed = resume_point(resume_dir) if resume_dir is not None else None
+            fit = finetune(model, split, terms, strategy=_strategy(cfg["transfer"]), config=train, hooks=hooks,
+                           verbose=True, resume_dir=resume_dir)
+    finally:
+        bar.close()
+    if resumed is not None and resumed["run_id"] != fit.run_id:  # another configuration's: not read
+        resumed = None
+    return fit, resumed
 
 
 def _replay_to_sinks(fit, cfg: dict, run_dir: Path, rid: str) -> None:

@@ -104,9 +104,9 @@ def execute_run(cfg: dict, out_dir=None, *, retry_failed: bool = False, force: b
             return {**base, "status": "skipped_failed",
                     "error": f"{fail.get('error_type', 'Error')}: {fail.get('error', '')}"}
         if nproc_per_node and nproc_per_node > 1 and not ctx.enabled:
-            return {**base, **_torchrun(cfg, root, rd, int(nproc_per_node), threads)}
+            return {**base, **_torchrun(cfg, root, rd, int(nproc_per_node), threads, resume=not force)}
         try:
-            result = _run_on_this_rank(cfg, root, progress, ctx)
+            result = _run_on_this_rank(cfg, root, progress, ctx, resume=not force)
         except Exception as exc:  # recorded in failed.json by run_experiment; the sweep goes on
             if ctx.enabled:  # ...but not a distributed job: the other ranks would wait forever
                 raise
@@ -114,23 +114,26 @@ def execute_run(cfg: dict, out_dir=None, *, retry_failed: bool = False, force: b
         return {**base, "status": "completed", "result": result}
 
 
-def _run_on_this_rank(cfg: dict, root: Path, progress: bool, ctx) -> dict:
-    """:func:`run_experiment` here; on a rank > 0 into a scratch directory, sharing the cache."""
+def _run_on_this_rank(cfg: dict, root: Path, progress: bool, ctx, resume: bool = True) -> dict:
+    """:func:`run_experiment` here; on a rank > 0 into a scratch directory, sharing the cache and
+    reading rank 0's resume state."""
     from da.experiments.pipeline import run_experiment
 
+    rid = config_hash(cfg)
     if ctx.is_writer:
         try:
-            return run_experiment(cfg, root, progress=progress)
+            return run_experiment(cfg, root, progress=progress, resume=resume)
         except Exception as exc:
             if ctx.enabled and _peer_failed(exc):  # not this run's error: another rank died; stays partial
-                (root / config_hash(cfg) / R.FAILED).unlink(missing_ok=True)
+                (root / rid / R.FAILED).unlink(missing_ok=True)
             raise
     cfg = copy.deepcopy(cfg)
     cfg["figures"] = False
     for stage in ("before", "after"):  # reports are rank 0's; training does not read them
         cfg.get("diagnostics", {})[stage] = False
     with tempfile.TemporaryDirectory(prefix=f"da-rank{ctx.rank}-") as scratch:
-        return run_experiment(cfg, scratch, progress=False, cache_dir=root / R.CACHE_DIR)
+        return run_experiment(cfg, scratch, progress=False, cache_dir=root / R.CACHE_DIR, resume=resume,
+                              resume_dir=root / rid / R.RESUME_DIR)
 
 
 def _peer_failed(exc: BaseException) -> bool:
@@ -141,7 +144,7 @@ def _peer_failed(exc: BaseException) -> bool:
         "gloo" in str(exc).lower() or "nccl" in str(exc).lower()))
 
 
-def _torchrun(cfg: dict, root: Path, rd: Path, nproc: int, threads) -> dict:
+def _torchrun(cfg: dict, root: Path, rd: Path, nproc: int, threads, resume: bool = True) -> dict:
     """Run one config as a ``torchrun --standalone`` job of ``nproc`` processes; the outcome."""
     from collections import deque
 
@@ -149,7 +152,7 @@ def _torchrun(cfg: dict, root: Path, rd: Path, nproc: int, threads) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", dir=root, delete=False) as fh:
         json.dump(cfg, fh)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "--no-python", sys.executable, "-c", _RANK_MAIN, fh.name, str(root)]
+           "--no-python", sys.executable, "-c", _RANK_MAIN, fh.name, str(root), "resume" if resume else "fresh"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads or os.environ.get("OMP_NUM_THREADS", 1))}
     tail: deque = deque(maxlen=30)
     try:
@@ -167,13 +170,14 @@ def _torchrun(cfg: dict, root: Path, rd: Path, nproc: int, threads) -> dict:
     return {"status": "crashed", "error": f"torchrun exited {proc.returncode}: " + "".join(tail)[-2000:]}
 
 
-#: what each rank of a :func:`_torchrun` job runs (``python -c _RANK_MAIN CONFIG.json ROOT``)
+#: what each rank of a :func:`_torchrun` job runs (``python -c _RANK_MAIN CONFIG.json ROOT resume|fresh``)
 _RANK_MAIN = ("import sys; from da.experiments.sweep import _distributed_main; "
               "sys.exit(_distributed_main(sys.argv[1:]))")
 
 
 def _distributed_main(argv) -> int:
-    """One rank of a :func:`_torchrun` job: run ``CONFIG.json`` into the output root ``ROOT``."""
+    """One rank of a :func:`_torchrun` job: run ``CONFIG.json`` into the output root ``ROOT``, continuing a
+    killed attempt's fine-tuning (``resume``) or not (``fresh``: ``--force``)."""
     import torch.distributed as dist
 
     from da.transfer.distributed import init_from_env
@@ -181,7 +185,7 @@ def _distributed_main(argv) -> int:
     ctx = init_from_env()
     with open(argv[0]) as fh:
         cfg = json.load(fh)
-    _run_on_this_rank(cfg, Path(argv[1]), False, ctx)
+    _run_on_this_rank(cfg, Path(argv[1]), False, ctx, resume=argv[2:3] != ["fresh"])
     if dist.is_initialized():
         dist.destroy_process_group()
     return 0

@@ -11,6 +11,10 @@ Without ``run_dir`` nothing is written. The sinks of ``TrainConfig.loggers``
 (TensorBoard, MLflow: :mod:`da._sinks`) receive the same records; ``jsonl`` are the
 run directory's own records. In a distributed run only rank 0
 writes (``writer=True``); every rank reads ``resume.pt``.
+
+``resume_dir`` puts ``resume.pt`` elsewhere; with ``resume_dir`` and no ``run_dir``
+only ``resume.pt`` is written (the :mod:`da.experiments` pipeline keeps it in its
+run directory's :data:`da._runs.RESUME_DIR` and writes the other records itself).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from da import _runs as R
 from da._io import atomic_torch_save, torch_load
 from da.transfer.checkpoint import save_checkpoint
 
-__all__ = ["RunRecords", "trainer_run_id", "RESUME"]
+__all__ = ["RunRecords", "trainer_run_id", "resume_point", "RESUME"]
 
 log = logging.getLogger("da.transfer")
 #: the resume state of a run directory, rewritten at the end of every epoch.
@@ -66,6 +70,20 @@ def _load_resume_state(run, state: dict) -> None:
     run.last_good = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
 
 
+def resume_point(resume_dir) -> dict | None:
+    """``{"run_id", "epoch", "step"}`` of the resume state in ``resume_dir``, or None when there is
+    none or it cannot be read (the loop then trains from the first epoch). Tensors are memory-mapped,
+    not read."""
+    path = Path(resume_dir) / RESUME
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return {"run_id": state["run_id"], "epoch": int(state["epoch"]), "step": int(state["step"])}
+    except Exception:  # torn or foreign: what RunRecords.resume would not trust either
+        return None
+
+
 def trainer_run_id(resolved: dict) -> str:
     """The run id of a trainer's resolved configuration (:func:`da._runs.run_id`)."""
     return R.run_id(resolved)
@@ -74,8 +92,9 @@ def trainer_run_id(resolved: dict) -> str:
 class RunRecords:
     """The records of one run: the run directory (optional) and the logging sinks."""
 
-    def __init__(self, run_dir, config: dict, loggers=("jsonl",), *, writer: bool = True):
+    def __init__(self, run_dir, config: dict, loggers=("jsonl",), *, writer: bool = True, resume_dir=None):
         self.dir = Path(run_dir) if run_dir is not None else None
+        self.resume_dir = Path(resume_dir) if resume_dir is not None else self.dir
         self.config = config
         self.run_id = trainer_run_id(config)
         self.last_good = None
@@ -99,17 +118,21 @@ class RunRecords:
             self.sinks.log_step(rec, int(rec["step"]))
         self._n_steps_logged = len(run.step_log)
         self.sinks.log_epoch(record, int(record["step"]))
-        if self.dir is None or not self.writer:
+        if not self.writer:
             return
-        self.last_good = save_checkpoint(self.dir / R.LAST_GOOD_CHECKPOINT, run.model, self.config,
-                                         {"epoch": record["epoch"], "step": record["step"]})
-        R.write_jsonl(self.dir / R.METRICS, run.history)
-        R.write_jsonl(self.dir / R.STEPS, run.step_log)
-        atomic_torch_save(_resume_state(run, self.run_id, record["epoch"]), self.dir / RESUME)
+        if self.dir is not None:
+            self.last_good = save_checkpoint(self.dir / R.LAST_GOOD_CHECKPOINT, run.model, self.config,
+                                             {"epoch": record["epoch"], "step": record["step"]})
+            R.write_jsonl(self.dir / R.METRICS, run.history)
+            R.write_jsonl(self.dir / R.STEPS, run.step_log)
+        if self.resume_dir is not None:  # last: a resume point never runs ahead of the records
+            self.resume_dir.mkdir(parents=True, exist_ok=True)
+            atomic_torch_save(_resume_state(run, self.run_id, record["epoch"]), self.resume_dir / RESUME)
 
     def resume(self, run) -> int:
-        """Load ``resume.pt`` of the same run into ``run``; returns the first epoch still to train (0 if none)."""
-        path = None if self.dir is None else self.dir / RESUME
+        """Load ``resume.pt`` of the same run into ``run``; returns the first epoch still to train (0 if none;
+        ``epochs`` when the run had stopped early)."""
+        path = None if self.resume_dir is None else self.resume_dir / RESUME
         if path is None or not path.exists():
             return 0
         try:
@@ -121,10 +144,14 @@ class RunRecords:
             log.warning("%s belongs to another configuration; training from the first epoch", path)
             return 0
         _load_resume_state(run, state)
-        good = self.dir / R.LAST_GOOD_CHECKPOINT
-        self.last_good = good if good.exists() else None
+        good = None if self.dir is None else self.dir / R.LAST_GOOD_CHECKPOINT
+        self.last_good = good if good is not None and good.exists() else None
         self._n_steps_logged = len(run.step_log)
         log.info("resuming run %s after epoch %d (step %d)", self.run_id, state["epoch"], run.step)
+        train = self.config.get("train", {})
+        if train.get("patience") is not None and run.bad_evals >= train["patience"]:
+            run.stopped_early = True  # killed after its early stop: nothing is left to train
+            return int(train["epochs"])
         return int(state["epoch"]) + 1
 
     def finish(self, model, result: dict, steps: list, *, write_checkpoint: bool = True) -> None:

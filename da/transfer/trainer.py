@@ -138,7 +138,7 @@ class Trainer:
     """
 
     def __init__(self, config=None, losses=None, strategy=None, hooks: Sequence = (), run_dir=None,
-                 verbose: bool = False, oracle: bool = False, tags: dict | None = None):
+                 verbose: bool = False, oracle: bool = False, tags: dict | None = None, resume_dir=None):
         self.oracle = bool(oracle)
         self.tags = dict(tags or {})
         self.config = TrainConfig.from_kwargs(config)
@@ -150,6 +150,7 @@ class Trainer:
                 raise ValueError("hooks must be (k, fn) pairs with fn(model, epoch) -> dict")
             check_positive_int(h[0], "hook period k")
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.resume_dir = resume_dir  # where resume.pt lives (default run_dir): RunRecords
         self.verbose = verbose
 
     # -- the loop --------------------------------------------------------
@@ -362,7 +363,7 @@ class Trainer:
         resolved = self._resolved_config(split, terms, horizon, steps_per_epoch, crit_name, is_oracle, d, device)
         if ctx.enabled:
             resolved["distributed"] = ctx.describe()
-        records = RunRecords(self.run_dir, resolved, c.loggers, writer=ctx.is_writer)
+        records = RunRecords(self.run_dir, resolved, c.loggers, writer=ctx.is_writer, resume_dir=self.resume_dir)
         eval_rng = np.random.default_rng(torch_seed(c.seed) % (2**32))
         eval_split = replace(split, source_train=subsample_part(split.source_train, c.max_eval_samples, eval_rng),
                              target_train=subsample_part(split.target_train, c.max_eval_samples, eval_rng))
@@ -401,7 +402,7 @@ class Trainer:
 
 
 def finetune(model, data, losses=None, *, strategy=None, config=None, hooks: Sequence = (), run_dir=None,
-             verbose: bool = False, **overrides) -> FitResult:
+             verbose: bool = False, resume_dir=None, **overrides) -> FitResult:
     """Fine-tune ``model`` on ``data`` with CE + Σ λ_i(p) L_i: the one training loop.
 
     Parameters
@@ -422,6 +423,8 @@ def finetune(model, data, losses=None, *, strategy=None, config=None, hooks: Seq
         ``fn(model, epoch) -> dict`` merged into the epoch record every ``k`` epochs.
     run_dir : path, optional
         Where to write records and checkpoints (a run directory that ``da collect`` reads).
+    resume_dir : path, optional
+        Where ``resume.pt`` lives (default ``run_dir``); alone, nothing else is written.
     **overrides
         TrainConfig fields, e.g. ``epochs=10, selection="dev"``.
 
@@ -446,4 +449,4 @@ def finetune(model, data, losses=None, *, strategy=None, config=None, hooks: Seq
     ('source_val', 2)
     """
     cfg = TrainConfig.from_kwargs(config, **overrides)
-    return Trainer(cfg, losses, strategy, hooks, run_dir, verbose).fit(model, data)
+    return Trainer(cfg, losses, strategy, hooks, run_dir, verbose, resume_dir=resume_dir).fit(model, data)

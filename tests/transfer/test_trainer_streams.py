@@ -105,3 +105,23 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_matches_the_uninterrupted_
     other = finetune(model(), split, [(DANNLoss(8, hidden=(8,), seed=0), 1.0)], run_dir=tmp_path / "b",
                      **dict(kw, epochs=3))
     assert len(other.history) == 3 and other.history[0]["epoch"] == 0
+
+
+def test_resume_dir_alone_keeps_only_the_resume_state_and_an_early_stop_stays_stopped(tmp_path):
+    """``resume_dir`` without ``run_dir`` writes resume.pt and nothing else; a run rerun after it
+    stopped early (patience) trains no further epoch (reference: the uninterrupted run)."""
+    rng = np.random.default_rng(2)
+    Xs = rng.normal(size=(80, 4)).astype("float32")
+    ys = (Xs[:, 0] > 0).astype(int)
+    Xt = (rng.normal(size=(60, 4)) + 0.3).astype("float32")
+    split = make_split(Xs, ys, Xt, seed=0)
+    kw = dict(epochs=30, batch_size=16, device="cpu", seed=0, patience=1, lr=1e-2)
+    full = finetune(mlp(4, (8,), 2, seed=0), split, [(MMDLoss(), 1.0)], **kw)
+    assert full.stopped_early and len(full.history) < 30
+    first = finetune(mlp(4, (8,), 2, seed=0), split, [(MMDLoss(), 1.0)], resume_dir=tmp_path / "r", **kw)
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["resume.pt"]
+    again = finetune(mlp(4, (8,), 2, seed=0), split, [(MMDLoss(), 1.0)], resume_dir=tmp_path / "r", **kw)
+    for res in (first, again):
+        assert res.stopped_early and res.history == full.history and res.best_epoch == full.best_epoch
+        assert all(torch.equal(a, b) for a, b in zip(full.model.parameters(), res.model.parameters()))
+    assert again.n_steps == full.n_steps
