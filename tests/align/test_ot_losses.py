@@ -170,3 +170,36 @@ def test_sinkhorn_auto_falls_back_to_sinkhorn_log(kw):
     a = SinkhornLoss(reg=0.3, method="auto", **kw)(torch.tensor(x), torch.tensor(y))
     b = SinkhornLoss(reg=0.3, **kw)(torch.tensor(x), torch.tensor(y))
     assert float(a) == float(b)
+
+
+def test_stable_row_order_matches_torch_stable_sort_with_ties_signed_zeros_and_extremes():
+    """The float32 keyed sort of SlicedWassersteinLoss gives torch.sort(stable=True)'s order."""
+    from da.align.ot_losses import _stable_row_order
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(-3, 4, size=(40, 130)).astype(np.float32) * np.float32(0.5)  # many ties
+    x[x == 0] = -0.0  # -0.0 and +0.0 compare equal: index order between them
+    x[::7, 0] = 0.0
+    x[1, :4] = [np.finfo(np.float32).max, -np.finfo(np.float32).max, np.finfo(np.float32).tiny, -1e-45]
+    cont = rng.normal(size=(5, 200)).astype(np.float32)
+    for arr in (x, cont):
+        expected = torch.from_numpy(arr).sort(dim=1, stable=True).indices.numpy()
+        np.testing.assert_array_equal(_stable_row_order(arr), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sliced_wasserstein_equal_sizes_bit_identical_to_the_torch_sort_closed_form(dtype):
+    """Value and gradient equal, bit for bit, the closed form written with torch.sort (no ties)."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(64, 16, generator=g, dtype=dtype, requires_grad=True)
+    y = (torch.randn(64, 16, generator=g, dtype=dtype) + 0.3).requires_grad_()
+    loss = SlicedWassersteinLoss(n_projections=32, seed=1)
+    got = loss(x, y)
+    got.backward()
+    rx, ry = x.detach().clone().requires_grad_(), y.detach().clone().requires_grad_()
+    theta = loss._projections(16, rx)
+    sw_pp = ((theta.T @ rx.T).sort(dim=1).values - (theta.T @ ry.T).sort(dim=1).values).abs().pow(2).mean()
+    ref = sw_pp ** 0.5
+    ref.backward()
+    assert torch.equal(got.detach(), ref.detach())
+    assert torch.equal(x.grad, rx.grad) and torch.equal(y.grad, ry.grad)
