@@ -172,27 +172,32 @@ def test_sinkhorn_auto_falls_back_to_sinkhorn_log(kw):
     assert float(a) == float(b)
 
 
-def test_stable_row_order_matches_torch_stable_sort_with_ties_signed_zeros_and_extremes():
-    """The float32 keyed sort of SlicedWassersteinLoss gives torch.sort(stable=True)'s order."""
-    from da.align.ot_losses import _stable_row_order
+def test_distinct_row_order_is_torch_sort_order_and_none_with_ties():
+    """The float32 keyed sort of SlicedWassersteinLoss gives torch.sort's order; ties (-0.0 and
+    +0.0 among them) hand the row back to torch.sort."""
+    from da.align.ot_losses import _distinct_row_order
 
     rng = np.random.default_rng(0)
-    x = rng.integers(-3, 4, size=(40, 130)).astype(np.float32) * np.float32(0.5)  # many ties
-    x[x == 0] = -0.0  # -0.0 and +0.0 compare equal: index order between them
-    x[::7, 0] = 0.0
-    x[1, :4] = [np.finfo(np.float32).max, -np.finfo(np.float32).max, np.finfo(np.float32).tiny, -1e-45]
-    cont = rng.normal(size=(5, 200)).astype(np.float32)
-    for arr in (x, cont):
-        expected = torch.from_numpy(arr).sort(dim=1, stable=True).indices.numpy()
-        np.testing.assert_array_equal(_stable_row_order(arr), expected)
+    x = rng.normal(size=(40, 130)).astype(np.float32)
+    x[1, :5] = [np.finfo(np.float32).max, -np.finfo(np.float32).max, np.finfo(np.float32).tiny, -1e-45, 0.0]
+    np.testing.assert_array_equal(_distinct_row_order(x), torch.from_numpy(x).sort(dim=1).indices.numpy())
+    for a, b in ((0.5, 0.5), (0.0, -0.0)):
+        tied = x.copy()
+        tied[3, 7], tied[3, 90] = a, b
+        assert _distinct_row_order(tied) is None
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_sliced_wasserstein_equal_sizes_bit_identical_to_the_torch_sort_closed_form(dtype):
-    """Value and gradient equal, bit for bit, the closed form written with torch.sort (no ties)."""
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_sliced_wasserstein_equal_sizes_bit_identical_to_the_torch_sort_closed_form(dtype, duplicates):
+    """Value and gradient equal, bit for bit, the closed form written with torch.sort (duplicate
+    rows: tied projections)."""
     g = torch.Generator().manual_seed(3)
-    x = torch.randn(64, 16, generator=g, dtype=dtype, requires_grad=True)
-    y = (torch.randn(64, 16, generator=g, dtype=dtype) + 0.3).requires_grad_()
+    x = torch.randn(64, 16, generator=g, dtype=dtype)
+    y = torch.randn(64, 16, generator=g, dtype=dtype) + 0.3
+    if duplicates:
+        x[5], y[9] = x[40], y[2]
+    x, y = x.requires_grad_(), y.requires_grad_()
     loss = SlicedWassersteinLoss(n_projections=32, seed=1)
     got = loss(x, y)
     got.backward()
