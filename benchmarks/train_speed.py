@@ -240,8 +240,8 @@ def format_table(best: dict, unit: str = "s/epoch") -> str:
             line += f" {o:.3f} | {o / obase:.2f} | {s / o:.2f} | {same} |" if obase else \
                 f" {o:.3f} | - | {s / o:.2f} | {same} |"
         if len(row) > 2:
-            line += f" {row[2]:.3f} |" + (f" (baseline {old[m][2]:.3f})" if old is not None and m in old
-                                          and old[m][2] != row[2] else "")
+            moved = old is not None and m in old and old[m][2] != row[2]
+            line += f" {row[2]:.3f}" + (f" (baseline {old[m][2]:.3f})" if moved else "") + " |"
         lines.append(line)
     return "\n".join(lines)
 
