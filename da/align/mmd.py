@@ -151,8 +151,8 @@ class _PooledMMD2(torch.autograd.Function):
 
         b = slope = None
         if ctx.needs_input_grad[0]:
-            if kernel == "laplacian":  # ds/dD = 1 / 2s, 0 where s = 0
-                wsum.mul_(s.reciprocal_().nan_to_num_(posinf=0.0))
+            if kernel == "laplacian":  # ds/dD = 1 / 2s, 0 where s = 0 (wsum > 0 there: +inf)
+                wsum.div_(s).nan_to_num_(posinf=0.0)
                 slope = -0.5 / (u * c0)
             else:
                 slope = -1.0 / (u * c0)
