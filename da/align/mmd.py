@@ -2,6 +2,7 @@ r"""Multi-kernel maximum mean discrepancy (DAN) and joint MMD (JAN)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import Sequence
@@ -31,12 +32,29 @@ def _check_multipliers(multipliers) -> tuple[float, ...]:
     return tuple(_check_positive(m, f"multipliers[{i}]") for i, m in enumerate(mults))
 
 
+@functools.lru_cache(maxsize=32)
+def _check_multipliers_cached(multipliers) -> tuple[float, ...]:
+    return _check_multipliers(multipliers)
+
+
+def _checked_multipliers(multipliers) -> tuple[float, ...]:
+    """:func:`_check_multipliers`, cached for hashable values (a loss checks them on every call)."""
+    try:
+        return _check_multipliers_cached(multipliers)
+    except TypeError:  # unhashable (a list): checked afresh
+        return _check_multipliers(multipliers)
+
+
 def _scale_blocks_(a: torch.Tensor, n: int, cxx: float, cyy: float, cxy: float) -> torch.Tensor:
-    """In place: multiply the source, target and cross blocks of ``a``; zero its diagonal."""
-    a[:n, :n] *= cxx
-    a[n:, n:] *= cyy
-    a[:n, n:] *= cxy
-    a[n:, :n] *= cxy
+    """In place: multiply the source, target and cross blocks of ``a``; zero its diagonal.
+
+    (``a[:n, :n].mul_(c)``, not ``a[:n, :n] *= c``: the augmented assignment would also copy
+    each block onto itself.)
+    """
+    a[:n, :n].mul_(cxx)
+    a[n:, n:].mul_(cyy)
+    a[:n, n:].mul_(cxy)
+    a[n:, :n].mul_(cxy)
     return a.fill_diagonal_(0.0)
 
 
@@ -62,7 +80,14 @@ def _squaring_levels(ratios) -> list[int] | None:
     return levels
 
 
-def _kernel_sums(s: torch.Tensor, c0: torch.Tensor, ratios, levels, slope: bool = True):
+@functools.lru_cache(maxsize=32)
+def _kernel_plan(multipliers: tuple, kernel: str) -> tuple:
+    """``(max multiplier, ratios, levels)`` of a checked multiplier tuple (cached: every step asks)."""
+    ratios = _exponent_ratios(multipliers, kernel)
+    return max(multipliers), ratios, _squaring_levels(ratios)
+
+
+def _kernel_sums(s: torch.Tensor, c0: float, ratios, levels, slope: bool = True):
     r"""``ksum`` :math:`= \sum_u k_u` and ``wsum`` :math:`= \sum_u q_u k_u`, with :math:`k_u = e^{-q_u s / c_0}`.
 
     On a power-of-two grid of multipliers (``levels`` not None) the kernels are squarings of one
@@ -129,14 +154,14 @@ class _PooledMMD2(torch.autograd.Function):
             h = median_bandwidth(d2)
         else:
             h = torch.tensor(float(bandwidth), dtype=z.dtype, device=z.device)
-        h0 = h * max(multipliers)
-        ratios = _exponent_ratios(multipliers, kernel)
+        m_max, ratios, levels = _kernel_plan(multipliers, kernel)
+        h0 = float(h) * m_max  # a Python number: the scalar arithmetic below costs no tensor ops
         u = len(ratios)
         if kernel == "gaussian":
             s, c0 = d2, 2.0 * h0 * h0
         else:
             s, c0 = d2.sqrt_(), h0
-        ksum, wsum = _kernel_sums(s, c0, ratios, _squaring_levels(ratios), slope=ctx.needs_input_grad[0])
+        ksum, wsum = _kernel_sums(s, c0, ratios, levels, slope=ctx.needs_input_grad[0])
 
         m = z.shape[0] - n
         if estimator == "unbiased":
@@ -157,17 +182,18 @@ class _PooledMMD2(torch.autograd.Function):
             else:
                 slope = -1.0 / (u * c0)
             b = _scale_blocks_(wsum if kg is None else wsum.mul_(kg), n, cxx, cyy, cxy)
-        ctx.save_for_backward(z, b, slope, wkf if ctx.needs_input_grad[1] else None)
+        ctx.save_for_backward(z, b, wkf if ctx.needs_input_grad[1] else None)
+        ctx.slope = slope
         ctx.mark_non_differentiable(h)
         return value, h
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_value, grad_h):
-        z, b, slope, wkf = ctx.saved_tensors
+        z, b, wkf = ctx.saved_tensors
         grad_z = grad_kg = None
         if b is not None:
-            grad_z = (4.0 * grad_value * slope) * (b.sum(1, keepdim=True) * z - b @ z)
+            grad_z = (grad_value * (4.0 * ctx.slope)) * (b.sum(1, keepdim=True) * z - b @ z)
         if wkf is not None:
             grad_kg = grad_value * wkf
         return grad_z, grad_kg, None, None, None, None, None
@@ -320,7 +346,7 @@ class MMDLoss(nn.Module):
             if logits_s.shape[1] != logits_t.shape[1]:
                 raise ValueError(f"logits_s and logits_t have different numbers of classes: "
                                  f"{tuple(logits_s.shape)} vs {tuple(logits_t.shape)}")
-        mults = _check_multipliers(self.multipliers)
+        mults = _checked_multipliers(self.multipliers)
         n = fs.shape[0]
 
         z = torch.cat([fs, ft])
