@@ -27,12 +27,16 @@ temporary folder, :mod:`_baseline`): each round then runs one fresh process per
 tree, alternating the trees, and the table gives each method's ratio to the
 baseline as well.
 
+``--losses CALLS`` times each loss alone instead: one forward + backward of the loss the name
+builds on the model's features and logits of 128 source and 128 target rows, the 10th
+percentile of ``CALLS`` calls (with the checksum of its value and gradients).
+
 ``--pretrain N`` first trains the model N epochs on the source (untimed), so
 that the alignment losses see a pretrained model's features, as the quickstart's
 fine-tuning does; by default the random initialisation is fine-tuned.
 
 Usage: ``python benchmarks/train_speed.py [--threads 2] [--epochs 1] [--rounds 3] [--pretrain 0] [--clock wall]
-[--whole-fit] [--baseline REV] [--methods ...]``
+[--whole-fit | --losses CALLS] [--baseline REV] [--methods ...]``
 """
 
 from __future__ import annotations
@@ -116,15 +120,42 @@ def fit_seconds(split, method: str, epochs: int, clock: str = "wall") -> tuple[f
     return seconds, _checksum([logits]), float((logits.argmax(1) == split.eval_labels.train).mean())
 
 
-def one_round(methods, *, whole_fit: bool, epochs: int, clock: str, start=None, split=None, warm=False) -> dict:
+def loss_seconds(split, method: str, repeats: int, start=None, clock: str = "wall") -> tuple[float, str]:
+    """Seconds of one forward + backward of the loss ``method`` builds, on the features and logits of
+    the first 128 source and 128 target rows (the 10th percentile over ``repeats`` calls), and the
+    checksum of its value and input gradients."""
+    model = _model(start)
+    name, kwargs = SPECS[method]
+    loss = make_alignment(name, 128, 10, seed=0, **kwargs)
+    ys = torch.as_tensor(split.source_train.y[:128], dtype=torch.long)
+    with torch.no_grad():
+        fs, ft = (model.featurizer(torch.as_tensor(p.X[:128])) for p in (split.source_train, split.target_train))
+        ls, lt = model.head(fs), model.head(ft)
+    times = []
+    for _ in range(repeats):
+        leaves = [x.clone().requires_grad_() for x in (fs, ft, ls, lt)]
+        t = CLOCKS[clock]()
+        value = loss(leaves[0], leaves[1], logits_s=leaves[2], logits_t=leaves[3], ys=ys, p=0.5)
+        value.backward()
+        times.append(CLOCKS[clock]() - t)
+    grads = [x.grad.numpy() for x in leaves if x.grad is not None]
+    return sorted(times)[len(times) // 10], _checksum([value.detach().numpy()] + grads)
+
+
+def one_round(methods, *, whole_fit: bool, epochs: int, clock: str, start=None, split=None, warm=False,
+              losses: int = 0) -> dict:
     """``{method: [seconds, checksum(, target accuracy)]}`` for one pass over ``methods``
     (``warm``: first one short untimed run of each, for lazy imports and first-call allocations)."""
     split = load_pair("mnist->digits").sample(seed=0) if split is None else split
-    run = (lambda m, e: fit_seconds(split, m, e, clock)) if whole_fit else \
-        (lambda m, e: epoch_seconds(split, m, e, start, clock))
+    if losses:  # ``losses`` timed calls per method (e = 0: a warm-up of 20)
+        run = lambda m, e: loss_seconds(split, m, losses if e else 20, start, clock)  # noqa: E731
+    elif whole_fit:
+        run = lambda m, e: fit_seconds(split, m, e, clock)  # noqa: E731
+    else:
+        run = lambda m, e: epoch_seconds(split, m, e, start, clock)  # noqa: E731
     if warm:
         for m in methods:
-            run(m, 1)
+            run(m, 0 if losses else 1)
     return {m: list(run(m, epochs)) for m in methods}
 
 
@@ -139,7 +170,8 @@ if {pretrain}:
     model = T._model()
     T.finetune(model, split, None, epochs={pretrain}, batch_size=128, device="cpu", seed=0)
     start = model.state_dict()
-out = T.one_round({methods!r}, whole_fit={whole_fit}, epochs={epochs}, clock={clock!r}, start=start, warm=True)
+out = T.one_round({methods!r}, whole_fit={whole_fit}, epochs={epochs}, clock={clock!r}, start=start, warm=True,
+                  losses={losses})
 print(json.dumps(out))
 """
 
@@ -162,13 +194,14 @@ def timed_rounds(args, methods) -> dict:
             start = model.state_dict()
         for r in range(args.rounds):  # round 0 warms up first: lazy imports, first-call allocations
             keep("this tree", one_round(methods, whole_fit=args.whole_fit, epochs=args.epochs, clock=args.clock,
-                                        start=start, split=split, warm=r == 0))
+                                        start=start, split=split, warm=r == 0, losses=args.losses))
         return best
     from _baseline import ROOT, export_revision, run_child
 
     trees = {"this tree": ROOT, f"da/ at {args.baseline}": export_revision(args.baseline)}
     code = _CHILD.format(bench=str(Path(__file__).resolve().parent), threads=args.threads, pretrain=args.pretrain,
-                         methods=list(methods), whole_fit=args.whole_fit, epochs=args.epochs, clock=args.clock)
+                         methods=list(methods), whole_fit=args.whole_fit, epochs=args.epochs, clock=args.clock,
+                         losses=args.losses)
     for _ in range(args.rounds):  # alternate the trees so that both see the same load
         for tree, path in trees.items():
             keep(tree, run_child(code, path, args.threads))
@@ -186,21 +219,32 @@ def main(argv=None):
                     help="epochs of source-only training before timing (0: fine-tune the random init)")
     ap.add_argument("--whole-fit", action="store_true",
                     help="time DomainAdaptationClassifier(align=m, epochs=20, seed=0).fit instead of epochs")
+    ap.add_argument("--losses", type=int, default=0, metavar="CALLS",
+                    help="time each loss's forward+backward alone instead (10th percentile of CALLS calls)")
     ap.add_argument("--baseline", metavar="REV", help="also time da/ at this git revision (fresh processes)")
     ap.add_argument("--methods", nargs="+", default=None,
                     help=f"from {list(SPECS)} (--whole-fit: {FIT_METHODS}); the *_paper variants are slow and "
                          "not in the default list")
     args = ap.parse_args(argv)
     methods = args.methods or (FIT_METHODS if args.whole_fit else METHODS)
+    if args.losses:
+        methods = [m for m in methods if SPECS.get(m, (None,))[0] is not None]
     bad = [m for m in methods if m not in (FIT_METHODS if args.whole_fit else SPECS)]
     if bad:
         ap.error(f"unknown method(s) {bad}")
-    if args.whole_fit and args.pretrain:
-        ap.error("--pretrain does not apply to --whole-fit (the estimator trains from its own init)")
+    if args.whole_fit and (args.pretrain or args.losses):
+        ap.error("--pretrain and --losses do not apply to --whole-fit (the estimator trains from its own init)")
     args.epochs = args.epochs or (20 if args.whole_fit else 1)
     torch.set_num_threads(args.threads)
     best = timed_rounds(args, methods)
     print(f"{' '.join(sys.argv[1:] if argv is None else argv)}\n")
+    if args.losses:
+        init = f"after {args.pretrain} source-only epochs" if args.pretrain else "from the random init"
+        print(f"One forward+backward of each loss on the MLP's features ({init}), 128 + 128 rows x 128, "
+              f"{args.threads} threads, 10th percentile of {args.losses} calls, min over {args.rounds} rounds, "
+              f"{args.clock} clock\n")
+        print(format_table(best, "ms/call", scale=1e3))
+        return
     if args.whole_fit:
         print(f"MNIST->digits, DomainAdaptationClassifier(align=m, epochs={args.epochs}, seed=0).fit, "
               f"{args.threads} threads, min over {args.rounds} rounds, {args.clock} clock\n")
@@ -211,9 +255,10 @@ def main(argv=None):
     print(format_table(best, "s/fit" if args.whole_fit else "s/epoch"))
 
 
-def format_table(best: dict, unit: str = "s/epoch") -> str:
-    """Markdown rows: seconds, the ratio to source-only, for a replacement the ratio to what it
-    replaces, with a baseline its seconds and ratios and whether the results are bit-identical."""
+def format_table(best: dict, unit: str = "s/epoch", scale: float = 1.0) -> str:
+    """Markdown rows: seconds (times ``scale``), the ratio to source-only, for a replacement the ratio
+    to what it replaces, with a baseline its seconds and ratios and whether the results are
+    bit-identical."""
     if best and not isinstance(next(iter(best.values())), dict):  # {method: seconds}: one tree
         best = {"this tree": {m: [s] for m, s in best.items()}}
     trees = list(best)
@@ -229,15 +274,15 @@ def format_table(best: dict, unit: str = "s/epoch") -> str:
         rule += "---:|"
     lines = [head, rule]
     for m, row in new.items():
-        s = row[0]
+        s = row[0] * scale
         base = new.get("source_only", [None])[0]
         ref = REPLACES.get(m)
-        line = f"| {m} | {s:.3f} | {s / base:.2f} |" if base else f"| {m} | {s:.3f} | - |"
-        line += f" {s / new[ref][0]:.2f} ({ref}) |" if ref in new else " - |"
+        line = f"| {m} | {s:.3f} | {s / (base * scale):.2f} |" if base else f"| {m} | {s:.3f} | - |"
+        line += f" {s / (new[ref][0] * scale):.2f} ({ref}) |" if ref in new else " - |"
         if old is not None and m in old:
-            o, obase = old[m][0], old.get("source_only", [None])[0]
+            o, obase = old[m][0] * scale, old.get("source_only", [None])[0]
             same = "yes" if len(row) > 1 and row[1] == old[m][1] else "no"
-            line += f" {o:.3f} | {o / obase:.2f} | {s / o:.2f} | {same} |" if obase else \
+            line += f" {o:.3f} | {o / (obase * scale):.2f} | {s / o:.2f} | {same} |" if obase else \
                 f" {o:.3f} | - | {s / o:.2f} | {same} |"
         if len(row) > 2:
             moved = old is not None and m in old and old[m][2] != row[2]

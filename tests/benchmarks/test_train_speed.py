@@ -47,3 +47,11 @@ def test_whole_fit_round_times_each_method_and_checksums_its_model(train_speed):
     again = train_speed.one_round(["coral"], whole_fit=True, epochs=1, clock="cpu")
     assert again["coral"][1] == res["coral"][1]  # seeded: the same fitted model, bit for bit
     assert res["coral"][1] != res["source_only"][1]
+
+
+def test_loss_round_times_each_loss_and_checksums_value_and_gradients(train_speed):
+    res = train_speed.one_round(["coral", "swd"], whole_fit=False, epochs=1, clock="cpu", losses=3)
+    assert set(res) == {"coral", "swd"}
+    assert all(seconds > 0 and len(checksum) == 8 for seconds, checksum in res.values())
+    again = train_speed.one_round(["swd"], whole_fit=False, epochs=1, clock="cpu", losses=3)
+    assert again["swd"][1] == res["swd"][1]
