@@ -32,19 +32,6 @@ def _check_multipliers(multipliers) -> tuple[float, ...]:
     return tuple(_check_positive(m, f"multipliers[{i}]") for i, m in enumerate(mults))
 
 
-@functools.lru_cache(maxsize=32)
-def _check_multipliers_cached(multipliers) -> tuple[float, ...]:
-    return _check_multipliers(multipliers)
-
-
-def _checked_multipliers(multipliers) -> tuple[float, ...]:
-    """:func:`_check_multipliers`, cached for hashable values (a loss checks them on every call)."""
-    try:
-        return _check_multipliers_cached(multipliers)
-    except TypeError:  # unhashable (a list): checked afresh
-        return _check_multipliers(multipliers)
-
-
 def _scale_blocks_(a: torch.Tensor, n: int, cxx: float, cyy: float, cxy: float) -> torch.Tensor:
     """In place: multiply the source, target and cross blocks of ``a``; zero its diagonal.
 
@@ -82,7 +69,7 @@ def _squaring_levels(ratios) -> list[int] | None:
 
 @functools.lru_cache(maxsize=32)
 def _kernel_plan(multipliers: tuple, kernel: str) -> tuple:
-    """``(max multiplier, ratios, levels)`` of a checked multiplier tuple (cached: every step asks)."""
+    """``(max multiplier, ratios, levels)`` of checked multipliers (floats; cached: every step asks)."""
     ratios = _exponent_ratios(multipliers, kernel)
     return max(multipliers), ratios, _squaring_levels(ratios)
 
@@ -109,15 +96,15 @@ def _kernel_sums(s: torch.Tensor, c0: float, ratios, levels, slope: bool = True)
 
     if levels is None:
         for q in ratios:
-            add(torch.exp(s / -(c0 / q)), 1, q)
+            add(torch.div(s, -(c0 / q)).exp_(), 1, q)
         return ksum, wsum
     counts = {j: levels.count(j) for j in set(levels)}
     k = base = None
     for j in range(max(levels) + 1):
         if k is None or j - base > _MAX_SQUARINGS:
-            k, base = torch.exp(s / -(c0 / 2.0 ** j)), j
+            k, base = torch.div(s, -(c0 / 2.0 ** j)).exp_(), j
         else:
-            k = k * k
+            k.mul_(k)  # in place: the sums above hold what they need of the previous level
         if j in counts:
             add(k, counts[j], counts[j] * 2.0 ** j)
     return ksum, wsum
@@ -346,7 +333,7 @@ class MMDLoss(nn.Module):
             if logits_s.shape[1] != logits_t.shape[1]:
                 raise ValueError(f"logits_s and logits_t have different numbers of classes: "
                                  f"{tuple(logits_s.shape)} vs {tuple(logits_t.shape)}")
-        mults = _checked_multipliers(self.multipliers)
+        mults = _check_multipliers(self.multipliers)
         n = fs.shape[0]
 
         z = torch.cat([fs, ft])
