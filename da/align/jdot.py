@@ -149,7 +149,7 @@ class JDOTLoss(nn.Module):
             alpha = alpha / ref.clamp_min(torch.finfo(d2.dtype).tiny)
         feature_cost = alpha * d2
         # CE(y_s^i, a_t^j) = -log softmax(a_t^j)[y_s^i]
-        label_cost = self.lambda_t * -F.log_softmax(logits_t.to(fs.dtype), dim=1)[:, ys].T
+        label_cost = self.lambda_t * -F.log_softmax(logits_t.to(fs.dtype), dim=1).index_select(1, ys).T
         cost = feature_cost + label_cost
 
         plan = self._plan(cost.detach())

@@ -2,6 +2,8 @@ r"""Multi-kernel maximum mean discrepancy (DAN) and joint MMD (JAN)."""
 
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 from typing import Sequence
 
@@ -31,46 +33,95 @@ def _check_multipliers(multipliers) -> tuple[float, ...]:
 
 
 def _scale_blocks_(a: torch.Tensor, n: int, cxx: float, cyy: float, cxy: float) -> torch.Tensor:
-    """In place: multiply the source, target and cross blocks of ``a``; zero its diagonal."""
-    a[:n, :n] *= cxx
-    a[n:, n:] *= cyy
-    a[:n, n:] *= cxy
-    a[n:, :n] *= cxy
+    """In place: multiply the source, target and cross blocks of ``a``; zero its diagonal.
+
+    (``a[:n, :n].mul_(c)``, not ``a[:n, :n] *= c``: the augmented assignment would also copy
+    each block onto itself.)
+    """
+    a[:n, :n].mul_(cxx)
+    a[n:, n:].mul_(cyy)
+    a[:n, n:].mul_(cxy)
+    a[n:, :n].mul_(cxy)
     return a.fill_diagonal_(0.0)
 
 
-def _gaussian_mean_and_slope(d2: torch.Tensor, bw: torch.Tensor):
-    r"""Mean Gaussian kernel :math:`\bar k(D)` and its slope :math:`\partial\bar k/\partial D` (squared distance)."""
-    ks = gaussian_kernels(d2, bw)
-    u = ks.shape[0]
-    weights = torch.stack([torch.full_like(bw, 1.0 / u), -1.0 / (2.0 * u * bw * bw)])
-    return (weights @ ks.reshape(u, -1)).reshape(2, *d2.shape).unbind(0)
+#: the longest run of squarings from one exponential (each squaring doubles the base's relative error)
+_MAX_SQUARINGS = 4
 
 
-def _laplacian_mean_and_slope(d2: torch.Tensor, bw: torch.Tensor):
-    r"""Mean Laplacian kernel :math:`\frac1U\sum_u e^{-r/h_u}` (:math:`r = \sqrt D`) and its slope in :math:`D`.
+def _exponent_ratios(multipliers, kernel: str) -> list[float]:
+    r""":math:`q_u = c_0 / c_u`, the ratio of the widest kernel's scale to kernel :math:`u`'s
+    (:math:`c_u = h m_u` Laplacian, :math:`2 h^2 m_u^2` Gaussian), so that :math:`k_u = k_0^{q_u}`."""
+    m_max = max(multipliers)
+    return [(m_max / m) ** 2 if kernel == "gaussian" else m_max / m for m in multipliers]
 
-    :math:`\partial e^{-r/h}/\partial D = -e^{-r/h} / (2 h r)`; the slope is set
-    to 0 where :math:`r = 0` (the diagonal, which carries no weight, and exact
-    duplicates, where the kernel has no derivative).
+
+def _squaring_levels(ratios) -> list[int] | None:
+    """``j`` with ``q = 2**j`` exactly for every ratio (multipliers a power-of-two grid), else None."""
+    levels = []
+    for q in ratios:
+        mantissa, e = math.frexp(q)
+        if mantissa != 0.5 or e > 64:
+            return None
+        levels.append(e - 1)
+    return levels
+
+
+@functools.lru_cache(maxsize=32)
+def _kernel_plan(multipliers: tuple, kernel: str) -> tuple:
+    """``(max multiplier, ratios, levels)`` of checked multipliers (floats; cached: every step asks)."""
+    ratios = _exponent_ratios(multipliers, kernel)
+    return max(multipliers), ratios, _squaring_levels(ratios)
+
+
+def _kernel_sums(s: torch.Tensor, c0: float, ratios, levels, slope: bool = True):
+    r"""``ksum`` :math:`= \sum_u k_u` and ``wsum`` :math:`= \sum_u q_u k_u`, with :math:`k_u = e^{-q_u s / c_0}`.
+
+    On a power-of-two grid of multipliers (``levels`` not None) the kernels are squarings of one
+    another, :math:`k_{j+1} = k_j^2`: one exponential per :data:`_MAX_SQUARINGS` + 1 levels
+    instead of one per kernel (the values agree to rounding: a squaring doubles the relative
+    error of its input, so a run is kept short). Otherwise one exponential per kernel.
+    ``slope=False``: ``wsum`` is None (no gradient needed).
     """
-    r = d2.sqrt()
-    u = bw.shape[0]
-    ks = torch.exp(-r.unsqueeze(0) / bw.reshape(-1, 1, 1))
-    kf = ks.mean(0)
-    inv_r = torch.where(r > 0, 1.0 / r.clamp_min(torch.finfo(r.dtype).tiny), torch.zeros_like(r))
-    dkf = -(ks / bw.reshape(-1, 1, 1)).sum(0) * inv_r / (2.0 * u)
-    return kf, dkf
+    ksum = wsum = None
+
+    def add(k, count, weight):
+        nonlocal ksum, wsum
+        if ksum is None:
+            ksum, wsum = k * count, (k * weight if slope else None)
+            return
+        ksum.add_(k, alpha=count)
+        if slope:
+            wsum.add_(k, alpha=weight)
+
+    if levels is None:
+        for q in ratios:
+            add(torch.div(s, -(c0 / q)).exp_(), 1, q)
+        return ksum, wsum
+    counts = {j: levels.count(j) for j in set(levels)}
+    k = base = None
+    for j in range(max(levels) + 1):
+        if k is None or j - base > _MAX_SQUARINGS:
+            k, base = torch.div(s, -(c0 / 2.0 ** j)).exp_(), j
+        else:
+            k.mul_(k)  # in place: the sums above hold what they need of the previous level
+        if j in counts:
+            add(k, counts[j], counts[j] * 2.0 ** j)
+    return ksum, wsum
 
 
 class _PooledMMD2(torch.autograd.Function):
     r"""Quadratic-time MMD² from one pooled kernel matrix, with a hand-written backward.
 
     Forward: :math:`D = ` ``pairwise_sq_dists`` of the pooled batch
-    :math:`z`, the mean Gaussian kernel :math:`\bar k(D)` and, alongside it,
-    :math:`\bar k'(D) = -\frac1U\sum_u k_u / 2h_u^2`; the value is
-    :math:`\sum_{ij} W_{ij} \bar k_{ij} g_{ij}` with the estimator's block
-    weights :math:`W` (zero diagonal; the exact :math:`k(x, x) = 1` enters as
+    :math:`z`, the mean kernel :math:`\bar k(D) = \frac1U \sum_u k_u(D)` and, alongside it,
+    its slope :math:`\bar k'(D) = -\frac{1}{U c_0}\sum_u q_u k_u(D)\,\frac{\partial s}{\partial D}`,
+    where :math:`k_u = e^{-q_u s / c_0}`, :math:`s = D` and :math:`c_0 = 2h_0^2` (Gaussian) or
+    :math:`s = \sqrt D` and :math:`c_0 = h_0` (Laplacian, :math:`\partial s/\partial D = 1/2s`,
+    set to 0 where :math:`s = 0`: the diagonal, which carries no weight, and exact duplicates,
+    where the kernel has no derivative), :math:`h_0` the widest bandwidth and
+    :math:`q_u = c_0 / c_u`. The value is :math:`\sum_{ij} W_{ij} \bar k_{ij} g_{ij}` with the
+    estimator's block weights :math:`W` (zero diagonal; the exact :math:`k(x, x) = 1` enters as
     a constant) and the optional label kernel :math:`g` of JMMD.
 
     Backward: with :math:`B = W \odot g \odot \bar k'(D)` (symmetric) and
@@ -90,12 +141,14 @@ class _PooledMMD2(torch.autograd.Function):
             h = median_bandwidth(d2)
         else:
             h = torch.tensor(float(bandwidth), dtype=z.dtype, device=z.device)
-        bw = h * multipliers
+        m_max, ratios, levels = _kernel_plan(multipliers, kernel)
+        h0 = float(h) * m_max  # a Python number: the scalar arithmetic below costs no tensor ops
+        u = len(ratios)
         if kernel == "gaussian":
-            kf, dkf = _gaussian_mean_and_slope(d2, bw)
+            s, c0 = d2, 2.0 * h0 * h0
         else:
-            kf, dkf = _laplacian_mean_and_slope(d2, bw)
-        del d2
+            s, c0 = d2.sqrt_(), h0
+        ksum, wsum = _kernel_sums(s, c0, ratios, levels, slope=ctx.needs_input_grad[0])
 
         m = z.shape[0] - n
         if estimator == "unbiased":
@@ -103,13 +156,21 @@ class _PooledMMD2(torch.autograd.Function):
         else:
             cxx, cyy, const = 1.0 / (n * n), 1.0 / (m * m), 1.0 / n + 1.0 / m
         cxy = -1.0 / (n * m)
-        wkf = _scale_blocks_(kf, n, cxx, cyy, cxy)
+        # the estimator's weights (and 1/U) scale each element before one sum: the blocks' sums
+        # nearly cancel, which would cost float32 digits if they were formed first
+        wkf = _scale_blocks_(ksum, n, cxx / u, cyy / u, cxy / u)
         value = (wkf if kg is None else wkf * kg).sum() + const
 
-        b = None
+        b = slope = None
         if ctx.needs_input_grad[0]:
-            b = _scale_blocks_(dkf if kg is None else dkf * kg, n, cxx, cyy, cxy)
+            if kernel == "laplacian":  # ds/dD = 1 / 2s, 0 where s = 0 (wsum > 0 there: +inf)
+                wsum.div_(s).nan_to_num_(posinf=0.0)
+                slope = -0.5 / (u * c0)
+            else:
+                slope = -1.0 / (u * c0)
+            b = _scale_blocks_(wsum if kg is None else wsum.mul_(kg), n, cxx, cyy, cxy)
         ctx.save_for_backward(z, b, wkf if ctx.needs_input_grad[1] else None)
+        ctx.slope = slope
         ctx.mark_non_differentiable(h)
         return value, h
 
@@ -119,7 +180,7 @@ class _PooledMMD2(torch.autograd.Function):
         z, b, wkf = ctx.saved_tensors
         grad_z = grad_kg = None
         if b is not None:
-            grad_z = (4.0 * grad_value) * (b.sum(1, keepdim=True) * z - b @ z)
+            grad_z = (grad_value * (4.0 * ctx.slope)) * (b.sum(1, keepdim=True) * z - b @ z)
         if wkf is not None:
             grad_kg = grad_value * wkf
         return grad_z, grad_kg, None, None, None, None, None
@@ -272,7 +333,7 @@ class MMDLoss(nn.Module):
             if logits_s.shape[1] != logits_t.shape[1]:
                 raise ValueError(f"logits_s and logits_t have different numbers of classes: "
                                  f"{tuple(logits_s.shape)} vs {tuple(logits_t.shape)}")
-        mults = torch.tensor(_check_multipliers(self.multipliers), dtype=fs.dtype, device=fs.device)
+        mults = _check_multipliers(self.multipliers)
         n = fs.shape[0]
 
         z = torch.cat([fs, ft])
@@ -285,7 +346,7 @@ class MMDLoss(nn.Module):
             else:
                 h = torch.tensor(float(self.bandwidth), dtype=fs.dtype, device=fs.device)
             value = self._linear(fs, ft, g[:n] if self.joint else None, g[n:] if self.joint else None,
-                                 h * mults)
+                                 h * torch.tensor(mults, dtype=fs.dtype, device=fs.device))
         else:
             kg = gaussian_kernels(pairwise_sq_dists(g), [self.joint_bandwidth])[0] if self.joint else None
             value, h = _PooledMMD2.apply(z, kg, n, self.bandwidth, mults, self.estimator, self.kernel)

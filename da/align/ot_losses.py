@@ -358,8 +358,8 @@ class SlicedWassersteinLoss(nn.Module):
             # Equal sizes, uniform weights: the 1-D plan matches the i-th smallest projections,
             # W_p^p = mean_i |x_(i) - y_(i)|^p, the value ot.wasserstein_1d computes through
             # quantile functions (cumsums, searchsorted and a third sort), at a third of its cost.
-            xs = (theta.T @ fs.T).sort(dim=1).values
-            xt = (theta.T @ ft.T).sort(dim=1).values
+            xs = _sorted_rows(theta.T @ fs.T)
+            xt = _sorted_rows(theta.T @ ft.T)
             sw_pp = (xs - xt).abs().pow(self.p).mean()
         else:
             _, log = ot.sliced_wasserstein_distance(fs, ft, projections=theta, p=self.p, log=True)
@@ -372,6 +372,35 @@ class SlicedWassersteinLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n_projections={self.n_projections}, seed={self.seed!r}, p={self.p}"
+
+
+def _distinct_row_order(values: np.ndarray) -> np.ndarray | None:
+    """Indices that sort each row of a float32 array ascending, or None when a row has ties.
+
+    Each entry becomes one int64 key, its float32 bits made order-preserving (negatives flipped,
+    -0 as +0) above its column index, and the keys are sorted by numpy's vectorised sort. Without
+    ties the order is unique, so it is ``torch.sort``'s, at a seventh of its time on the CPU (torch
+    sorts (value, index) pairs with a generic comparison sort); with ties (duplicate rows of
+    features, as the digits data hold) the caller falls back to ``torch.sort``, whose order
+    among equal values is its own.
+    """
+    bits = (values + np.float32(0.0)).view(np.int32).astype(np.int64)  # + 0: -0.0 becomes +0.0
+    bits = np.where(bits < 0, bits ^ 0x7FFFFFFF, bits)  # negative floats: larger bits, smaller value
+    keys = (bits << 32) | np.arange(values.shape[1], dtype=np.int64)
+    keys.sort(axis=1)
+    sorted_bits = keys >> 32
+    if (sorted_bits[:, 1:] == sorted_bits[:, :-1]).any():
+        return None
+    return keys & 0xFFFFFFFF
+
+
+def _sorted_rows(x: torch.Tensor) -> torch.Tensor:
+    """``x.sort(dim=1).values``, the same numbers and gradient, faster for float32 on the CPU."""
+    if x.device.type == "cpu" and x.dtype == torch.float32:
+        order = _distinct_row_order(x.detach().numpy())
+        if order is not None:
+            return x.gather(1, torch.from_numpy(order))
+    return x.sort(dim=1).values
 
 
 def _check_seed(seed):

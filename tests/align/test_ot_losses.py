@@ -170,3 +170,41 @@ def test_sinkhorn_auto_falls_back_to_sinkhorn_log(kw):
     a = SinkhornLoss(reg=0.3, method="auto", **kw)(torch.tensor(x), torch.tensor(y))
     b = SinkhornLoss(reg=0.3, **kw)(torch.tensor(x), torch.tensor(y))
     assert float(a) == float(b)
+
+
+def test_distinct_row_order_is_torch_sort_order_and_none_with_ties():
+    """The float32 keyed sort of SlicedWassersteinLoss gives torch.sort's order; ties (-0.0 and
+    +0.0 among them) hand the row back to torch.sort."""
+    from da.align.ot_losses import _distinct_row_order
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 130)).astype(np.float32)
+    x[1, :5] = [np.finfo(np.float32).max, -np.finfo(np.float32).max, np.finfo(np.float32).tiny, -1e-45, 0.0]
+    np.testing.assert_array_equal(_distinct_row_order(x), torch.from_numpy(x).sort(dim=1).indices.numpy())
+    for a, b in ((0.5, 0.5), (0.0, -0.0)):
+        tied = x.copy()
+        tied[3, 7], tied[3, 90] = a, b
+        assert _distinct_row_order(tied) is None
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_sliced_wasserstein_equal_sizes_bit_identical_to_the_torch_sort_closed_form(dtype, duplicates):
+    """Value and gradient equal, bit for bit, the closed form written with torch.sort (duplicate
+    rows: tied projections)."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(64, 16, generator=g, dtype=dtype)
+    y = torch.randn(64, 16, generator=g, dtype=dtype) + 0.3
+    if duplicates:
+        x[5], y[9] = x[40], y[2]
+    x, y = x.requires_grad_(), y.requires_grad_()
+    loss = SlicedWassersteinLoss(n_projections=32, seed=1)
+    got = loss(x, y)
+    got.backward()
+    rx, ry = x.detach().clone().requires_grad_(), y.detach().clone().requires_grad_()
+    theta = loss._projections(16, rx)
+    sw_pp = ((theta.T @ rx.T).sort(dim=1).values - (theta.T @ ry.T).sort(dim=1).values).abs().pow(2).mean()
+    ref = sw_pp ** 0.5
+    ref.backward()
+    assert torch.equal(got.detach(), ref.detach())
+    assert torch.equal(x.grad, rx.grad) and torch.equal(y.grad, ry.grad)
