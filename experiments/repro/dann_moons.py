@@ -59,8 +59,9 @@ from sklearn.datasets import make_moons
 
 from da._io import atomic_write_json
 from da.align import DANNLoss
-from da.data import Part, Split, TargetLabels
+from da.data import Part, Split, TargetLabels, epoch_indices
 from da.transfer import FeaturizerHead, finetune, mlp
+from da.transfer._rng import torch_seed
 
 LAMBDA = 6.0
 HERE = Path(__file__).resolve().parent
@@ -135,12 +136,24 @@ def _reference():
     return mod
 
 
-def run_reference(seed: int, adversarial: bool, epochs: int) -> dict:
-    """The authors' protocol for ``seed`` in the numpy reference, on the same data."""
+def trainer_target_rows(seed: int, epochs: int) -> np.ndarray:
+    """The target rows :func:`run`'s DANN draws, one per step: the trainer's target stream
+    (``target_sampling="replacement"``, batch 1) on its generator seeded from ``seed``; the
+    source stream (``"stored"``) draws nothing. ``tests/transfer/test_dann_moons_reference.py``
+    checks them against the rows the trainer actually used."""
+    gen = torch.Generator().manual_seed(torch_seed(seed))
+    n = len(moons_split(seed).target_train)
+    return torch.cat([epoch_indices(n, 1, n, gen, "replacement")[:, 0] for _ in range(epochs)]).numpy()
+
+
+def run_reference(seed: int, adversarial: bool, epochs: int, target_idx=None) -> dict:
+    """The authors' protocol for ``seed`` in the numpy reference, on the same data; with
+    ``target_idx``, those target rows instead of the authors' draws (e.g. :func:`trainer_target_rows`)."""
     ref, split = _reference(), moons_split(seed, dtype=np.float64)
     Xs, ys, Xt = split.source_train.X, split.source_train.y, split.target_train.X
     t = time.perf_counter()
-    init, source_idx, target_idx = ref.authors_protocol(Xs, ys, Xt, seed, epochs=epochs)
+    init, source_idx, authors_target_idx = ref.authors_protocol(Xs, ys, Xt, seed, epochs=epochs)
+    target_idx = authors_target_idx if target_idx is None else target_idx
     params = ref.train(init, Xs, ys, Xt, source_idx, target_idx, lam=LAMBDA, adversarial=adversarial)
     acc = lambda part, y: float(np.mean(ref.predict(params, part.X) == y))  # noqa: E731
     return {"seed": seed, "method": "dann" if adversarial else "no_adaptation",
@@ -202,8 +215,25 @@ def main(argv=None):
     ap.add_argument("--sampling-ablation", action="store_true",
                     help="only the numpy reference, DANN under each sample order (SAMPLING_VARIANTS): "
                          "writes sampling_ablation.json")
+    ap.add_argument("--summarise-only", action="store_true",
+                    help="run nothing: rebuild results.json from the seed files under --out")
+    ap.add_argument("--reference-only", action="store_true",
+                    help="recompute only the reference entries of the existing seed files (seconds)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.summarise_only:
+        return summarise(args.out, args.epochs)
+    if args.reference_only:
+        for seed in args.seeds:
+            path = args.out / "runs" / f"seed_{seed}.json"
+            rec = json.loads(path.read_text())
+            for row in rec["runs"]:
+                adv = row["ours"]["method"] == "dann"
+                row["reference"] = run_reference(seed, adv, rec["epochs"])
+                row["reference_on_our_draws"] = run_reference(seed, adv, rec["epochs"],
+                                                              trainer_target_rows(seed, rec["epochs"]))
+            atomic_write_json(path, rec)
+        return summarise(args.out, args.epochs)
     if args.sampling_ablation:
         out = sampling_ablation(args.seeds, args.epochs)
         atomic_write_json(args.out / "sampling_ablation.json", out)
@@ -213,7 +243,11 @@ def main(argv=None):
         rows = []
         for adv in (False, True):
             t = time.perf_counter()
-            rows.append({"ours": run(seed, adv, args.epochs), "reference": run_reference(seed, adv, args.epochs)})
+            rows.append({"ours": run(seed, adv, args.epochs), "reference": run_reference(seed, adv, args.epochs),
+                         # the same reference fed the target rows our trainer drew: what float32 and the
+                         # trainer change, with the sample path held fixed
+                         "reference_on_our_draws": run_reference(seed, adv, args.epochs,
+                                                                 trainer_target_rows(seed, args.epochs))})
             print(json.dumps(rows[-1]), f"({time.perf_counter() - t:.0f}s)", flush=True)
         atomic_write_json(args.out / "runs" / f"seed_{seed}.json", {"seed": seed, "epochs": args.epochs, "runs": rows})
     out = summarise(args.out, args.epochs)
@@ -228,11 +262,19 @@ def summarise(out_dir: Path, epochs: int) -> dict:
     recs = [r for r in recs if r["epochs"] == epochs]
     ours = [x["ours"] for r in recs for x in r["runs"]]
     ref = [x["reference"] for r in recs for x in r["runs"]]
+    same_draws = [x["reference_on_our_draws"] for r in recs for x in r["runs"] if "reference_on_our_draws" in x]
     out = {"experiment": "dann_moons", "epochs": epochs, "seeds": [r["seed"] for r in recs], "lambda": LAMBDA,
            "selection": "last (no model selection, as the authors)",
            "sampling": "source in its stored order, target with replacement (as the authors)",
            "reference": "dann_moons_numpy.py: float64 numpy, the authors' protocol and random draws",
-           "summary": _summary(ours), "reference_summary": _summary(ref), "runs": ours, "reference_runs": ref}
+           "summary": _summary(ours), "reference_summary": _summary(ref)}
+    if len(same_draws) == len(ours):
+        out["reference_on_our_draws_summary"] = _summary(same_draws)
+    first = [r for r in recs if r["seed"] < 5]
+    if len(first) < len(recs):  # the paper-sized subset, seeds 0..4, beside the whole set
+        out["summary_seeds_0_4"] = _summary([x["ours"] for r in first for x in r["runs"]])
+        out["reference_summary_seeds_0_4"] = _summary([x["reference"] for r in first for x in r["runs"]])
+    out.update(runs=ours, reference_runs=ref)
     atomic_write_json(out_dir / "results.json", out)
     return out
 

@@ -92,6 +92,8 @@ def test_trainer_equals_the_numpy_reference_over_300_steps(adversarial):
     if adversarial:  # one target example per step, drawn with replacement (repeats within an epoch)
         assert rows.shape == (300, 2) and len(np.unique(rows[:150, 1])) < 150
         target_idx = rows[:, 1]
+        # the rows the script's "reference on our draws" replays are the ones the trainer used
+        assert np.array_equal(target_idx, script.trainer_target_rows(0, 2))
     else:  # no alignment, no target stream; the reference's domain regressor then touches nothing
         assert rows.shape == (300, 1)
         target_idx = np.zeros(300, dtype=int)
