@@ -265,7 +265,7 @@ def summarise(out_dir: Path, epochs: int) -> dict:
     same_draws = [x["reference_on_our_draws"] for r in recs for x in r["runs"] if "reference_on_our_draws" in x]
     out = {"experiment": "dann_moons", "epochs": epochs, "seeds": [r["seed"] for r in recs], "lambda": LAMBDA,
            "selection": "last (no model selection, as the authors)",
-           "sampling": "source in its stored order, target with replacement (as the authors)",
+           "sampling": "source in its stored order, target with replacement, as the authors",
            "reference": "dann_moons_numpy.py: float64 numpy, the authors' protocol and random draws",
            "summary": _summary(ours), "reference_summary": _summary(ref)}
     if len(same_draws) == len(ours):
@@ -275,6 +275,8 @@ def summarise(out_dir: Path, epochs: int) -> dict:
         out["summary_seeds_0_4"] = _summary([x["ours"] for r in first for x in r["runs"]])
         out["reference_summary_seeds_0_4"] = _summary([x["reference"] for r in first for x in r["runs"]])
     out.update(runs=ours, reference_runs=ref)
+    if len(same_draws) == len(ours):
+        out["reference_on_our_draws_runs"] = same_draws
     atomic_write_json(out_dir / "results.json", out)
     return out
 
