@@ -9,7 +9,7 @@ Setup, as in the authors' shallow-DANN code:
 * Glorot-uniform initial weights, zero biases, a zero-initialised domain
   regressor, drawn as their code draws them: ``np.random.seed(seed)``, then
   ``W`` then ``V`` (so seed ``s`` starts from the authors' initial weights for
-  seed ``s``); seeds 0..4;
+  seed ``s``); seeds 0..4 by default (docs/reproductions.md reports 0..19);
 * one hidden layer of 15 sigmoid units, a softmax output layer;
 * the domain classifier is a single logistic regressor on the hidden layer
   (``DANNLoss(hidden=())``);
@@ -23,8 +23,8 @@ Setup, as in the authors' shallow-DANN code:
   (``dann_moons_numpy.py``, itself equal to the authors' ``DANN.py`` to 1e-14)
   to float32 precision (``tests/transfer/test_dann_moons_reference.py``). Our
   default, a fresh permutation of the source every epoch, costs DANN about .04
-  of target accuracy on this problem (``python experiments/repro/dann_moons_numpy.py``,
-  docs/reproductions.md, section 1);
+  of target accuracy on this problem (``--sampling-ablation``; docs/reproductions.md,
+  section 1);
 * adaptation parameter lambda = 6. The authors' update adds lambda times the
   domain log-loss **summed** over the source and the target example, to both
   the feature and the domain-regressor gradients; ``DANNLoss`` returns the
@@ -36,13 +36,15 @@ Target accuracy is measured on the 150 (unlabelled) target training points,
 as in the paper's figure, and on 2000 fresh target points.
 
 Each seed is also run through the float64 numpy reference of the authors' code
-(``dann_moons_numpy.py``, their protocol and their random draws). Each seed's
+(``dann_moons_numpy.py``), with their protocol and their random draws, and again
+with the target rows our trainer drew (``reference_on_our_draws``). Each seed's
 records go to ``runs/seed_<s>.json`` under ``--out``; ``results.json`` summarises
 every seed file there, ours and the reference's side by side (so seeds can run
 in separate processes).
 
-Usage: ``python experiments/repro/dann_moons.py [--seeds 0 1 2 3 4] [--epochs 500]
-[--methods no_adaptation dann] [--out DIR]``
+Usage: ``python experiments/repro/dann_moons.py [--seeds 0 1 2 3 4] [--epochs 500] [--out DIR]``;
+``--summarise-only`` (rebuild ``results.json``), ``--reference-only`` (recompute the
+reference entries of existing seed files), ``--sampling-ablation`` (reference only).
 """
 
 from __future__ import annotations
