@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 
 __all__ = ["LOSSES", "LOSS_CLASSES", "METHODS", "OPTIMIZERS", "LR_SCHEDULES", "WEIGHT_SCHEDULES",
-           "CRITERIA", "STRATEGIES", "ARCHS", "ALIASES", "canonical"]
+           "SAMPLINGS", "CRITERIA", "STRATEGIES", "ARCHS", "ALIASES", "canonical"]
 
 #: alignment losses (``align: [{loss: NAME}]``, ``align="NAME"``, ``loss/NAME`` records).
 LOSSES = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
@@ -33,6 +33,9 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 LR_SCHEDULES = ("constant", "ganin", "cosine")
 #: loss-weight schedules and their parameters (:func:`da.align.make_schedule`).
 WEIGHT_SCHEDULES = {"constant": ("value",), "ganin": ("max", "gamma"), "linear": ("start", "end")}
+#: row orders of a minibatch stream within an epoch (:data:`da.data.loader.SAMPLINGS`):
+#: fresh permutations, the stored order (cycled), or uniform draws with replacement.
+SAMPLINGS = ("shuffle", "stored", "replacement")
 #: model-selection criteria (:data:`da.transfer.selection.CRITERIA`); ``oracle`` reads target labels.
 CRITERIA = ("source_val", "iwcv", "dev", "entropy", "snd", "oracle", "last")
 #: transfer strategies (:data:`da.transfer.strategies.STRATEGIES`).

@@ -7,6 +7,14 @@ stream never raises ``StopIteration`` (a short stream cycles, reshuffled), every
 batch is full, and the batches of an epoch depend only on the generator's state
 at its start, which makes a run resumable by saving that state.
 
+That is ``sampling="shuffle"``, the default. Two other orders exist for
+protocols that prescribe them (:data:`SAMPLINGS`): ``"stored"`` visits the rows
+in their stored order, cycled (``0, 1, ..., n-1, 0, ...``, restarting at row 0
+each epoch; it draws nothing), and ``"replacement"`` draws every index uniformly
+with replacement (``torch.randint``). The sample-wise SGD of Ganin et al. (2016,
+§5.1) visits the source in its stored order and draws each step's target
+example with replacement.
+
 Two streams share this sampler:
 
 - :class:`TensorStream` indexes tensors held in memory (small domains; the
@@ -33,15 +41,28 @@ import math
 
 import torch
 
+from da._names import SAMPLINGS
 from da._validation import check_positive_int
 
-__all__ = ["epoch_indices", "TensorStream", "LoaderStream"]
+__all__ = ["SAMPLINGS", "epoch_indices", "TensorStream", "LoaderStream"]
 
 
-def epoch_indices(n: int, batch_size: int, n_steps: int, generator: torch.Generator) -> torch.Tensor:
-    """``(n_steps, b)`` row indices of one epoch, ``b = min(batch_size, n)``; see the module doc."""
+def _check_sampling(sampling) -> str:
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    return sampling
+
+
+def epoch_indices(n: int, batch_size: int, n_steps: int, generator: torch.Generator,
+                  sampling: str = "shuffle") -> torch.Tensor:
+    """``(n_steps, b)`` row indices of one epoch, ``b = min(batch_size, n)``, in the order
+    ``sampling`` (:data:`SAMPLINGS`); see the module doc."""
     bs = min(batch_size, n)
     need = n_steps * bs
+    if _check_sampling(sampling) == "stored":
+        return (torch.arange(need) % n).view(n_steps, bs)
+    if sampling == "replacement":
+        return torch.randint(n, (n_steps, bs), generator=generator)
     perms = [torch.randperm(n, generator=generator) for _ in range(math.ceil(need / n))]
     return torch.cat(perms)[:need].view(n_steps, bs)
 
@@ -71,6 +92,8 @@ class TensorStream:
         Shared by the streams of a run.
     rank, world_size : int
         This process's share of each global batch (distributed runs; see the module doc).
+    sampling : {"shuffle", "stored", "replacement"}, default "shuffle"
+        The order of the rows within an epoch (see the module doc).
 
     Examples
     --------
@@ -81,8 +104,9 @@ class TensorStream:
     """
 
     def __init__(self, tensors, batch_size: int, generator: torch.Generator, *, rank: int = 0,
-                 world_size: int = 1):
+                 world_size: int = 1, sampling: str = "shuffle"):
         self.tensors = tuple(tensors)
+        self.sampling = _check_sampling(sampling)
         lead = next(t for t in self.tensors if t is not None)
         self.n = int(lead.shape[0])
         if self.n < 1:
@@ -96,7 +120,7 @@ class TensorStream:
 
     def epoch(self, n_steps: int):
         """An iterator over this epoch's ``n_steps`` batches (the indices are drawn now)."""
-        idx = epoch_indices(self.n, self.batch_size, n_steps, self.generator)[:, self.shard]
+        idx = epoch_indices(self.n, self.batch_size, n_steps, self.generator, self.sampling)[:, self.shard]
 
         def batches():
             for i in range(n_steps):
@@ -149,13 +173,17 @@ class LoaderStream:
         Where the batches are moved (non-blocking when ``pin_memory``).
     rank, world_size : int
         This process's share of each global batch (distributed runs; see the module doc).
+    sampling : {"shuffle", "stored", "replacement"}, default "shuffle"
+        The order of the rows within an epoch (see the module doc).
     """
 
     def __init__(self, dataset, batch_size: int, generator: torch.Generator, *, num_workers: int = 0,
                  pin_memory: bool = False, persistent_workers: bool = False, collate_fn=None,
-                 worker_seed: int = 0, labels=None, device=None, rank: int = 0, world_size: int = 1):
+                 worker_seed: int = 0, labels=None, device=None, rank: int = 0, world_size: int = 1,
+                 sampling: str = "shuffle"):
         from torch.utils.data import DataLoader
 
+        self.sampling = _check_sampling(sampling)
         self.n = len(dataset)
         if self.n < 1:
             raise ValueError("a stream needs at least one row; the dataset is empty")
@@ -180,7 +208,7 @@ class LoaderStream:
 
     def epoch(self, n_steps: int):
         """An iterator over this epoch's ``n_steps`` batches (the indices are drawn now)."""
-        rows = epoch_indices(self.n, self.batch_size, n_steps, self.generator)[:, self.shard]
+        rows = epoch_indices(self.n, self.batch_size, n_steps, self.generator, self.sampling)[:, self.shard]
         self._sampler.batches = rows
         it = iter(self.loader)
 

@@ -103,7 +103,8 @@ def example_rows(X, device) -> torch.Tensor:
     return torch.as_tensor(X[:2], dtype=torch.float32, device=device)
 
 
-def _stream(part, labels, batch_size: int, gen, device, seed, name: str, rank: int, world: int):
+def _stream(part, labels, batch_size: int, gen, device, seed, name: str, rank: int, world: int,
+            sampling: str = "shuffle"):
     """A :class:`LoaderStream` over lazy rows (training transform), else a :class:`TensorStream`."""
     if world > 1 and min(batch_size, len(part)) % world:
         raise ValueError(f"{name}={min(batch_size, len(part))}"
@@ -114,16 +115,19 @@ def _stream(part, labels, batch_size: int, gen, device, seed, name: str, rank: i
         return LoaderStream(part.X.view(train=True), batch_size, gen, num_workers=part.X.num_workers,
                             pin_memory=device.type == "cuda", persistent_workers=part.X.num_workers > 0,
                             worker_seed=(torch_seed(seed) + rank) % (2**31), device=device,
-                            labels=labels if labels is not None else False, rank=rank, world_size=world)
+                            labels=labels if labels is not None else False, rank=rank, world_size=world,
+                            sampling=sampling)
     X = torch.as_tensor(part.X, dtype=torch.float32, device=device)
     y = torch.as_tensor(labels, dtype=torch.long, device=device) if labels is not None else None
-    return TensorStream((X, y), batch_size, gen, rank=rank, world_size=world)
+    return TensorStream((X, y), batch_size, gen, rank=rank, world_size=world, sampling=sampling)
 
 
 def make_streams(split: Split, config, align: bool, device, rank: int = 0, world_size: int = 1) -> dict:
     """The streams a fit draws from, sharing one generator seeded by ``config.seed``, in this order:
     labelled source ``s`` (when the CE or an alignment needs it), unlabelled target ``t`` (with
-    alignment) and labelled target ``l`` (few-shot labels with ``target_weight > 0``).
+    alignment) and labelled target ``l`` (few-shot labels with ``target_weight > 0``). The source
+    and target rows are ordered by ``config.source_sampling`` and ``config.target_sampling``
+    (:func:`da.data.loader.epoch_indices`); the labelled target is always shuffled.
 
     With ``world_size > 1`` each stream yields this rank's share of the same global batches
     (:mod:`da.data.loader`); every (capped) batch size must divide by ``world_size``."""
@@ -138,11 +142,11 @@ def make_streams(split: Split, config, align: bool, device, rank: int = 0, world
     streams = {}
     if use_source:
         streams["s"] = _stream(split.source_train, split.source_train.y, c.batch_size, gen, device, c.seed,
-                               "batch_size", *sh)
+                               "batch_size", *sh, sampling=c.source_sampling)
     if align:
         # target labels for logging only: never enter the objective or a non-oracle criterion
         streams["t"] = _stream(split.target_train, split.eval_labels.train, c.batch_size_target or c.batch_size,
-                               gen, device, c.seed, "batch_size_target", *sh)
+                               gen, device, c.seed, "batch_size_target", *sh, sampling=c.target_sampling)
     if use_labeled:
         streams["l"] = _stream(split.target_labeled, split.target_labeled.y,
                                c.batch_size_labeled or c.batch_size, gen, device, c.seed, "batch_size_labeled", *sh)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
-from da._names import LR_SCHEDULES, OPTIMIZERS, canonical
+from da._names import LR_SCHEDULES, OPTIMIZERS, SAMPLINGS, canonical
 from da._sinks import LOGGERS
 from da._schema import Bool, ConfigError, Custom, ListOf, Num, Str
 
@@ -128,6 +128,14 @@ class TrainConfig:
     batch_size_labeled: int | None = _spec(None, _int(optional=True),
                                            "labelled-target minibatch size (null: batch_size), "
                                            "capped at the number of labelled target samples")
+    source_sampling: str = _spec("shuffle", Str(None, choices=SAMPLINGS),
+                                 "order of the labelled-source rows in an epoch: shuffle (fresh "
+                                 "permutations), stored (their stored order, cycled, from row 0 each "
+                                 "epoch) or replacement (uniform draws with replacement)")
+    target_sampling: str = _spec("shuffle", Str(None, choices=SAMPLINGS),
+                                 "order of the unlabelled-target rows: shuffle, stored or replacement "
+                                 "(the sample-wise SGD of Ganin et al. 2016: source stored, target "
+                                 "replacement)")
     lr: float = _spec(1e-3, _num(lo_open=True), "learning rate")
     optimizer: str = _spec("adam", Str(None, choices=OPTIMIZERS), "one optimizer for every group")
     momentum: float = _spec(0.9, _num(hi=1.0), "SGD momentum")
