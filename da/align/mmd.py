@@ -32,17 +32,15 @@ def _check_multipliers(multipliers) -> tuple[float, ...]:
     return tuple(_check_positive(m, f"multipliers[{i}]") for i, m in enumerate(mults))
 
 
-def _scale_blocks_(a: torch.Tensor, n: int, cxx: float, cyy: float, cxy: float) -> torch.Tensor:
-    """In place: multiply the source, target and cross blocks of ``a``; zero its diagonal.
-
-    (``a[:n, :n].mul_(c)``, not ``a[:n, :n] *= c``: the augmented assignment would also copy
-    each block onto itself.)
-    """
-    a[:n, :n].mul_(cxx)
-    a[n:, n:].mul_(cyy)
-    a[:n, n:].mul_(cxy)
-    a[n:, :n].mul_(cxy)
-    return a.fill_diagonal_(0.0)
+@functools.lru_cache(maxsize=4)
+def _block_weights(n: int, m: int, cxx: float, cyy: float, cxy: float, dtype, device) -> torch.Tensor:
+    """The ``(n + m) x (n + m)`` matrix with ``cxx``, ``cyy`` and ``cxy`` on the source, target and
+    cross blocks and a zero diagonal (cached: one elementwise product per step instead of four
+    block products and a diagonal fill; the same numbers). Read-only."""
+    w = torch.full((n + m, n + m), cxy, dtype=dtype, device=device)
+    w[:n, :n] = cxx
+    w[n:, n:] = cyy
+    return w.fill_diagonal_(0.0)
 
 
 #: the longest run of squarings from one exponential (each squaring doubles the base's relative error)
@@ -158,7 +156,7 @@ class _PooledMMD2(torch.autograd.Function):
         cxy = -1.0 / (n * m)
         # the estimator's weights (and 1/U) scale each element before one sum: the blocks' sums
         # nearly cancel, which would cost float32 digits if they were formed first
-        wkf = _scale_blocks_(ksum, n, cxx / u, cyy / u, cxy / u)
+        wkf = ksum.mul_(_block_weights(n, m, cxx / u, cyy / u, cxy / u, z.dtype, z.device))
         value = (wkf if kg is None else wkf * kg).sum() + const
 
         b = slope = None
@@ -168,7 +166,7 @@ class _PooledMMD2(torch.autograd.Function):
                 slope = -0.5 / (u * c0)
             else:
                 slope = -1.0 / (u * c0)
-            b = _scale_blocks_(wsum if kg is None else wsum.mul_(kg), n, cxx, cyy, cxy)
+            b = (wsum if kg is None else wsum.mul_(kg)).mul_(_block_weights(n, m, cxx, cyy, cxy, z.dtype, z.device))
         ctx.save_for_backward(z, b, wkf if ctx.needs_input_grad[1] else None)
         ctx.slope = slope
         ctx.mark_non_differentiable(h)
