@@ -85,13 +85,20 @@ def _run_logging(path: Path):
         handler.close()
 
 
-def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, bars: bool) -> dict:
-    """Pretrain on the source, or load the cached result of the same pretraining config."""
+def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, bars: bool, resume: bool) -> dict:
+    """Pretrain on the source, or load the cached result of the same pretraining config.
+
+    With ``resume`` and ``pretrain.resume``, the state of every finished pretraining epoch is kept
+    next to the cache entry (``<key>.resume/``, under the entry's lock) until the entry is written,
+    so that a pretraining killed mid-way continues after its last saved epoch.
+    """
     from da.transfer import load_checkpoint, pretrain, save_checkpoint
     from da.transfer.distributed import broadcast_object, context as dist_context
+    from da.transfer.run_records import resume_point
 
     key = pretrain_key(cfg)
-    info = {"pretrain_key": key, "pretrain_cached": False, "pretrain_seconds": 0.0}
+    info = {"pretrain_key": key, "pretrain_cached": False, "pretrain_seconds": 0.0,
+            "pretrain_resumed_after_epoch": None}
     if cfg["pretrain"]["epochs"] == 0:
         append = {"stage": "pretrain", "skipped": True}
         R.append_jsonl(metrics_path, append)
@@ -114,20 +121,28 @@ def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, ba
             info["pretrain_seconds"] = float(ckpt["metrics"].get("seconds", 0.0))
             log.info("pretrained model loaded from the cache (%s)", path)
         else:
+            state = cache_dir / "pretrain" / f"{key}.resume"
+            keep = bool(resume and cfg["pretrain"]["resume"])
+            if not keep and ctx.is_writer:  # --force or resume: false: a stale state is never read
+                shutil.rmtree(state, ignore_errors=True)
+            point = resume_point(state) if keep else None
             bar = _Bar(bars, cfg["pretrain"]["epochs"], "pretrain")
             t0 = time.perf_counter()
             try:
                 res = pretrain(model, split, config=train_config(cfg["pretrain"], cfg["seed"],
                                                                   stage="pretrain"),
-                               hooks=[(1, bar.hook)], verbose=True)
+                               hooks=[(1, bar.hook)], verbose=True, resume_dir=state if keep else None)
             finally:
                 bar.close()
             history = res.history
-            info["pretrain_seconds"] = time.perf_counter() - t0
+            info["pretrain_seconds"] = time.perf_counter() - t0  # of this attempt
+            if point is not None and point["run_id"] == res.run_id:
+                info["pretrain_resumed_after_epoch"] = point["epoch"]
             if ctx.is_writer:
                 save_checkpoint(path, model, {"pretrain_key": key, "data": cfg["data"], "model": cfg["model"],
                                               "pretrain": cfg["pretrain"], "seed": cfg["seed"]},
                                 {"history": history, "metrics": res.metrics, "seconds": info["pretrain_seconds"]})
+                shutil.rmtree(state, ignore_errors=True)  # the entry is written: nothing left to resume
     for rec in history:
         R.append_jsonl(metrics_path, {"stage": "pretrain", "cached": info["pretrain_cached"], **rec})
     return info
@@ -156,7 +171,10 @@ def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_
         device and thread count). False (``--force``), or a run that had
         completed, fine-tunes from the first epoch. The state is rewritten
         atomically after every epoch and removed just before ``result.json``.
-        ``method: auto`` and ``target_only`` fine-tune from the start.
+        ``target_only`` resumes the same way; ``method: auto`` (several candidate
+        fits) starts again. With ``pretrain.resume``, a killed pretraining
+        continues too, from the state kept next to its cache entry
+        (``<cache_dir>/pretrain/<key>.resume/``, removed once the entry is written).
     resume_dir : path, optional
         Where that state lives (default ``<run_dir>/resume``); the ranks > 0 of
         a distributed job, which write a scratch run directory, read rank 0's.
@@ -179,6 +197,7 @@ def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_
     run_dir = root / rid
     prev = R.read_failure(run_dir)
     attempts = (prev or {}).get("attempts", 0) + 1
+    resume_pretraining = bool(resume)  # with pretrain.resume; a killed pretraining is no run state
     resume = bool(resume and cfg["train"]["resume"] and R.run_state(run_dir) != R.COMPLETED)
     R.reset_run_dir(run_dir, keep=(R.RESUME_DIR,) if resume and resume_dir is None else ())
     resume_dir = (Path(resume_dir) if resume_dir is not None else run_dir / R.RESUME_DIR) if resume else None
@@ -187,7 +206,7 @@ def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_
     with _run_logging(run_dir / R.LOG):
         log.info("run %s (%s, method=%s) in %s", rid, cfg["name"], cfg["method"], run_dir)
         try:
-            result = _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir)
+            result = _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir, resume_pretraining)
         except Exception as exc:
             log.error("run %s failed: %s: %s", rid, type(exc).__name__, exc)
             R.write_failure(run_dir, rid, exc, traceback.format_exc(), attempts=attempts,
@@ -196,7 +215,7 @@ def run_experiment(config: dict, out_dir=None, *, progress: bool = False, cache_
     return result
 
 
-def _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir) -> dict:
+def _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir, resume_pretraining) -> dict:
     import torch
 
     from da.transfer import save_checkpoint
@@ -217,7 +236,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir) -> d
 
     # (1) pretrain, cached by the hash of the pretraining part of the config
     model = build_model(cfg["model"], pair, cfg["seed"])
-    pre = _pretrained(model, split, cfg, cache, metrics_path, progress)
+    pre = _pretrained(model, split, cfg, cache, metrics_path, progress, resume_pretraining)
     timing["pretrain_seconds"] = pre["pretrain_seconds"]
 
     # (2) diagnostics before transfer
@@ -261,6 +280,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir) -> d
         "pair": pair.name, "selection": fit.selection, "oracle": bool(fit.oracle),
         "pretrain_key": pre["pretrain_key"], "timing": timing, "attempts": attempts,
         "resumed_after_epoch": None if resumed is None else resumed["epoch"],
+        "pretrain_resumed_after_epoch": pre["pretrain_resumed_after_epoch"],
         # every loss's constructor arguments, including those make_alignment sized to the features
         "losses": fit.config["losses"],
         **({"auto": fit.config["auto"]} if "auto" in fit.config else {}),
@@ -300,12 +320,13 @@ def _finetune(model, split, cfg: dict, progress: bool, resume_dir):
     try:
         # the run directory's records are the pipeline's own (below); other sinks replay them
         train = dict(train_config(cfg["train"], cfg["seed"], stage="train"), loggers=["jsonl"])
-        if cfg["method"] == "auto":
+        if cfg["method"] == "auto":  # several candidate fits: a killed auto run starts again
             fit = _auto(model, split, train, _strategy(cfg["transfer"]))
         elif cfg["method"] == "target_only":  # ORACLE: trains on target labels; the result says oracle
             from da.transfer import target_only
 
-            fit = target_only(model, split, config=train, hooks=hooks)
+            resumed = resume_point(resume_dir) if resume_dir is not None else None
+            fit = target_only(model, split, config=train, hooks=hooks, resume_dir=resume_dir)
         else:
             resumed = resume_point(resume_dir) if resume_dir is not None else None
             fit = finetune(model, split, terms, strategy=_strategy(cfg["transfer"]), config=train, hooks=hooks,

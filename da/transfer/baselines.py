@@ -31,10 +31,10 @@ log = logging.getLogger("da.transfer")
 
 
 def _run(name, model, split, config, overrides, strategy=None, hooks=(), run_dir=None,
-         oracle=False) -> FitResult:
+         oracle=False, resume_dir=None) -> FitResult:
     cfg = TrainConfig.from_kwargs(config, **overrides)
     return Trainer(cfg, None, strategy, hooks, run_dir, oracle=oracle,
-                   tags={"baseline": name}).fit(model, split)
+                   tags={"baseline": name}, resume_dir=resume_dir).fit(model, split)
 
 
 def source_only(model, data, *, config=None, hooks=(), run_dir=None, **overrides) -> FitResult:
@@ -67,11 +67,13 @@ def scratch(model, data, *, config=None, hooks=(), run_dir=None, **overrides) ->
     return _run("scratch", model, split, config, overrides, hooks=hooks, run_dir=run_dir)
 
 
-def target_only(model, data: Split, *, config=None, hooks=(), run_dir=None, **overrides) -> FitResult:
+def target_only(model, data: Split, *, config=None, hooks=(), run_dir=None, resume_dir=None,
+                **overrides) -> FitResult:
     """ORACLE upper bound: train on all target training labels (``split.eval_labels.train``).
 
     Selection uses the labelled target validation part (``"oracle"`` unless
-    ``selection="last"``); the result is marked ``oracle=True``.
+    ``selection="last"``); the result is marked ``oracle=True``. ``resume_dir``: as
+    :func:`~da.transfer.finetune`'s.
     """
     if not isinstance(data, Split):
         raise ValueError("target_only needs a da.data.Split with target labels in eval_labels")
@@ -90,7 +92,7 @@ def target_only(model, data: Split, *, config=None, hooks=(), run_dir=None, **ov
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return _run("target_only", model, as_source, config, overrides, hooks=hooks, run_dir=run_dir,
-                    oracle=True)
+                    oracle=True, resume_dir=resume_dir)
 
 
 BASELINES = {"source_only": source_only, "finetune_no_align": finetune_no_align, "scratch": scratch,

@@ -31,7 +31,7 @@ def _source_only(source, config: TrainConfig) -> Split:
 
 
 def pretrain(model, source, *, config=None, checkpoint=None, hooks=(), run_dir=None, verbose=False,
-             **overrides) -> FitResult:
+             resume_dir=None, **overrides) -> FitResult:
     """Train ``model`` on the labelled source only; optionally write a checkpoint.
 
     Parameters
@@ -45,6 +45,10 @@ def pretrain(model, source, *, config=None, checkpoint=None, hooks=(), run_dir=N
         ``selection`` must be ``"source_val"`` or ``"last"`` (no target here).
     checkpoint : path, optional
         Where to write ``{"state_dict", "config", "metrics"}`` atomically.
+    resume_dir : path, optional
+        Where the state of every finished epoch is kept (``resume.pt``; default ``run_dir``); a
+        killed pretraining of the same configuration continues after its last saved epoch
+        (with ``resume=True``, the default).
     **overrides
         TrainConfig fields.
 
@@ -65,7 +69,8 @@ def pretrain(model, source, *, config=None, checkpoint=None, hooks=(), run_dir=N
     if cfg.selection not in ("source_val", "last"):
         raise ValueError(f"pretraining sees no target data: selection must be 'source_val' or 'last', "
                          f"got {cfg.selection!r}")
-    result = Trainer(cfg, None, None, hooks, run_dir, verbose, tags={"stage": "pretrain"}).fit(
+    result = Trainer(cfg, None, None, hooks, run_dir, verbose, tags={"stage": "pretrain"},
+                     resume_dir=resume_dir).fit(
         model, _source_only(source, cfg))
     if checkpoint is not None:
         save_checkpoint(checkpoint, result.model, result.config, result.metrics)

@@ -21,7 +21,7 @@ from da.transfer.run_records import RESUME, resume_point
 
 #: keys of result.json that are the clock's or the attempt's, not the run's
 _NOT_THE_RUN = ("seconds", "started_at", "finished_at", "timing", "runtime", "resumed_after_epoch",
-                "run_dir", "attempts", "metrics", "pretrain_cached", "cached")
+                "pretrain_resumed_after_epoch", "run_dir", "attempts", "metrics", "pretrain_cached", "cached")
 
 
 class Killed(BaseException):
@@ -39,19 +39,19 @@ def _config(tiny, epochs=6):
 
 @pytest.fixture
 def epochs_seen(monkeypatch):
-    """Every epoch the fine-tuning loop trains (the progress hook runs after each), in order;
-    ``kill["at"] = (n, epoch)`` raises :class:`Killed` the n-th time that epoch is reached."""
-    seen, kill, original, init = [], {"at": None}, P._Bar.hook, P._Bar.__init__
+    """Every epoch the fine-tuning loop trains (the progress hook runs after each), in order
+    (the pretraining's in ``kill["pretrain_seen"]``); ``kill["at"] = (n, epoch)`` raises
+    :class:`Killed` the n-th time that epoch of the stage ``kill["stage"]`` is reached."""
+    seen, original, init = [], P._Bar.hook, P._Bar.__init__
+    kill = {"at": None, "stage": "finetune", "pretrain_seen": []}
 
     def bar(self, enabled, total, desc):
         init(self, enabled, total, desc)
-        self.stage = desc
+        self.stage = "pretrain" if desc == "pretrain" else "finetune"
 
     def hook(self, model, epoch):
-        if self.stage == "pretrain":
-            return original(self, model, epoch)
-        seen.append(epoch)
-        if kill["at"] is not None and epoch == kill["at"][1]:
+        (kill["pretrain_seen"] if self.stage == "pretrain" else seen).append(epoch)
+        if kill["at"] is not None and self.stage == kill["stage"] and epoch == kill["at"][1]:
             kill["at"] = (kill["at"][0] - 1, epoch)
             if kill["at"][0] == 0:
                 kill["at"] = None
@@ -146,6 +146,78 @@ def test_force_and_resume_false_start_from_the_first_epoch(tmp_path, tiny, epoch
     seen.clear()
     execute_run(off, tmp_path)
     assert seen == [0, 1, 2, 3]
+
+
+def _pretraining_state(root):
+    states = list((root / R.CACHE_DIR / "pretrain").glob("*.resume"))
+    return states[0] if states else None
+
+
+def test_a_run_killed_mid_pretraining_continues_its_pretraining(tmp_path, tiny, epochs_seen):
+    seen, kill = epochs_seen
+    cfg = _config(tiny, epochs=3)
+    cfg["pretrain"].update(epochs=5)
+    (cfg,) = expand_sweep(cfg)
+    rid = config_hash(cfg)
+    execute_run(cfg, tmp_path / "whole")
+    assert kill["pretrain_seen"] == [0, 1, 2, 3, 4] and _pretraining_state(tmp_path / "whole") is None
+    kill["pretrain_seen"].clear()
+    seen.clear()
+
+    kill.update(at=(1, 3), stage="pretrain")
+    with pytest.raises(Killed):
+        execute_run(cfg, tmp_path / "cut")
+    state = _pretraining_state(tmp_path / "cut")
+    assert resume_point(state)["epoch"] == 2 and seen == []  # epoch 3 was cut short
+    assert not list((tmp_path / "cut" / R.CACHE_DIR / "pretrain").glob("*.pt"))  # no cache entry yet
+    kill["pretrain_seen"].clear()
+
+    st = execute_run(cfg, tmp_path / "cut")
+    assert kill["pretrain_seen"] == [3, 4] and seen == [0, 1, 2]
+    assert st["result"]["pretrain_resumed_after_epoch"] == 2 and st["result"]["resumed_after_epoch"] is None
+    _same_run(tmp_path / "whole" / rid, tmp_path / "cut" / rid)
+    assert not state.exists()  # the cache entry is written: the state is gone
+
+
+def test_force_and_pretrain_resume_false_pretrain_from_the_first_epoch(tmp_path, tiny, epochs_seen):
+    _, kill = epochs_seen
+    cfg = _config(tiny, epochs=2)
+    cfg["pretrain"].update(epochs=4)
+    (cfg,) = expand_sweep(cfg)
+    kill.update(at=(1, 2), stage="pretrain")
+    with pytest.raises(Killed):
+        execute_run(cfg, tmp_path)
+    assert resume_point(_pretraining_state(tmp_path))["epoch"] == 1
+    kill["pretrain_seen"].clear()
+    st = execute_run(cfg, tmp_path, force=True)
+    assert kill["pretrain_seen"] == [0, 1, 2, 3] and st["result"]["pretrain_resumed_after_epoch"] is None
+    assert _pretraining_state(tmp_path) is None
+
+    off = copy.deepcopy(cfg)
+    off["pretrain"]["resume"] = False
+    kill.update(at=(1, 2), stage="pretrain")
+    with pytest.raises(Killed):
+        execute_run(off, tmp_path / "off")
+    assert _pretraining_state(tmp_path / "off") is None  # no state kept
+
+
+def test_a_target_only_run_killed_mid_training_resumes(tmp_path, tiny, epochs_seen):
+    seen, kill = epochs_seen
+    cfg = _config(tiny, epochs=5)
+    cfg.update(method="target_only")  # the ORACLE baseline resumes like the other methods
+    (cfg,) = expand_sweep(cfg)
+    rid = config_hash(cfg)
+    with pytest.warns(UserWarning, match="ORACLE"):
+        execute_run(cfg, tmp_path / "whole")
+    seen.clear()
+    kill["at"] = (1, 3)
+    with pytest.raises(Killed), pytest.warns(UserWarning, match="ORACLE"):
+        execute_run(cfg, tmp_path / "cut")
+    seen.clear()
+    with pytest.warns(UserWarning, match="ORACLE"):
+        st = execute_run(cfg, tmp_path / "cut")
+    assert seen == [3, 4] and st["result"]["resumed_after_epoch"] == 2 and st["result"]["oracle"] is True
+    _same_run(tmp_path / "whole" / rid, tmp_path / "cut" / rid)
 
 
 def test_a_torn_resume_state_is_not_trusted(tmp_path, tiny, epochs_seen):
