@@ -179,9 +179,10 @@ class TrainConfig:
     val_fraction: float = _spec(0.1, Custom(None, _fraction),
                                 "source validation fraction when data are given as arrays")
     checkpoint: bool = _spec(True, Bool(None), "save the selected weights with the run's records")
-    resume: bool = _spec(True, Bool(None), "restart a killed fine-tuning from its last epoch (model, "
+    resume: bool = _spec(True, Bool(None), "restart a killed training from its last epoch (model, "
                                            "optimizer, RNG and stream state in resume.pt: <run_dir>/resume/ "
-                                           "under da run / da sweep, or finetune's run_dir / resume_dir)")
+                                           "under da run / da sweep, _cache/pretrain/<key>.resume/ for "
+                                           "pretraining, or the run_dir / resume_dir given in Python)")
     loggers: tuple = _spec(("jsonl",), Custom(None, _loggers),
                            "record sinks: jsonl, tensorboard, mlflow")
     sync_bn: bool = _spec(False, Bool(None), "distributed runs: synchronise BatchNorm statistics over "
