@@ -1,9 +1,11 @@
 """Markdown tables of the reproductions, read from their result records only (nothing is re-run).
 
-Usage: ``python experiments/repro/make_tables.py [--collect RUNS]`` prints the tables pasted into
-``docs/reproductions.md``. ``--collect runs/mnist_digits`` first reads the run directories of
-``da sweep experiments/repro/mnist_digits.yaml`` (``result.json`` and the epoch records of
-``metrics.jsonl``) into the compact record ``results/mnist_digits/results.json``.
+Usage: ``python experiments/repro/make_tables.py [--collect RUNS [--results NAME]]`` prints the
+tables pasted into ``docs/reproductions.md``. ``--collect runs/mnist_digits`` first reads the run
+directories of ``da sweep experiments/repro/mnist_digits.yaml`` (``result.json`` and the epoch
+records of ``metrics.jsonl``) into the compact record ``results/mnist_digits/results.json``;
+``--collect runs/mnist_digits_cnn --results mnist_digits_cnn`` does the same for the CNN sweep
+(``experiments/repro/mnist_digits_cnn.yaml``).
 """
 
 from __future__ import annotations
@@ -51,8 +53,10 @@ def _mnist_digits_row(result: dict, history: list) -> dict:
             "final_epoch_target_test_acc": last["target_test_acc"]}
 
 
-def collect_mnist_digits(root, out=RESULTS / "mnist_digits" / "results.json") -> dict:
-    """The compact record of the MNIST <-> digits sweep under ``root``, written to ``out``."""
+def collect_mnist_digits(root, out=None, name: str = "mnist_digits") -> dict:
+    """The compact record of the MNIST <-> digits sweep ``experiments/repro/<name>.yaml`` under
+    ``root``, written to ``out`` (default ``results/<name>/results.json``)."""
+    out = RESULTS / name / "results.json" if out is None else out
     from da._io import atomic_write_json
     from da._runs import METRICS, find_run_dirs, read_jsonl, read_result
 
@@ -69,7 +73,7 @@ def collect_mnist_digits(root, out=RESULTS / "mnist_digits" / "results.json") ->
     order = ["source_only", "source_only_sgd", "mmd", "dann", "cdan", "deepjdot", "coral", "target_only",
              "dann_adam", "cdan_adam"]
     rows.sort(key=lambda r: (r["pair"] != "mnist->digits", r["seed"], order.index(r["method"])))
-    record = {"experiment": "mnist_digits", "config": "experiments/repro/mnist_digits.yaml",
+    record = {"experiment": name, "config": f"experiments/repro/{name}.yaml",
               "epochs": cfg["train"]["epochs"], "seeds": len({r["seed"] for r in rows}),
               "selection": cfg["train"]["selection"], "runs": rows, "summary": summarise(rows)}
     atomic_write_json(out, record)
@@ -122,8 +126,8 @@ def _optimizer_label(run) -> str:
     return f"Adam lr {run.get('lr', 1e-3):g}"
 
 
-def _mnist_digits_record(d=None) -> dict:
-    return d if d is not None else json.loads((RESULTS / "mnist_digits" / "results.json").read_text())
+def _mnist_digits_record(d=None, name: str = "mnist_digits") -> dict:
+    return d if d is not None else json.loads((RESULTS / name / "results.json").read_text())
 
 
 def mnist_digits_table(d=None) -> str:
@@ -176,6 +180,32 @@ def criteria_table(d=None) -> str:
         out.append("\n".join(rows))
     return ("Target test accuracy at the epoch each criterion selects (re-selected from the records "
             "of the runs above; mean ± std over seeds).\n\n" + "\n\n".join(out))
+
+
+def architecture_table(mlp=None, cnn=None) -> str:
+    """The MLP and the CNN records side by side, and the architecture chosen per pair, method and
+    seed by the held-out **source** validation accuracy of the selected epoch (label-free; a tie
+    keeps the MLP)."""
+    mlp, cnn = _mnist_digits_record(mlp), _mnist_digits_record(cnn, "mnist_digits_cnn")
+    key = lambda r: (r["pair"], r["method"], r["seed"])  # noqa: E731
+    by_cnn = {key(r): r for r in cnn["runs"]}
+    rows = ["| pair | method | MLP | CNN | chosen by source val. acc. | seeds on the CNN |",
+            "|---|---|---|---|---|---|"]
+    for pair in dict.fromkeys(r["pair"] for r in mlp["runs"]):
+        for m in dict.fromkeys(r["method"] for r in cnn["runs"]):
+            both = [(r, by_cnn[key(r)]) for r in mlp["runs"]
+                    if r["pair"] == pair and r["method"] == m and key(r) in by_cnn]
+            if not both:
+                continue
+            picks = [c if c["source_val_acc"] > a["source_val_acc"] else a for a, c in both]
+            name = m + (" (oracle)" if m == "target_only" else "")
+            rows.append(f"| {pair} | {name} | {_pm([a['target_test_acc'] for a, _ in both])} | "
+                        f"{_pm([c['target_test_acc'] for _, c in both])} | "
+                        f"{_pm([p['target_test_acc'] for p in picks])} | "
+                        f"{sum(p is c for p, (_, c) in zip(picks, both))}/{len(both)} |")
+    return ("Target test accuracy, mean ± std over seeds: the MLP record, the CNN record, and per seed "
+            "the architecture with the higher held-out source validation accuracy (no target label "
+            "read).\n\n" + "\n".join(rows))
 
 
 def transfer_table() -> str:
@@ -247,10 +277,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--collect", type=Path, metavar="RUNS",
                     help="first collect the MNIST <-> digits sweep's run directories under RUNS")
+    ap.add_argument("--results", default="mnist_digits", choices=("mnist_digits", "mnist_digits_cnn"),
+                    help="which MNIST <-> digits sweep --collect reads (its config's name)")
     args = ap.parse_args(argv)
     if args.collect is not None:
-        collect_mnist_digits(args.collect)
+        collect_mnist_digits(args.collect, name=args.results)
     for title, fn in (("DANN moons", moons_table), ("MNIST <-> digits", mnist_digits_table),
+                      ("MNIST <-> digits with the CNN",
+                       lambda: mnist_digits_table(_mnist_digits_record(name="mnist_digits_cnn"))),
+                      ("MLP or CNN, chosen by source validation accuracy", architecture_table),
                       ("DANN under Adam and SGD", dann_optimizer_table),
                       ("Choosing the optimizer with a criterion", optimizer_selection_table),
                       ("Selection criteria on MNIST <-> digits", criteria_table),

@@ -37,12 +37,12 @@ def test_moons_shortened_run(tmp_path):
     assert set(out["summary"]) == set(out["reference_summary"]) == {"no_adaptation", "dann"}
 
 
-def _mnist_digits_points(*overrides):
+def _mnist_digits_points(*overrides, name="mnist_digits"):
     import yaml
 
     from da.experiments.config import expand_sweep
 
-    raw = yaml.safe_load((REPRO / "mnist_digits.yaml").read_text())
+    raw = yaml.safe_load((REPRO / f"{name}.yaml").read_text())
     return expand_sweep(raw, list(overrides))
 
 
@@ -63,6 +63,38 @@ def test_mnist_digits_sweep_spells_out_the_published_variants():
     mmd = next(c for c in pts if c["method"] == "mmd")["align"][0]
     # the class's own kernel, not make_alignment's name-based revision defaults
     assert mmd["params"] == {"kernel": "gaussian", "multipliers": [0.25, 0.5, 1, 2, 4]} and mmd["weight"] == 10.0
+
+
+def test_mnist_digits_cnn_sweep_is_the_mlp_protocol_with_another_model():
+    tables = load_repro("make_tables")
+
+    def key(c):
+        return c["data"]["pair"], c["seed"], tables._variant(c["method"], c["train"]["optimizer"])
+
+    mlp = {key(c): c for c in _mnist_digits_points()}
+    cnn = _mnist_digits_points(name="mnist_digits_cnn")
+    assert len(cnn) == len({key(c) for c in cnn}) == 2 * 3 * 8  # the MLP's variants less the Adam ablations
+    for c in cnn:
+        m = mlp[key(c)]
+        assert c["model"]["arch"] == "lenet" and c["model"]["channels"] == [32, 64] and m["model"]["arch"] == "mlp"
+        same = ("data", "pretrain", "train", "align", "lambda", "transfer", "diagnostics", "seed", "method")
+        assert {k: c[k] for k in same} == {k: m[k] for k in same}
+
+
+def test_architecture_table_picks_by_source_validation_accuracy():
+    tables = load_repro("make_tables")
+
+    def rec(rows):
+        return {"runs": [dict(pair="digits->mnist", method="deepjdot", seed=s, source_val_acc=sv, target_test_acc=tt)
+                         for s, sv, tt in rows]}
+
+    mlp = rec([(0, 0.97, 0.60), (1, 0.99, 0.62), (2, 0.98, 0.64)])
+    cnn = rec([(0, 0.98, 0.80), (1, 0.98, 0.82), (2, 0.98, 0.84)])  # better, worse, tied on the source
+    table = tables.architecture_table(mlp, cnn)
+    row = next(r for r in table.splitlines() if r.startswith("| digits->mnist | deepjdot |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    picked = np.array([0.80, 0.62, 0.64])  # the tie keeps the MLP
+    assert cells[4] == f"{picked.mean():.3f} ± {picked.std():.3f}" and cells[5] == "1/3"
 
 
 # a shortened point: 2 epochs of 6 steps on 700 + 700 rows, no diagnostics
