@@ -97,6 +97,23 @@ def test_architecture_table_picks_by_source_validation_accuracy():
     assert cells[4] == f"{picked.mean():.3f} ± {picked.std():.3f}" and cells[5] == "1/3"
 
 
+def test_method_selection_table_picks_the_best_scored_run_without_target_only():
+    tables = load_repro("make_tables")
+
+    def run(method, seed, score, acc):
+        return {"pair": "digits->mnist", "method": method, "seed": seed,
+                "score_by_criterion": {"source_val": score, "entropy": -score},
+                "target_test_acc_by_criterion": {"source_val": acc, "entropy": acc + 0.5}}
+
+    rec = {"runs": [run("source_only", 0, 0.98, 0.60), run("deepjdot", 0, 0.99, 0.80),
+                    run("target_only", 0, 1.0, 0.97),  # never a candidate: it read target labels
+                    run("source_only", 1, 0.99, 0.62), run("deepjdot", 1, 0.99, 0.84)]}  # a tie
+    row = tables.method_selection_table(rec).splitlines()[-1]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == f"{np.mean([0.80, 0.62]):.3f} ± {np.std([0.80, 0.62]):.3f} (deepjdot, source_only)"
+    assert cells[2] == f"{np.mean([1.10, 1.12]):.3f} ± {np.std([1.10, 1.12]):.3f} (source_only, source_only)"
+
+
 # a shortened point: 2 epochs of 6 steps on 700 + 700 rows, no diagnostics
 _SHORT = ("train.epochs=2", "train.steps_per_epoch=6", "data.n_source=700", "data.n_target=700",
           "diagnostics.before=false", "diagnostics.after=false")
