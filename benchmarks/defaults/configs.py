@@ -78,3 +78,13 @@ _add("jdot_scaled_a0.05_l0.1", "jdot", 1.0, {"alpha": 0.05, "lambda_t": 0.1, "sc
 _add("jdot_scaled_a0.1_l0.1_w0.3", "jdot", 0.3, {"alpha": 0.1, "lambda_t": 0.1, "scale": "mean"})
 for w in (0.1, 0.3):
     _add(f"sinkhorn_w{w:g}", "sinkhorn", w)
+# stage 4 (issue #13, the methods still harming at revision 3): the adversarial methods under their SGD
+# recipe (momentum 0.9, Ganin annealing) at a lower lambda_max, and at the published lr 0.01
+for m in ("dann", "cdan"):
+    for lam in (0.3, 0.1):
+        _add(f"{m}_sgd_lr0.1_l{lam:g}", m, 1.0, {"lambda_": lam}, {**SGD, "lr": 0.1})
+    _add(f"{m}_sgd_lr0.01_l1", m, 1.0, {}, {**SGD, "lr": 0.01})
+# Sinkhorn: reg x2 / x0.5 of the median-relative 0.1, at the lower weights
+for w in (0.1, 0.3):
+    for reg in (0.05, 0.2):
+        _add(f"sinkhorn_w{w:g}_reg{reg:g}", "sinkhorn", w, {"reg": reg})
