@@ -170,10 +170,12 @@ def md_auto_rules(rows, tolerances=(None, 0.02), margins=(0.0, 0.005)):
 
 
 if __name__ == "__main__":
-    rows = with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "skada"))
-    print(md_wth(rows, ["source_only"] + OLD, "Revision 2 defaults (as shipped before, weight 1)"))
+    rows = with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "skada", "stage4"))
+    print(md_wth(rows, ["source_only"] + OLD, "Revision 2 defaults (weight 1)"))
     print()
-    print(md_wth(rows, ["source_only"] + SHIPPED, "Revision 3 defaults (as shipped now)"))
+    print(md_wth(rows, ["source_only"] + SHIPPED, "Revision 3 defaults"))
+    print()
+    print(md_wth(revision4(rows), ["source_only"] + SHIPPED, "Revision 4 defaults (as shipped now)"))
     print()
     print(md_auto(rows))
     print()
