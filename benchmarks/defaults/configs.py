@@ -50,8 +50,9 @@ for w in (1, 10, 100):
     _add(f"coral_w{w}", "coral", w)
 for w in (1, 10, 30):
     _add(f"swd_w{w}", "swd", w)
+# Sinkhorn's relative reg spelled out: these ran at revisions 2-3 (reg 0.1), before revision 4 made the name's 0.2
 for w in (1, 10):
-    _add(f"sinkhorn_w{w}", "sinkhorn", w)
+    _add(f"sinkhorn_w{w}", "sinkhorn", w, {"reg": 0.1})
 _add("jdot_paper", "jdot", 1.0, {"alpha": 1.0, "lambda_t": 1.0})
 for a, lt in ((1.0, 1.0), (0.01, 0.1), (0.03, 0.1), (0.1, 0.1), (0.1, 0.03), (0.1, 0.3), (0.3, 0.1)):
     _add(f"jdot_scaled_a{a:g}_l{lt:g}", "jdot", 1.0, {"alpha": a, "lambda_t": lt, "scale": "mean"})
@@ -76,5 +77,15 @@ _add("dann_adam_w0.1", "dann", 1.0, {"lambda_": 0.1}, {"optimizer": "adam"})
 _add("cdan_adam_w0.1", "cdan", 1.0, {"lambda_": 0.1}, {"optimizer": "adam"})
 _add("jdot_scaled_a0.05_l0.1", "jdot", 1.0, {"alpha": 0.05, "lambda_t": 0.1, "scale": "mean"})
 _add("jdot_scaled_a0.1_l0.1_w0.3", "jdot", 0.3, {"alpha": 0.1, "lambda_t": 0.1, "scale": "mean"})
+for w in (0.1, 0.3):  # run in stage 4 at revision 3: reg 0.1 (the name's default then) spelled out
+    _add(f"sinkhorn_w{w:g}", "sinkhorn", w, {"reg": 0.1})
+# stage 4 (issue #13, the methods still harming at revision 3): the adversarial methods under their SGD
+# recipe (momentum 0.9, Ganin annealing) at a lower lambda_max, and at the published lr 0.01
+for m in ("dann", "cdan"):
+    for lam in (0.3, 0.1):
+        _add(f"{m}_sgd_lr0.1_l{lam:g}", m, 1.0, {"lambda_": lam}, {**SGD, "lr": 0.1})
+    _add(f"{m}_sgd_lr0.01_l1", m, 1.0, {}, {**SGD, "lr": 0.01})
+# Sinkhorn: reg x2 / x0.5 of the median-relative 0.1, at the lower weights
 for w in (0.1, 0.3):
-    _add(f"sinkhorn_w{w:g}", "sinkhorn", w)
+    for reg in (0.05, 0.2):
+        _add(f"sinkhorn_w{w:g}_reg{reg:g}", "sinkhorn", w, {"reg": reg})

@@ -10,7 +10,11 @@ score is target test accuracy (evaluation only).
 
 Usage::
 
-    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/defaults/mnist_digits_check.py [--adam] [--seeds 0]
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/defaults/mnist_digits_check.py [--adam] [--seeds 0] \
+        [--methods None sinkhorn]
+
+Each record carries the ``ALIGNMENT_DEFAULTS_REVISION`` it ran at (none: revision 3); a run is
+skipped only if it exists at the current revision.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from torch import nn
 
 from da.datasets import load_pair
 from da.transfer import DomainAdaptationClassifier
+from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION
 
 OUT = Path(__file__).resolve().parent / "results" / "mnist_digits_check.jsonl"
 METHODS = [None, "mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "auto"]
@@ -48,7 +53,8 @@ def main(argv=None):
     OUT.parent.mkdir(exist_ok=True)
     done = set()
     if OUT.exists():
-        done = {(r["pair"], r["method"], r["seed"], r["optimizer_arg"]) for r in
+        # records before revision 4 carry no "revision": they were taken at revision 3
+        done = {(r["pair"], r["method"], r["seed"], r["optimizer_arg"], r.get("revision", 3)) for r in
                 map(json.loads, OUT.read_text().splitlines())}
     opt = "adam" if a.adam else None
     for pair in a.pairs:
@@ -58,7 +64,7 @@ def main(argv=None):
             ys = np.concatenate([sp.source_train.y, sp.source_val.y])
             for m in a.methods:
                 m = None if m == "None" else m
-                if (pair, str(m), seed, str(opt)) in done:
+                if (pair, str(m), seed, str(opt), ALIGNMENT_DEFAULTS_REVISION) in done:
                     continue
                 f, h = user_mlp(seed)
                 t0 = time.perf_counter()
@@ -67,7 +73,7 @@ def main(argv=None):
                 clf.fit(Xs, ys, sp.target_train.X)
                 acc = float((clf.predict(sp.target_test.X) == sp.eval_labels.test).mean())
                 rec = {"pair": pair, "method": str(m), "seed": seed, "optimizer_arg": str(opt), "target_acc": acc,
-                       "recipe": clf.recipe_, "seconds": time.perf_counter() - t0}
+                       "revision": ALIGNMENT_DEFAULTS_REVISION, "recipe": clf.recipe_, "seconds": time.perf_counter() - t0}
                 if isinstance(clf.selection_, dict):
                     rec["auto_chosen"] = clf.selection_["chosen"]
                 with open(OUT, "a") as fh:

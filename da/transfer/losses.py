@@ -164,8 +164,9 @@ _SMALL_FEATURES = 256
 #: CDAN's randomized map, Sinkhorn's median-relative reg; 3: the generated benchmark of
 #: ``benchmarks/defaults`` (docs/defaults.md): MMD with 9 Laplacian kernels, JDOT's alpha
 #: relative to the feature distances, and the method weights and optimizers of
-#: :data:`METHOD_RECIPES`; Sinkhorn solved by :func:`da.align.symmetric_sinkhorn`.
-ALIGNMENT_DEFAULTS_REVISION = 3
+#: :data:`METHOD_RECIPES`; Sinkhorn solved by :func:`da.align.symmetric_sinkhorn`; 4: Sinkhorn's
+#: reg 0.2 (relative) and weight 0.1 (stage 4 of the benchmark: weight 1 collapsed the features).
+ALIGNMENT_DEFAULTS_REVISION = 4
 
 #: bandwidth multipliers of the default MMD: 2^-4 .. 2^4 times the median distance
 _LAPLACIAN_MULTIPLIERS = tuple(2.0 ** k for k in range(-4, 5))
@@ -185,7 +186,9 @@ METHOD_RECIPES = {
     "cdan": {"weight": 1.0, "optimizer": dict(_SGD_GANIN)},
     "jdot": {"weight": 1.0, "optimizer": dict(_ADAM)},
     "coral": {"weight": 100.0, "optimizer": dict(_ADAM)},
-    "sinkhorn": {"weight": 1.0, "optimizer": dict(_ADAM)},
+    # S_eps is in squared feature distances and, with eps relative to them, S(cx, cy) = c^2 S(x, y): at
+    # weight 1 shrinking every feature was the cheapest descent (dead ReLUs, collapsed digits features)
+    "sinkhorn": {"weight": 0.1, "optimizer": dict(_ADAM)},
     "swd": {"weight": 1.0, "optimizer": dict(_ADAM)},
 }
 
@@ -248,7 +251,7 @@ def alignment_defaults(name: str, in_features: int, n_classes: int) -> dict:
     elif name == "jdot":
         out = {"alpha": 0.03, "lambda_t": 0.1, "scale": "mean"}
     elif name == "sinkhorn":
-        out = {"scale": "median", "tol": 1e-4, "method": "symmetric"}
+        out = {"reg": 0.2, "scale": "median", "tol": 1e-4, "method": "symmetric"}
     return out
 
 
@@ -275,10 +278,12 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
       discriminator's input is as wide as the features (the exact map would
       be ``in_features * n_classes`` wide, 1280 for 128 features and 10
       classes). The paper uses the randomized map (1024-d) for wide maps.
-    - ``sinkhorn``: ``scale="median"`` (``reg`` = 0.1 is relative to the median
+    - ``sinkhorn``: ``scale="median"`` and ``reg=0.2`` (relative to the median
       squared distance, so the same setting works at any feature scale; an
       absolute 0.1 is near-unregularised OT on pretrained features, which
-      does not converge in 1000 iterations), ``tol=1e-4`` (marginal violation;
+      does not converge in 1000 iterations; 0.2 and the class's 0.1 differ by
+      less than the seed noise on the benchmark, 0.2 had fewer harms),
+      ``tol=1e-4`` (marginal violation;
       the divergence moves by < 1e-5 relative against a converged solve on
       MNIST features, far below the minibatch noise) and ``method="symmetric"``
       (our solver, :func:`da.align.symmetric_sinkhorn`: the symmetric update of

@@ -200,4 +200,21 @@ def test_alignment_defaults_revision_matches_the_rules():
     expected_at[3] = {**expected_at[2], "mmd": [{"kernel": "laplacian", "multipliers": lap}] * 6,
                       "jdot": [{"alpha": 0.03, "lambda_t": 0.1, "scale": "mean"}] * 6,
                       "sinkhorn": [{"scale": "median", "tol": 1e-4, "method": "symmetric"}] * 6}
+    # 4: stage 4 of the benchmark: Sinkhorn's relative reg 0.2 (its weight 0.1 is in METHOD_RECIPES)
+    expected_at[4] = {**expected_at[3],
+                      "sinkhorn": [{"reg": 0.2, "scale": "median", "tol": 1e-4, "method": "symmetric"}] * 6}
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]
+
+
+def test_method_recipes_match_the_revision():
+    """A guard like the one above for METHOD_RECIPES (the weights and optimizers of the names): if this
+    fails after changing a recipe, bump ALIGNMENT_DEFAULTS_REVISION (and record the new recipes here)."""
+    from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION, METHOD_RECIPES
+
+    adam, sgd = ("adam", 1e-3, "constant"), ("sgd", 0.1, "ganin")
+    at3 = {"source_only": (None, adam), "mmd": (10.0, adam), "dann": (1.0, sgd), "cdan": (1.0, sgd),
+           "jdot": (1.0, adam), "coral": (100.0, adam), "sinkhorn": (1.0, adam), "swd": (1.0, adam)}
+    expected_at = {3: at3, 4: {**at3, "sinkhorn": (0.1, adam)}}
+    got = {m: (r["weight"], tuple(r["optimizer"][k] for k in ("optimizer", "lr", "lr_schedule")))
+           for m, r in METHOD_RECIPES.items()}
+    assert got == expected_at[ALIGNMENT_DEFAULTS_REVISION]

@@ -36,7 +36,8 @@ def test_cdan_small_features_randomized_map_as_wide_as_the_discriminator():
 
 def test_sinkhorn_name_defaults_relative_reg_looser_tol_auto_method():
     loss = make_alignment("sinkhorn", 128, 10)
-    assert (loss.reg, loss.scale, loss.tol, loss.method) == (0.1, "median", 1e-4, "symmetric")
+    assert (loss.reg, loss.scale, loss.tol, loss.method) == (0.2, "median", 1e-4, "symmetric")
+    assert SinkhornLoss().reg == 0.1  # revision 4 doubled the relative reg of the name only
     assert SinkhornLoss().scale is None  # the class default is unchanged
 
 
@@ -83,8 +84,9 @@ def test_resolved_config_records_the_constructor_arguments(split, fast):
     dann, sink = res.config["losses"]
     assert dann["class"] == "DANNLoss" and dann["params"]["hidden"] == [100] and dann["params"]["in_features"] == 8
     assert sink["params"]["scale"] == "median" and sink["params"]["tol"] == 1e-4 and sink["params"]["method"] == "symmetric"
+    assert sink["params"]["reg"] == 0.2
     explicit = finetune(FeaturizerHead(*mlp(4, (16, 8), 3, seed=0)), split, [(DANNLoss(8, hidden=(100,)), 1.0),
-                                                                          (SinkhornLoss(scale="median", tol=1e-4,
+                                                                          (SinkhornLoss(reg=0.2, scale="median", tol=1e-4,
                                                                                         method="symmetric"), 0.5)],
                         **fast)
     assert [t["params"] for t in explicit.config["losses"]] == [dann["params"], sink["params"]]
