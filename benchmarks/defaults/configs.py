@@ -78,3 +78,11 @@ _add("jdot_scaled_a0.05_l0.1", "jdot", 1.0, {"alpha": 0.05, "lambda_t": 0.1, "sc
 _add("jdot_scaled_a0.1_l0.1_w0.3", "jdot", 0.3, {"alpha": 0.1, "lambda_t": 0.1, "scale": "mean"})
 for w in (0.1, 0.3):
     _add(f"sinkhorn_w{w:g}", "sinkhorn", w)
+
+# align="auto" by candidate training (da.transfer.auto.auto_select): "auto" above is the default one
+_add("auto_scratch", "auto", weight=None)
+CONFIGS["auto_scratch"]["auto"] = {"candidate_training": "scratch"}
+_add("auto_warmup", "auto", weight=None)
+CONFIGS["auto_warmup"]["auto"] = {"candidate_training": "warmup"}
+_add("auto_finetune", "auto", weight=None)
+CONFIGS["auto_finetune"]["auto"] = {"candidate_training": "finetune"}
