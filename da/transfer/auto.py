@@ -56,6 +56,8 @@ AUTO_CANDIDATE_TRAINING = "finetune"
 WARMUP_DIVISOR = 5
 #: criteria scored for every candidate (all label-free on the target)
 AUTO_CRITERIA = ("source_val", "iwcv", "dev", "entropy", "snd")
+#: the criteria whose ranks ``rule="borda"`` sums (:func:`choose`)
+BORDA_CRITERIA = ("dev", "entropy", "snd")
 #: tolerance tau on the source validation accuracy (see :func:`choose`)
 SOURCE_TOLERANCE = 0.02
 #: margin by which a candidate's score must beat source_only's to be chosen
@@ -97,7 +99,7 @@ def score_model(model, split, criteria=AUTO_CRITERIA, *, max_samples: int = 2000
 
 def choose(records: list, *, rule="source_val", tolerance: float = SOURCE_TOLERANCE,
            margin: float = MARGIN) -> tuple:
-    """The candidate a rule picks from the candidates' records, and why.
+    r"""The candidate a rule picks from the candidates' records, and why.
 
     Parameters
     ----------
@@ -107,7 +109,11 @@ def choose(records: list, *, rule="source_val", tolerance: float = SOURCE_TOLERA
     rule : str or tuple of str
         A criterion maximised over the guarded set; or a tuple of criteria
         (a consensus): a candidate must beat source_only on **every** one of
-        them by more than ``margin``, and among those the first criterion decides.
+        them by more than ``margin``, and among those the first criterion decides;
+        or ``"borda"``: the guarded candidate :math:`c` with the highest rank sum
+        :math:`\sum_{k \in K} \mathrm{rank}_k(c)` over :data:`BORDA_CRITERIA` :math:`K`
+        (ranks 1..n within the guarded set, ties averaged; ``margin`` unused), and
+        ``source_only`` on a tie with it.
     tolerance : float
         Candidates whose source validation accuracy is below source_only's by more
         than this are excluded.
@@ -123,10 +129,18 @@ def choose(records: list, *, rule="source_val", tolerance: float = SOURCE_TOLERA
     floor = ref["scores"]["source_val"] - tolerance
     guarded = [r for r in records if r["scores"]["source_val"] >= floor]
     excluded = sorted(r["name"] for r in records if r not in guarded)
-    better = [r for r in guarded if r is not ref
-              and all(r["scores"][c] > ref["scores"][c] + margin for c in crits)]
     why = (f"source guard: source validation accuracy >= source_only's - {tolerance:g} = {floor:.4g}"
            + (f" (excluded: {', '.join(excluded)})" if excluded else ""))
+    if rule == "borda":
+        from scipy.stats import rankdata
+
+        total = sum(rankdata([r["scores"][k] for r in guarded]) for k in BORDA_CRITERIA)
+        sums = {r["name"]: float(t) for r, t in zip(guarded, total)}
+        best = max(guarded, key=lambda r: (sums[r["name"]], r is ref))  # a tie keeps source_only
+        return best["name"], why + (f"; highest rank sum over {'/'.join(BORDA_CRITERIA)}: "
+                                    + ", ".join(f"{n} {v:g}" for n, v in sums.items()))
+    better = [r for r in guarded if r is not ref
+              and all(r["scores"][c] > ref["scores"][c] + margin for c in crits)]
     if not better:
         return "source_only", why + f"; no candidate beats source_only on {'/'.join(crits)} by > {margin:g}"
     best = max(better, key=lambda r: r["scores"][crits[0]])

@@ -131,3 +131,19 @@ def test_unknown_candidate_training_and_a_warmup_without_room_are_refused(data):
     with pytest.raises(ValueError, match="warmup.*epochs >= 2"):
         fit_auto(DomainAdaptationClassifier(align="auto", **dict(FAST, epochs=1)), Xs, ys, Xt,
                  candidates=CANDS, candidate_training="warmup")
+
+
+def test_borda_rule_sums_ranks_over_the_guarded_candidates_and_a_tie_keeps_source_only():
+    def rec(name, sv, dev, ent, snd):
+        return {"name": name, "scores": {"source_val": sv, "dev": dev, "entropy": ent, "snd": snd}}
+
+    recs = [rec("source_only", 0.90, -0.5, -0.5, 1.0),
+            rec("a", 0.95, -0.1, -0.6, 3.0),   # ranks 3 + 1 + 3 = 7
+            rec("b", 0.91, -0.3, -0.1, 2.0),   # ranks 2 + 3 + 2 = 7 (source_only: 1 + 2 + 1 = 4)
+            rec("c", 0.50, 9.0, 9.0, 9.0)]     # forgets the source: excluded, never ranked
+    name, why = choose(recs, rule="borda", tolerance=0.02)
+    assert name == "a" and "excluded: c" in why  # a tie between a and b: the first listed
+    recs[1]["scores"]["dev"] = -0.6  # a: ranks 1 + 1 + 3 = 5; b: 3 + 3 + 2 = 8; source_only: 2 + 2 + 1 = 5
+    assert choose(recs, rule="borda", tolerance=0.02)[0] == "b"
+    tie = [rec("source_only", 0.9, 0.0, 0.0, 2.0), rec("a", 0.9, 0.0, 0.0, 2.0)]
+    assert choose(tie, rule="borda")[0] == "source_only"
