@@ -52,7 +52,10 @@ def test_auto_records_every_candidate_and_its_choice(data):
     assert clf.result_.config["auto"] is sel  # and in the run's resolved config
     assert sel["candidates"][2]["weight"] == 3.0  # an explicit candidate weight is kept
     # the choice is the rule applied to the recorded scores (a pure function of the record)
-    assert choose(sel["candidates"], rule=sel["rule"])[0] == sel["chosen"]
+    assert choose(sel["candidates"], rule=sel["rule"], tolerance=sel["tolerance"])[0] == sel["chosen"]
+    from da.transfer.auto import AUTO_RULE, AUTO_TOLERANCE
+
+    assert (sel["rule"], sel["tolerance"]) == (AUTO_RULE, AUTO_TOLERANCE)
     assert clf.predict(data[2]).shape == (120,)
 
 
@@ -145,5 +148,7 @@ def test_borda_rule_sums_ranks_over_the_guarded_candidates_and_a_tie_keeps_sourc
     assert name == "a" and "excluded: c" in why  # a tie between a and b: the first listed
     recs[1]["scores"]["dev"] = -0.6  # a: ranks 1 + 1 + 3 = 5; b: 3 + 3 + 2 = 8; source_only: 2 + 2 + 1 = 5
     assert choose(recs, rule="borda", tolerance=0.02)[0] == "b"
+    name, why = choose(recs, rule="borda", tolerance=None)  # no guard: c is ranked, and first on all three
+    assert name == "c" and why.startswith("no source guard")
     tie = [rec("source_only", 0.9, 0.0, 0.0, 2.0), rec("a", 0.9, 0.0, 0.0, 2.0)]
     assert choose(tie, rule="borda")[0] == "source_only"
