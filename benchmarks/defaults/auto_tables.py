@@ -35,9 +35,12 @@ def rule_name(rule, tol, margin) -> str:
 
 
 def oracle(d, pair, seed):
-    """ORACLE: the shipped default method (or source-only) with the best target accuracy on (pair, seed)."""
-    best = max((c for c in ["source_only"] + SHIPPED if seed in d.get((c, pair), {})),
-               key=lambda c: d[(c, pair)][seed])
+    """ORACLE: the shipped default method (or source-only) with the best target accuracy on (pair, seed);
+    ``(None, nan)`` where the single-method runs of that seed were not made."""
+    have = [c for c in ["source_only"] + SHIPPED if seed in d.get((c, pair), {})]
+    if len(have) < len(SHIPPED) + 1:
+        return None, float("nan")
+    best = max(have, key=lambda c: d[(c, pair)][seed])
     return best, d[(best, pair)][seed]
 
 
@@ -70,12 +73,12 @@ def summary(per):
             "gap_cand": cand.mean(), "adapted": sum(p["chosen"] != "source_only" for p in per)}
 
 
-def md_rules(rows, seeds=(0, 1), strategies=STRATEGIES, tolerances=(None, 0.02), margins=(0.0,)):
-    """One row per (strategy, rule, guard, margin): per seed, mean gain, worst, harms, mean gap to the oracle."""
+def md_rules(rows, seeds=(0, 1, 2), strategies=STRATEGIES, tolerances=(None, 0.02), margins=(0.0,)):
+    """One row per (strategy, rule, guard, margin); per seed: harms, worst, mean gain, gaps to the oracles."""
     head = "| strategy | rule | source guard tau | margin |" + "".join(
-        f" s{s}: mean gain | s{s}: worst | s{s}: below source-only by > .01 | s{s}: gap to oracle method | "
-        f"s{s}: gap to oracle candidate | s{s}: adapted |" for s in seeds)
-    out = [head, "|---|---|---:|---:|" + "---:|" * (6 * len(seeds))]
+        f" s{s}: below source-only by > .01 | s{s}: worst | s{s}: mean gain | s{s}: gap to oracle method | "
+        f"s{s}: gap to oracle candidate |" for s in seeds)
+    out = [head, "|---|---|---:|---:|" + "---:|" * (5 * len(seeds))]
     for st in strategies:
         for rule, tol, mg in RULES:
             if tol not in tolerances or mg not in margins:
@@ -84,11 +87,12 @@ def md_rules(rows, seeds=(0, 1), strategies=STRATEGIES, tolerances=(None, 0.02),
             for seed in seeds:
                 per = evaluate(rows, st, rule, tol, mg, seed)
                 if not per:
-                    cells.append(" — |" * 6)
+                    cells.append(" — |" * 5)
                     continue
                 x = summary(per)
-                cells.append(f" {x['gain']:+.3f} | {x['worst']:+.3f} | {x['harm']}/{x['n']} | {x['gap']:+.3f} | "
-                             f"{x['gap_cand']:+.3f} | {x['adapted']} |")
+                gap = "—" if np.isnan(x["gap"]) else f"{x['gap']:+.3f}"
+                cells.append(f" {x['harm']}/{x['n']} | {x['worst']:+.3f} | {x['gain']:+.3f} | {gap} | "
+                             f"{x['gap_cand']:+.3f} |")
             out.append(f"| {st.removeprefix('auto_')} | {rule_name(rule, tol, mg)} |" + "".join(cells))
     return "\n".join(out)
 
@@ -96,19 +100,22 @@ def md_rules(rows, seeds=(0, 1), strategies=STRATEGIES, tolerances=(None, 0.02),
 def md_pairs(rows, config, rule, tol, margin, seed):
     per = evaluate(rows, config, rule, tol, margin, seed)
     out = ["| pair | source-only | auto | auto - source-only | best default method (ORACLE) | auto - oracle | "
-           "chosen |", "|---|---:|---:|---:|---|---:|---|"]
+           "best of auto's candidates (ORACLE) | chosen |", "|---|---:|---:|---:|---|---:|---:|---|"]
     for p in per:
+        orc = "—" if p["oracle"] is None else f"{p['oracle'].removesuffix('_default')} {p['oracle_acc']:.3f}"
+        gap = "—" if p["oracle"] is None else f"{p['auto'] - p['oracle_acc']:+.3f}"
         out.append(f"| {p['pair']} | {p['source_only']:.3f} | {p['auto']:.3f} | {p['auto'] - p['source_only']:+.3f} | "
-                   f"{p['oracle'].removesuffix('_default')} {p['oracle_acc']:.3f} | {p['auto'] - p['oracle_acc']:+.3f} "
-                   f"| {p['chosen']} |")
+                   f"{orc} | {gap} | {p['best_candidate']:.3f} | {p['chosen']} |")
     s = summary(per)
+    mo = np.mean([p["oracle_acc"] for p in per])
     out.append(f"| **mean** | {np.mean([p['source_only'] for p in per]):.3f} | {np.mean([p['auto'] for p in per]):.3f} "
-               f"| {s['gain']:+.3f} (worst {s['worst']:+.3f}) | {np.mean([p['oracle_acc'] for p in per]):.3f} | "
-               f"{s['gap']:+.3f} | adapted on {s['adapted']} |")
+               f"| {s['gain']:+.3f} (worst {s['worst']:+.3f}) | {'—' if np.isnan(mo) else f'{mo:.3f}'} | "
+               f"{'—' if np.isnan(s['gap']) else format(s['gap'], '+.3f')} | "
+               f"{np.mean([p['best_candidate'] for p in per]):.3f} | adapted on {s['adapted']} |")
     return "\n".join(out)
 
 
-def md_cost(rows, seeds=(0, 1)):
+def md_cost(rows, seeds=(0, 1, 2)):
     """Seconds per auto fit against its candidates' own single-method fits (same process, same run)."""
     out = ["| strategy | seed | pairs | auto fit (s, mean) | source-only fit (s) | one aligned candidate fit (s) | "
            "auto / one aligned fit |", "|---|---:|---:|---:|---:|---:|---:|"]
@@ -129,7 +136,7 @@ def load_rows():
     return with_aliases(load("stage1", "stage2", "final", "swdcheck", "autostrat"))
 
 
-def md_docs(rows, chosen=("auto_scratch", "borda", None, 0.0), seeds=(0, 1)) -> str:
+def md_docs(rows, chosen=("auto_finetune", "source_val", 0.02, 0.0), seeds=(0, 1, 2)) -> str:
     """The AUTO_TABLES block of docs/defaults.md."""
     config, rule, tol, mg = chosen
     parts = []
