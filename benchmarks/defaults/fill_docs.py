@@ -27,7 +27,9 @@ cands = ['mmd', 'mmd_gauss_w10', 'mmd_lap9_w10', 'mmd_lap9_w30', 'dann', 'dann_a
 res.append("")
 res.append(M.md_wth(seed0, cands, "Every candidate of stages 1-2 (seed 0; names in benchmarks/defaults/configs.py; "
                     "lap9 = 9 Laplacian kernels, fs = divided by the feature scale)"))
-auto = M.md_auto(rows) + "\n\n" + M.md_auto_rules(rows)
+import auto_tables  # noqa: E402  (align="auto" by candidate training: results/autostrat.*.jsonl)
+
+auto = auto_tables.md_docs(auto_tables.load_rows())
 sk = M.md_skada(rows)
 chk = []
 f = "benchmarks/defaults/results/mnist_digits_check.jsonl"
