@@ -89,3 +89,11 @@ for m in ("dann", "cdan"):
 for w in (0.1, 0.3):
     for reg in (0.05, 0.2):
         _add(f"sinkhorn_w{w:g}_reg{reg:g}", "sinkhorn", w, {"reg": reg})
+
+# align="auto" by candidate training (da.transfer.auto.auto_select): "auto" above is the default one
+_add("auto_scratch", "auto", weight=None)
+CONFIGS["auto_scratch"]["auto"] = {"candidate_training": "scratch"}
+_add("auto_warmup", "auto", weight=None)
+CONFIGS["auto_warmup"]["auto"] = {"candidate_training": "warmup"}
+_add("auto_finetune", "auto", weight=None)
+CONFIGS["auto_finetune"]["auto"] = {"candidate_training": "finetune"}

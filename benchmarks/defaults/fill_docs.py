@@ -47,7 +47,9 @@ res.append(M.md_wth(seed1, ["source_only"] + s1_4, "Stage 4, seed 1: the best ca
 res.append("")
 res.append(M.md_wth(seed0, cands, "Every candidate of stages 1-2 (seed 0; names in benchmarks/defaults/configs.py; "
                     "lap9 = 9 Laplacian kernels, fs = divided by the feature scale)"))
-auto = M.md_auto(rows) + "\n\n" + M.md_auto_rules(rows)
+import auto_tables  # noqa: E402  (align="auto" by candidate training: results/autostrat.*.jsonl)
+
+auto = auto_tables.md_docs(auto_tables.load_rows())
 sk = M.md_skada(rows)
 chk = []
 f = "benchmarks/defaults/results/mnist_digits_check.jsonl"

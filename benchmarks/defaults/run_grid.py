@@ -50,7 +50,12 @@ def run_one(config: str, pair: str, seed: int) -> dict:
     Xe, ye = _target_eval(split)
     t0 = time.perf_counter()
     clf = build_estimator(config, n_features=Xs.shape[1], n_classes=split.n_classes, seed=seed)
-    clf.fit(Xs, ys, Xt)
+    if CONFIGS[config].get("auto"):  # align="auto" with its own options (candidate training)
+        from da.transfer.auto import fit_auto
+
+        fit_auto(clf, Xs, ys, Xt, **CONFIGS[config]["auto"])
+    else:
+        clf.fit(Xs, ys, Xt)
     secs = time.perf_counter() - t0
     rec = {"config": config, "pair": pair, "seed": seed, "target_acc": float((clf.predict(Xe) == ye).mean()),
            "source_val_acc": float(clf.result_.metrics.get("source_val", {}).get("accuracy", np.nan)),

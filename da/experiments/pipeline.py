@@ -353,16 +353,18 @@ def _replay_to_sinks(fit, cfg: dict, run_dir: Path, rid: str) -> None:
 
 
 def _auto(model, split, train: dict, strategy):
-    """``method: auto``: fine-tune :data:`da.transfer.auto.AUTO_CANDIDATES` from the pretrained model and
-    keep the one chosen without target labels (:func:`da.transfer.auto.auto_finetune`); the record of
-    every candidate's scores, the choice and why are ``result.json``'s ``auto``."""
+    """``method: auto``: train :data:`da.transfer.auto.AUTO_CANDIDATES` from the pretrained model (the start of
+    every method here, and the ``source_only`` candidate) under the estimator's default candidate training,
+    and keep the one chosen without target labels (:func:`da.transfer.auto.auto_select`); the record of
+    every candidate's scores, the strategy, the choice and why are ``result.json``'s ``auto``."""
     import math
 
-    from da.transfer.auto import auto_finetune
+    from da.transfer.auto import AUTO_CANDIDATE_TRAINING, auto_select
     from da.transfer.evaluate import final_metrics
     from da.transfer.fit_result import FitResult
 
-    chosen, models, record = auto_finetune(model, split, config=train, strategy=strategy)
+    chosen, models, record = auto_select(model, split, config=train, strategy=strategy, source_model=model,
+                                         candidate_training=AUTO_CANDIDATE_TRAINING)
     model.load_state_dict(models[chosen].state_dict())
     model.eval()
     device = next(model.parameters()).device

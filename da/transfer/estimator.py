@@ -199,8 +199,22 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         if n_classes < 2:
             raise ValueError(f"ys must hold at least 2 classes, got {self.classes_}")
         self.n_features_in_ = int(np.prod(Xs.shape[1:]))
+        model = self._initial_model(Xs, n_classes)
+        split = make_split(Xs, ys_enc, Xt, yt_labeled=yl_enc, labeled_idx=labeled_idx,
+                           val_fraction=cfg.val_fraction, seed=self.seed, n_classes=n_classes)
+        self.recipe_ = _json_recipe(recipe)
+        trainer = Trainer(cfg, self._terms(recipe), self.strategy, run_dir=None, verbose=self.verbose,
+                          tags={"estimator": type(self).__name__, "recipe": self.recipe_})
+        self.result_ = trainer.fit(model, split)
+        self.model_ = self.result_.model
+        self.history_ = self.result_.history
+        self.selection_ = self.result_.selection
+        return self
+
+    def _initial_model(self, Xs, n_classes: int) -> FeaturizerHead:
+        """The untrained network a fit starts from: the seeded default MLP, or copies of the given modules."""
         if self.featurizer is None and self.head is None:
-            featurizer, head = mlp(self.n_features_in_, tuple(self.hidden), n_classes, seed=self.seed)
+            featurizer, head = mlp(int(np.prod(Xs.shape[1:])), tuple(self.hidden), n_classes, seed=self.seed)
         elif self.featurizer is not None and self.head is not None:
             featurizer, head = copy.deepcopy(self.featurizer), copy.deepcopy(self.head)
         elif self.featurizer is not None:
@@ -213,16 +227,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
                 head = torch.nn.Linear(d, n_classes)
         else:
             raise ValueError("head given without featurizer; pass both, or a featurizer only")
-        split = make_split(Xs, ys_enc, Xt, yt_labeled=yl_enc, labeled_idx=labeled_idx,
-                           val_fraction=cfg.val_fraction, seed=self.seed, n_classes=n_classes)
-        self.recipe_ = _json_recipe(recipe)
-        trainer = Trainer(cfg, self._terms(recipe), self.strategy, run_dir=None, verbose=self.verbose,
-                          tags={"estimator": type(self).__name__, "recipe": self.recipe_})
-        self.result_ = trainer.fit(FeaturizerHead(featurizer, head), split)
-        self.model_ = self.result_.model
-        self.history_ = self.result_.history
-        self.selection_ = self.result_.selection
-        return self
+        return FeaturizerHead(featurizer, head)
 
     def _forward(self, X, what: str):
         check_is_fitted(self, "model_")

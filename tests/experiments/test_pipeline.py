@@ -130,7 +130,7 @@ def test_a_failed_run_leaves_failed_json(tmp_path, tiny):
 
 
 def test_method_auto_in_a_config_records_every_candidate_and_the_choice(tmp_path):
-    """`method: auto`: candidates fine-tuned from the pretrained model, chosen without target labels."""
+    """`method: auto`: candidates trained from the pretrained model, chosen without target labels."""
     from da.experiments.pipeline import run_experiment
 
     cfg = {"name": "auto", "figures": False, "seed": 0, "method": "auto",
@@ -142,4 +142,7 @@ def test_method_auto_in_a_config_records_every_candidate_and_the_choice(tmp_path
     auto = res["auto"]
     names = [c["name"] for c in auto["candidates"]]
     assert "source_only" in names and auto["chosen"] in names and auto["why"]
+    from da.transfer.auto import AUTO_CANDIDATE_TRAINING
+
+    assert auto["candidate_training"] == AUTO_CANDIDATE_TRAINING  # the estimator's default, recorded
     assert res["oracle"] is False and 0 <= res["metrics"]["target_test_acc"] <= 1

@@ -1,4 +1,5 @@
-"""align="auto": the label-free choice among candidates fine-tuned from one shared source model."""
+"""align="auto": the label-free choice among candidates trained from scratch, after a shared warm-up, or
+fine-tuned from one shared source model."""
 
 import numpy as np
 import pytest
@@ -21,12 +22,19 @@ FAST = dict(epochs=2, batch_size=32, hidden=(8,), device="cpu")
 CANDS = (("source_only", None, None), ("mmd", "mmd", None), ("coral", "coral", 3.0))
 
 
-def _fit(data, **kw):
+def _fit(data, candidate_training=None, **kw):
     Xs, ys, Xt, _ = data
     clf = DomainAdaptationClassifier(align="auto", **FAST, **kw)
     from da.transfer.auto import fit_auto
 
-    return fit_auto(clf, Xs, ys, Xt, candidates=CANDS)
+    return fit_auto(clf, Xs, ys, Xt, candidates=CANDS, candidate_training=candidate_training)
+
+
+def _logits(model, X):
+    import torch
+
+    with torch.no_grad():
+        return model.eval()(torch.as_tensor(X)).numpy()
 
 
 def test_auto_records_every_candidate_and_its_choice(data):
@@ -38,10 +46,16 @@ def test_auto_records_every_candidate_and_its_choice(data):
         assert all(np.isfinite(v) for v in c["scores"].values())
     assert sel["chosen"] in clf.candidates_ and clf.model_ is clf.candidates_[sel["chosen"]]
     assert sel["oracle"] is False and sel["rule"] in sel["why"]
+    from da.transfer.auto import AUTO_CANDIDATE_TRAINING
+
+    assert sel["candidate_training"] == AUTO_CANDIDATE_TRAINING
     assert clf.result_.config["auto"] is sel  # and in the run's resolved config
     assert sel["candidates"][2]["weight"] == 3.0  # an explicit candidate weight is kept
     # the choice is the rule applied to the recorded scores (a pure function of the record)
-    assert choose(sel["candidates"], rule=sel["rule"])[0] == sel["chosen"]
+    assert choose(sel["candidates"], rule=sel["rule"], tolerance=sel["tolerance"])[0] == sel["chosen"]
+    from da.transfer.auto import AUTO_RULE, AUTO_TOLERANCE
+
+    assert (sel["rule"], sel["tolerance"]) == (AUTO_RULE, AUTO_TOLERANCE)
     assert clf.predict(data[2]).shape == (120,)
 
 
@@ -78,3 +92,63 @@ def test_auto_through_the_estimator_and_bad_xt(data):
         from da.transfer.auto import fit_auto
 
         fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidates=(("m", "mmd", 1.0),))
+
+
+def test_scratch_candidates_are_plain_fits_of_their_method_bit_for_bit(data):
+    """candidate_training="scratch": each candidate is DomainAdaptationClassifier(align=method) itself."""
+    Xs, ys, Xt, _ = data
+    clf = _fit(data, candidate_training="scratch")
+    assert clf.selection_["candidate_training"] == "scratch" and clf.selection_["candidate_epochs"] == FAST["epochs"]
+    for name, kw in (("mmd", {"align": "mmd"}), ("coral", {"align": "coral", "weight": 3.0}),
+                     ("source_only", {"align": None})):
+        ref = DomainAdaptationClassifier(**kw, **FAST).fit(Xs, ys, Xt)
+        np.testing.assert_array_equal(_logits(clf.candidates_[name], Xt), _logits(ref.model_, Xt))
+
+
+def test_warmup_candidates_continue_from_the_shared_warmup(data):
+    """candidate_training="warmup": w source-only epochs, then each method for the remaining epochs."""
+    Xs, ys, Xt, _ = data
+    fast = dict(FAST, epochs=5)
+    from da.transfer.auto import fit_auto
+
+    clf = fit_auto(DomainAdaptationClassifier(align="auto", **fast), Xs, ys, Xt, candidates=CANDS,
+                   candidate_training="warmup")
+    sel = clf.selection_
+    assert sel["candidate_training"] == "warmup" and (sel["warmup_epochs"], sel["candidate_epochs"]) == (1, 4)
+    # reference: a plain 1-epoch source-only fit (its last epoch), continued by a plain fit of the method
+    warm = DomainAdaptationClassifier(align=None, **dict(fast, epochs=1), selection="last").fit(Xs, ys, Xt).model_
+    ref = DomainAdaptationClassifier(warm.featurizer, warm.head, align="mmd", **dict(fast, epochs=4),
+                                     selection="last").fit(Xs, ys, Xt)
+    np.testing.assert_array_equal(_logits(clf.candidates_["mmd"], Xt), _logits(ref.model_, Xt))
+    # the source_only candidate is still the full source-only fit
+    so = DomainAdaptationClassifier(align=None, **fast).fit(Xs, ys, Xt)
+    np.testing.assert_array_equal(_logits(clf.candidates_["source_only"], Xt), _logits(so.model_, Xt))
+
+
+def test_unknown_candidate_training_and_a_warmup_without_room_are_refused(data):
+    Xs, ys, Xt, _ = data
+    from da.transfer.auto import fit_auto
+
+    with pytest.raises(ValueError, match="candidate_training must be one of finetune, scratch, warmup"):
+        fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidate_training="bogus")
+    with pytest.raises(ValueError, match="warmup.*epochs >= 2"):
+        fit_auto(DomainAdaptationClassifier(align="auto", **dict(FAST, epochs=1)), Xs, ys, Xt,
+                 candidates=CANDS, candidate_training="warmup")
+
+
+def test_borda_rule_sums_ranks_over_the_guarded_candidates_and_a_tie_keeps_source_only():
+    def rec(name, sv, dev, ent, snd):
+        return {"name": name, "scores": {"source_val": sv, "dev": dev, "entropy": ent, "snd": snd}}
+
+    recs = [rec("source_only", 0.90, -0.5, -0.5, 1.0),
+            rec("a", 0.95, -0.1, -0.6, 3.0),   # ranks 3 + 1 + 3 = 7
+            rec("b", 0.91, -0.3, -0.1, 2.0),   # ranks 2 + 3 + 2 = 7 (source_only: 1 + 2 + 1 = 4)
+            rec("c", 0.50, 9.0, 9.0, 9.0)]     # forgets the source: excluded, never ranked
+    name, why = choose(recs, rule="borda", tolerance=0.02)
+    assert name == "a" and "excluded: c" in why  # a tie between a and b: the first listed
+    recs[1]["scores"]["dev"] = -0.6  # a: ranks 1 + 1 + 3 = 5; b: 3 + 3 + 2 = 8; source_only: 2 + 2 + 1 = 5
+    assert choose(recs, rule="borda", tolerance=0.02)[0] == "b"
+    name, why = choose(recs, rule="borda", tolerance=None)  # no guard: c is ranked, and first on all three
+    assert name == "c" and why.startswith("no source guard")
+    tie = [rec("source_only", 0.9, 0.0, 0.0, 2.0), rec("a", 0.9, 0.0, 0.0, 2.0)]
+    assert choose(tie, rule="borda")[0] == "source_only"
