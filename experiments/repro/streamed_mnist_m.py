@@ -158,7 +158,7 @@ def register_in_memory_pair(data: dict) -> str:
     return IN_MEMORY_PAIR
 
 
-def sweep_configs(root: Path, seeds: int, quick: bool = False) -> dict:
+def sweep_configs(root: Path, seeds: int, quick: bool = False, methods=None) -> dict:
     """``{path: [resolved config, ...]}``: the YAML's sweep with ``data`` filled in per path."""
     import yaml
 
@@ -166,6 +166,8 @@ def sweep_configs(root: Path, seeds: int, quick: bool = False) -> dict:
 
     raw = yaml.safe_load(CONFIG.read_text())
     raw["grid"]["seed"] = list(range(seeds))
+    if methods:
+        raw["grid"]["method"] = [m for m in raw["grid"]["method"] if m in methods]
     if quick:
         for section in ("pretrain", "train", "diagnostics"):
             raw[section].update(QUICK[section])
@@ -178,9 +180,10 @@ def sweep_configs(root: Path, seeds: int, quick: bool = False) -> dict:
 
 def _finetune_records(run_dir: Path) -> list:
     """The fine-tuning epochs' records without their timings (what bit-identity compares)."""
-    recs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    from da.experiments import records as R
+
     return [{k: v for k, v in r.items() if "second" not in k and "time" not in k}
-            for r in recs if r.get("stage") == "finetune"]
+            for r in R.read_jsonl(run_dir / R.METRICS) if r.get("stage") == "finetune"]
 
 
 def row_of(path: str, res: dict) -> dict:
@@ -190,10 +193,12 @@ def row_of(path: str, res: dict) -> dict:
     pre = cfg["pretrain"]
     pre_steps = pre["epochs"] * pre["steps_per_epoch"]
     return {"path": path, "method": res["method"], "seed": cfg["seed"], "run_id": res["run_id"],
-            "target_test_acc": m["target_test_acc"], "source_test_acc": m.get("source_test_acc"),
+            "target_test_acc": m["target_test_acc"], "source_test_acc": m["source_test_acc"],
+            "pretrained_target_test_acc": m["pretrained_target_test_acc"],
             "best_epoch": m["best_epoch"], "n_steps": m["n_steps"], "selection": res["selection"],
             "oracle": res["oracle"], "pretrain_cached": m["pretrain_cached"],
-            "pretrain_seconds": t["pretrain_seconds"], "finetune_seconds": t["finetune_seconds"],
+            "seconds": res["seconds"], "pretrain_seconds": t["pretrain_seconds"],
+            "finetune_seconds": t["finetune_seconds"],
             "diagnostics_seconds": t["diagnostics_before_seconds"] + t["diagnostics_after_seconds"],
             # fine-tuning reads b source + b target images a step (evaluation passes included)
             "finetune_images_per_s": m["n_steps"] * 2 * b / t["finetune_seconds"],
@@ -203,9 +208,11 @@ def row_of(path: str, res: dict) -> dict:
             "run_dir": res["run_dir"]}
 
 
-def run_all(configs: dict, runs: Path, log=print) -> list:
-    """Every run, seed by seed; the two paths alternate which goes first (the machine's load drifts)."""
-    from da.experiments import run_experiment
+def run_all(configs: dict, runs: Path, log=print, collect: bool = False) -> list:
+    """Every run, seed by seed; the two paths alternate which goes first (the machine's load drifts).
+    ``collect``: re-read the runs' ``result.json`` instead (nothing is re-run)."""
+    from da.experiments import records as R, run_experiment
+    from da.experiments.config import run_id
 
     by_seed = {}
     for path, cfgs in configs.items():
@@ -217,7 +224,12 @@ def run_all(configs: dict, runs: Path, log=print) -> list:
         for path in order:
             for cfg in by_seed[seed][path]:
                 t = time.perf_counter()
-                res = run_experiment(cfg, runs / path, cache_dir=runs / path / "_cache", resume=False)
+                if collect:
+                    res = R.read_result(runs / path / run_id(cfg))
+                    if res is None:
+                        raise ValueError(f"--collect: no completed run {run_id(cfg)} under {runs / path}")
+                else:
+                    res = run_experiment(cfg, runs / path, cache_dir=runs / path / "_cache", resume=False)
                 rows.append(row_of(path, res))
                 log(f"seed={seed} {path:9s} {cfg['method']:11s} target acc {rows[-1]['target_test_acc']:.3f} "
                     f"({time.perf_counter() - t:.0f} s)")
@@ -243,33 +255,45 @@ def compare_paths(rows: list) -> dict:
 
 
 def summarise(rows: list) -> dict:
+    """Per method and path: target test accuracy over the seeds (mean, std with ddof 0) and the median
+    fine-tuning images/s; ``pretrained``: the pretrained model itself (one per seed and path)."""
     out = {}
     for r in rows:
         out.setdefault(r["method"], {}).setdefault(r["path"], []).append(r)
+        pre = out.setdefault("pretrained", {}).setdefault(r["path"], {})
+        if r["pretrain_images_per_s"] is not None or r["seed"] not in pre:  # the run that pretrained
+            pre[r["seed"]] = {**r, "target_test_acc": r["pretrained_target_test_acc"],
+                              "finetune_images_per_s": r["pretrain_images_per_s"]}
+    out["pretrained"] = {path: list(by_seed.values()) for path, by_seed in out["pretrained"].items()}
     summary = {}
     for method, paths in out.items():
         for path, rs in paths.items():
             acc = np.array([r["target_test_acc"] for r in rs])
-            pre = [r["pretrain_images_per_s"] for r in rs if r["pretrain_images_per_s"]]
+            rate = [r["finetune_images_per_s"] for r in rs if r["finetune_images_per_s"] is not None]
             summary.setdefault(method, {})[path] = {
                 "target_test_acc_mean": float(acc.mean()), "target_test_acc_std": float(acc.std()), "n": len(rs),
-                "finetune_images_per_s": float(np.median([r["finetune_images_per_s"] for r in rs])),
-                "pretrain_images_per_s": float(np.median(pre)) if pre else None}
+                "images_per_s": float(np.median(rate)) if rate else None}
     return summary
 
 
 def table(summary: dict, identical: dict) -> str:
-    lines = ["| method | streamed: target acc | in memory: target acc | bit-identical runs | "
-             "streamed: images/s (fine-tune) | in memory: images/s (fine-tune) |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for method in ("source_only", "dann", "mmd"):
+    """The markdown table: accuracy per path, bit-identical runs, images/s per path (pretraining for
+    ``pretrained``: b source images a step; fine-tuning for the methods: b + b)."""
+    lines = ["| model | streamed: target acc | in memory: target acc | bit-identical runs | "
+             "streamed: images/s | in memory: images/s |", "|---|---:|---:|---:|---:|---:|"]
+    for method in ("pretrained", "source_only", "dann", "mmd"):
         if method not in summary:
             continue
         s, m = summary[method]["streamed"], summary[method]["in_memory"]
-        same = [v["records_identical"] for k, v in identical.items() if k.startswith(method + "/")]
+        if method == "pretrained":
+            same = "—"
+        else:
+            flags = [v["records_identical"] for k, v in identical.items() if k.startswith(method + "/")]
+            same = f"{sum(flags)}/{len(flags)}"
+        rate = [f"{x['images_per_s']:.0f}" if x["images_per_s"] else "—" for x in (s, m)]
         lines.append(f"| {method} | {s['target_test_acc_mean']:.3f} ± {s['target_test_acc_std']:.3f} | "
-                     f"{m['target_test_acc_mean']:.3f} ± {m['target_test_acc_std']:.3f} | {sum(same)}/{len(same)} | "
-                     f"{s['finetune_images_per_s']:.0f} | {m['finetune_images_per_s']:.0f} |")
+                     f"{m['target_test_acc_mean']:.3f} ± {m['target_test_acc_std']:.3f} | {same} | "
+                     f"{rate[0]} | {rate[1]} |")
     return "\n".join(lines)
 
 
@@ -280,7 +304,10 @@ def _args(argv):
     ap.add_argument("--data", type=Path, default=Path("runs/streamed_mnist_m/data"))
     ap.add_argument("--runs", type=Path, default=Path("runs/streamed_mnist_m"))
     ap.add_argument("--out", type=Path, default=HERE / "results" / "streamed_mnist_m")
+    ap.add_argument("--methods", nargs="+", default=None, help="a subset of source_only dann mmd")
     ap.add_argument("--quick", action="store_true", help="a smoke version: tiny folders, 1 seed, a few steps")
+    ap.add_argument("--collect", action="store_true",
+                    help="re-read the run directories of a finished sweep (nothing re-runs) and rewrite the record")
     return ap.parse_args(argv)
 
 
@@ -296,10 +323,14 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     root = write_folders(a.data / f"n{n}", n)
     print(f"# {n} PNG images per domain under {root} ({time.perf_counter() - t0:.1f} s)", flush=True)
-    configs = sweep_configs(root, seeds, quick=a.quick)
-    t0 = time.perf_counter()
-    rows = run_all(configs, a.runs, log=lambda s: print(s, flush=True))
-    seconds = time.perf_counter() - t0
+    configs = sweep_configs(root, seeds, quick=a.quick, methods=a.methods)
+    try:
+        rows = run_all(configs, a.runs, log=lambda s: print(s, flush=True), collect=a.collect)
+    finally:  # the in-memory pair names this run's folders: not a pair for anyone else
+        from da.datasets import PAIRS
+
+        PAIRS.pop(IN_MEMORY_PAIR, None)
+    seconds = sum(r["seconds"] for r in rows)  # each run's whole time (its records: --collect gives the same)
     identical = compare_paths(rows)
     summary = summarise(rows)
     cfg = configs["streamed"][0]
