@@ -37,7 +37,7 @@ from torch import nn
 
 from da._validation import check_positive_int
 from da.transfer._rng import seeded
-from da.transfer.models import (FeaturizerHead, _ResNetTrunk, blocks_of, lenet, load_backbone_state,
+from da.transfer.models import (FeaturizerHead, ToImage, _ResNetTrunk, blocks_of, lenet, load_backbone_state,
                                 mlp)
 
 __all__ = ["build_backbone", "build_model", "BottleneckFeaturizer", "param_groups",
@@ -261,6 +261,9 @@ class BottleneckFeaturizer(nn.Module):
         Keep the backbone's BatchNorm layers in eval mode (running statistics
         fixed) and their affine parameters frozen, whatever ``train()`` is
         called with; the bottleneck's BatchNorm still trains.
+    image_shape : (C, H, W), optional
+        Reshape flat rows ``(n, C*H*W)`` (an in-memory image domain) to images
+        before the backbone; images pass through.
 
     Attributes
     ----------
@@ -269,8 +272,10 @@ class BottleneckFeaturizer(nn.Module):
     """
 
     def __init__(self, backbone: nn.Module, bottleneck: nn.Module, *, pretrained: bool = False,
-                 freeze_bn: bool = False):
+                 freeze_bn: bool = False, image_shape=None):
         super().__init__()
+        # flat rows of an in-memory image domain (n, C*H*W) -> (n, C, H, W); no parameters
+        self.to_image = ToImage(image_shape) if image_shape is not None else nn.Identity()
         self.backbone = backbone
         self.bottleneck = bottleneck
         self.pretrained = bool(pretrained)
@@ -295,7 +300,7 @@ class BottleneckFeaturizer(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bottleneck(self.backbone(x))
+        return self.bottleneck(self.backbone(self.to_image(x)))
 
 
 def build_model(backbone, n_classes: int, *, weights=None, bottleneck: int | None = 256,
@@ -339,7 +344,11 @@ def build_model(backbone, n_classes: int, *, weights=None, bottleneck: int | Non
         else:
             b, neck = d, nn.Identity()
         head = nn.Linear(b, n_classes)
-    featurizer = BottleneckFeaturizer(net, neck, pretrained=weights is not None, freeze_bn=freeze_bn)
+    # a package's image model gets flat rows reshaped to image_shape (mlp and modules take them as they are)
+    images = image_shape is not None and isinstance(backbone, str) and backbone.partition("/")[0] in (
+        "torchvision", "timm")
+    featurizer = BottleneckFeaturizer(net, neck, pretrained=weights is not None, freeze_bn=freeze_bn,
+                                      image_shape=image_shape if images else None)
     return FeaturizerHead(featurizer, head)
 
 

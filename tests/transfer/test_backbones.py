@@ -171,7 +171,28 @@ def test_resnet_model_groups_and_bottleneck_on_images():
     assert [(g["name"], g["lr"]) for g in groups] == [("backbone", 0.01), ("new", 0.01)]  # random init: 1x
 
 
+@pytest.mark.vision
+@pytest.mark.parametrize("name", ["torchvision/resnet18", "torchvision/mobilenet_v3_small"])
+def test_package_backbone_reads_the_flat_rows_of_an_in_memory_image_domain(name):
+    """Flat rows (n, C*H*W), as an EmpiricalDomain holds images, give the features of the images, bit for bit;
+    the reshape adds no state (checkpoints keep their keys)."""
+    from _vision import require
+
+    require("torchvision")
+    model = build_model(name, 10, seed=0, image_shape=(3, 32, 32)).eval()
+    x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(model(x.reshape(3, -1)), model(x))
+    assert list(model.state_dict()) == list(build_model(name, 10, seed=0).state_dict())
+
+
 # -- no package needed ------------------------------------------------------------------------
+
+def test_mlp_backbone_keeps_its_flat_rows_when_given_an_image_shape():
+    model = build_model("mlp", 3, in_dim=12, image_shape=(3, 2, 2), bottleneck=6, hidden=(8,))
+    assert isinstance(model.featurizer.to_image, nn.Identity)
+    assert model(torch.zeros(2, 12)).shape == (2, 3)
+
 
 def test_missing_packages_say_which_pip(monkeypatch):
     for mod in ("torchvision", "torchvision.models", "timm"):
