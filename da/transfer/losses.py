@@ -165,9 +165,8 @@ _SMALL_FEATURES = 256
 #: ``benchmarks/defaults`` (docs/defaults.md): MMD with 9 Laplacian kernels, JDOT's alpha
 #: relative to the feature distances, and the method weights and optimizers of
 #: :data:`METHOD_RECIPES`; Sinkhorn solved by :func:`da.align.symmetric_sinkhorn`; 4: Sinkhorn's
-#: reg 0.2 (relative) and weight 0.1 (stage 4 of the benchmark: weight 1 collapsed the features);
-#: 5: DANN's and CDAN's lambda_max 0.1 on small features (better than 1 on all three seeds).
-ALIGNMENT_DEFAULTS_REVISION = 5
+#: reg 0.2 (relative) and weight 0.1 (stage 4 of the benchmark: weight 1 collapsed the features).
+ALIGNMENT_DEFAULTS_REVISION = 4
 
 #: bandwidth multipliers of the default MMD: 2^-4 .. 2^4 times the median distance
 _LAPLACIAN_MULTIPLIERS = tuple(2.0 ** k for k in range(-4, 5))
@@ -237,14 +236,14 @@ def alignment_defaults(name: str, in_features: int, n_classes: int) -> dict:
     Examples
     --------
     >>> alignment_defaults("dann", 128, 10)
-    {'hidden': (128,), 'lambda_': 0.1}
+    {'hidden': (128,)}
     >>> alignment_defaults("dann", 2048, 31)
     {}
     """
     out: dict = {}
     if name in ("dann", "cdan") and in_features < _SMALL_FEATURES:
         w = _discriminator_width(in_features)
-        out = {"hidden": (w,), "lambda_": 0.1}
+        out = {"hidden": (w,)}
         if name == "cdan" and in_features * n_classes > w:
             out.update(randomized=True, random_dim=w)
     elif name == "mmd":
@@ -273,12 +272,7 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
       regularises and made a DANN epoch cost 7x a source-only epoch (CDAN 13x);
       one layer of 128 costs about 2x and reached the same or better target
       accuracy (``benchmarks/train_speed.py``, ``docs/benchmarks.md``).
-      Wider features keep (1024, 1024). With the small discriminator,
-      ``lambda_=0.1``: the reversed gradient's weight ramps to 0.1 instead of 1
-      (Ganin's schedule). On the generated benchmark it did better than 1 on
-      each of three seeds (mean gain over source-only -0.002 against -0.012
-      for DANN, -0.002 against -0.018 for CDAN; worst pair -0.13 against
-      -0.48 / -0.70); wide features keep the papers' 1.
+      Wider features keep (1024, 1024).
     - ``cdan`` with small features, when ``in_features * n_classes > w``: the
       randomized multilinear map of CDAN with ``random_dim = w``, so the
       discriminator's input is as wide as the features (the exact map would

@@ -51,16 +51,6 @@ def test_revision_3_name_defaults():
     assert MMDLoss().kernel == "gaussian" and JDOTLoss().scale is None  # the classes keep their papers' defaults
 
 
-def test_revision_5_adversarial_defaults():
-    """lambda_max 0.1 with the small discriminator of the name (benchmark stage 4 and seed 2); wide
-    features and the classes keep the papers' 1."""
-    for name in ("dann", "cdan"):
-        assert make_alignment(name, 128, 10).lambda_ == 0.1
-        assert make_alignment(name, 2048, 31).lambda_ == 1.0
-        assert make_alignment(name, 128, 10, lambda_=1.0).lambda_ == 1.0
-    assert DANNLoss(128).lambda_ == 1.0
-
-
 def test_bare_names_get_their_method_weight_and_modules_weight_1():
     from da.transfer.losses import METHOD_RECIPES, as_terms
 
@@ -80,7 +70,7 @@ def test_keyword_arguments_override_the_name_defaults():
 def test_alignment_defaults_returns_a_fresh_dict():
     a = alignment_defaults("dann", 128, 10)
     a["hidden"] = (1,)
-    assert alignment_defaults("dann", 128, 10) == {"hidden": (128,), "lambda_": 0.1}
+    assert alignment_defaults("dann", 128, 10) == {"hidden": (128,)}
 
 
 def test_unknown_name_is_rejected():
@@ -94,8 +84,8 @@ def test_resolved_config_records_the_constructor_arguments(split, fast):
     dann, sink = res.config["losses"]
     assert dann["class"] == "DANNLoss" and dann["params"]["hidden"] == [100] and dann["params"]["in_features"] == 8
     assert sink["params"]["scale"] == "median" and sink["params"]["tol"] == 1e-4 and sink["params"]["method"] == "symmetric"
-    assert sink["params"]["reg"] == 0.2 and dann["params"]["lambda_"] == 0.1
-    explicit = finetune(FeaturizerHead(*mlp(4, (16, 8), 3, seed=0)), split, [(DANNLoss(8, hidden=(100,), lambda_=0.1), 1.0),
+    assert sink["params"]["reg"] == 0.2
+    explicit = finetune(FeaturizerHead(*mlp(4, (16, 8), 3, seed=0)), split, [(DANNLoss(8, hidden=(100,)), 1.0),
                                                                           (SinkhornLoss(reg=0.2, scale="median", tol=1e-4,
                                                                                         method="symmetric"), 0.5)],
                         **fast)
