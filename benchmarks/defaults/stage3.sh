@@ -2,7 +2,7 @@
 # stage 3 (revision-3 defaults): process A = align="auto" (seed 0) then the shipped defaults (seed 1, half);
 # process B = skada 0.6 side by side (seed 0) then the other half of the shipped defaults (seed 1).
 cd "$(dirname "$0")/../.."
-PY=/work/main/.venv/bin/python
+PY=${PYTHON:-.venv/bin/python}  # the repository venv of make; PYTHON=... to use another
 F="source_only mmd_default dann_default cdan_default jdot_default coral_default sinkhorn_default swd_default"
 : > benchmarks/defaults/results/pids
 (PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 5 $PY benchmarks/defaults/run_grid.py auto --configs auto --seeds 0 \

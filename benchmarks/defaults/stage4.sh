@@ -5,8 +5,12 @@
 #   stage4.sh reg     Sinkhorn's reg x0.5 / x2 at the two weights that did no harm on seed 0
 #   stage4.sh seed1   the best candidates on seed 1 (plus source-only, re-run: identical to final's)
 #   stage4.sh SEED CONFIG...   anything else
+# The third seed of every shipped default and of DANN / CDAN at lambda_max 0.1 (results/seed2.0.jsonl):
+#   PYTHONPATH=. OMP_NUM_THREADS=1 .venv/bin/python benchmarks/defaults/run_grid.py seed2 --seeds 2 --configs \
+#     source_only dann_sgd_lr0.1_l0.1 cdan_sgd_lr0.1_l0.1 dann_default cdan_default sinkhorn_default \
+#     mmd_default jdot_default coral_default swd_default
 cd "$(dirname "$0")/../.."
-PY=/work/main/.venv/bin/python
+PY=${PYTHON:-.venv/bin/python}  # the repository venv of make; PYTHON=... to use another
 case "$1" in
   seed0) S=0; C="source_only dann_sgd_lr0.1_l0.3 dann_sgd_lr0.1_l0.1 dann_sgd_lr0.01_l1 cdan_sgd_lr0.1_l0.3 \
 cdan_sgd_lr0.1_l0.1 cdan_sgd_lr0.01_l1 sinkhorn_w0.1 sinkhorn_w0.3" ;;
