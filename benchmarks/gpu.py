@@ -13,9 +13,10 @@ Sections (each figure with its ratio to a reference measured in the same run):
    (CUDA events, after warm-up), peak memory, ratio to MMD at the same batch and, for the
    Sinkhorn solvers, to POT's ``sinkhorn_log``.
 3. A ResNet-50 DANN training step at 224x224, batch 32 source + 32 target, fp32 and bf16
-   (autocast, channels-last): milliseconds per step, peak memory, images per second, ratio to
-   the source-only step of the same precision and bf16 / fp32. Skipped, with the reason, when
-   neither torchvision nor timm imports.
+   (autocast), each eager and under ``torch.compile``, channels-last on CUDA: milliseconds per
+   step, peak memory, images per second, ratio to the source-only step of the same variant,
+   bf16 / fp32 and compiled / eager. Skipped, with the reason, when neither torchvision nor
+   timm imports (and the compiled rows on the CPU).
 
 Without a GPU (``--device cuda`` and ``torch.cuda.is_available()`` false) it prints one line
 saying so and exits 0.
@@ -139,6 +140,8 @@ def bench_losses(sizes: dict, device: torch.device, timer: _Timer) -> list[dict]
 
 
 def bench_resnet_dann(sizes: dict, device: torch.device, timer: _Timer) -> dict:
+    """fp32 and bf16 (autocast), each eager and under ``torch.compile``, channels-last on CUDA: a
+    source-only and a DANN step, with ratios to the source-only step, to fp32 and to eager."""
     from da.align import DANNLoss
     from da.transfer.models import resnet
 
@@ -147,42 +150,52 @@ def bench_resnet_dann(sizes: dict, device: torch.device, timer: _Timer) -> dict:
     except (ImportError, RuntimeError) as err:  # RuntimeError: a torchvision build that fails to load
         return {"skipped": f"ResNet-50 needs torchvision or timm: {type(err).__name__}: {err}"}
     batch, size = sizes["resnet"]["batch"], sizes["resnet"]["size"]
+    fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    model = torch.nn.Sequential(featurizer, head).to(device, memory_format=fmt)
+    dann = DANNLoss(2048).to(device)
+    opt = torch.optim.SGD([*model.parameters(), *dann.parameters()], lr=0.01, momentum=0.9)
+    g = torch.Generator().manual_seed(0)
+    xs = torch.randn(batch, 3, size, size, generator=g).to(device, memory_format=fmt)
+    xt = torch.randn(batch, 3, size, size, generator=g).to(device, memory_format=fmt)
+    ys = torch.randint(0, N_CLASSES, (batch,), generator=g).to(device)
     rows = []
     for precision in ("fp32", "bf16"):
         bf16 = precision == "bf16"
         if bf16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            rows.append({"precision": precision, "skipped": "this GPU has no bf16"})
+            rows.append({"precision": precision, "compile": False, "skipped": "this GPU has no bf16"})
             continue
-        fmt = torch.channels_last if bf16 else torch.contiguous_format
-        model = torch.nn.Sequential(featurizer, head).to(device, memory_format=fmt)
-        dann = DANNLoss(2048).to(device)
-        opt = torch.optim.SGD([*model.parameters(), *dann.parameters()], lr=0.01, momentum=0.9)
-        g = torch.Generator().manual_seed(0)
-        xs = torch.randn(batch, 3, size, size, generator=g).to(device, memory_format=fmt)
-        xt = torch.randn(batch, 3, size, size, generator=g).to(device, memory_format=fmt)
-        ys = torch.randint(0, N_CLASSES, (batch,), generator=g).to(device)
+        for compiled in (False, True):
+            if compiled and device.type != "cuda":
+                rows.append({"precision": precision, "compile": True,
+                             "skipped": "torch.compile is timed on CUDA only (on the CPU its compile time "
+                                        "dominates a smoke run)"})
+                continue
+            net = torch.compile(featurizer) if compiled else featurizer
 
-        def step(align: bool):
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                feats = featurizer(torch.cat([xs, xt]) if align else xs)
-                loss = torch.nn.functional.cross_entropy(head(feats[:batch]), ys)
-                if align:
-                    loss = loss + dann(feats[:batch].float(), feats[batch:].float(), p=0.5)
-            loss.backward()
-            opt.step()
+            def step(align: bool):
+                opt.zero_grad(set_to_none=True)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    feats = net(torch.cat([xs, xt]) if align else xs)
+                    loss = torch.nn.functional.cross_entropy(head(feats[:batch]), ys)
+                    if align:
+                        loss = loss + dann(feats[:batch].float(), feats[batch:].float(), p=0.5)
+                loss.backward()
+                opt.step()
 
-        for align in (False, True):
-            row = {"precision": precision, "step": "DANN" if align else "source-only", "batch": f"{batch}+{batch}"
-                   if align else str(batch), "image_size": size, **timer(lambda: step(align))}
-            row["images_per_s"] = (2 if align else 1) * batch / (row["ms"] / 1e3)
-            rows.append(row)
-    by_key = {(r["precision"], r.get("step")): r for r in rows if "ms" in r}
+            for align in (False, True):
+                row = {"precision": precision, "compile": compiled, "step": "DANN" if align else "source-only",
+                       "batch": f"{batch}+{batch}" if align else str(batch), "image_size": size,
+                       "channels_last": fmt is torch.channels_last, **timer(lambda: step(align))}
+                row["images_per_s"] = (2 if align else 1) * batch / (row["ms"] / 1e3)
+                rows.append(row)
+    by_key = {(r["precision"], r["compile"], r.get("step")): r for r in rows if "ms" in r}
     for r in rows:
         if "ms" in r:
-            r["ratio_to_source_only"] = r["ms"] / by_key[(r["precision"], "source-only")]["ms"]
-            fp32 = by_key.get(("fp32", r["step"]))
+            r["ratio_to_source_only"] = r["ms"] / by_key[(r["precision"], r["compile"], "source-only")]["ms"]
+            fp32 = by_key.get(("fp32", r["compile"], r["step"]))
             r["ratio_to_fp32"] = r["ms"] / fp32["ms"] if fp32 else None
+            eager = by_key.get((r["precision"], False, r["step"]))
+            r["ratio_to_eager"] = r["ms"] / eager["ms"] if eager else None
     return {"rows": rows}
 
 
@@ -213,15 +226,17 @@ def to_markdown(result: dict) -> str:
     if "skipped" in res:
         lines.append(f"skipped: {res['skipped']}")
     else:
-        lines += ["| precision | step | batch | image | ms/step | images/s | peak MiB | x source-only | x fp32 |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| precision | compile | step | batch | image | ms/step | images/s | peak MiB | x source-only "
+                  "| x fp32 | x eager |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in res["rows"]:
+            compiled = "on" if r["compile"] else "off"
             if "skipped" in r:
-                lines.append(f"| {r['precision']} | skipped: {r['skipped']} | | | | | | | |")
+                lines.append(f"| {r['precision']} | {compiled} | skipped: {r['skipped']} | | | | | | | | |")
             else:
-                lines.append(f"| {r['precision']} | {r['step']} | {r['batch']} | {r['image_size']} | {r['ms']:.1f} | "
-                             f"{r['images_per_s']:.0f} | {_fmt(r['peak_mib'], '.0f')} | "
-                             f"{r['ratio_to_source_only']:.2f} | {_fmt(r.get('ratio_to_fp32'))} |")
+                lines.append(f"| {r['precision']} | {compiled} | {r['step']} | {r['batch']} | {r['image_size']} | "
+                             f"{r['ms']:.1f} | {r['images_per_s']:.0f} | {_fmt(r['peak_mib'], '.0f')} | "
+                             f"{r['ratio_to_source_only']:.2f} | {_fmt(r.get('ratio_to_fp32'))} | "
+                             f"{_fmt(r.get('ratio_to_eager'))} |")
     return "\n".join(lines) + "\n"
 
 
