@@ -94,7 +94,6 @@ def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, ba
     """
     from da.transfer import load_checkpoint, pretrain, save_checkpoint
     from da.transfer.distributed import broadcast_object, context as dist_context
-    from da.transfer.run_records import resume_point
 
     key = pretrain_key(cfg)
     info = {"pretrain_key": key, "pretrain_cached": False, "pretrain_seconds": 0.0,
@@ -125,7 +124,6 @@ def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, ba
             keep = bool(resume and cfg["pretrain"]["resume"])
             if not keep and ctx.is_writer:  # --force or resume: false: a stale state is never read
                 shutil.rmtree(state, ignore_errors=True)
-            point = resume_point(state) if keep else None
             bar = _Bar(bars, cfg["pretrain"]["epochs"], "pretrain")
             t0 = time.perf_counter()
             try:
@@ -136,8 +134,7 @@ def _pretrained(model, split, cfg: dict, cache_dir: Path, metrics_path: Path, ba
                 bar.close()
             history = res.history
             info["pretrain_seconds"] = time.perf_counter() - t0  # of this attempt
-            if point is not None and point["run_id"] == res.run_id:
-                info["pretrain_resumed_after_epoch"] = point["epoch"]
+            info["pretrain_resumed_after_epoch"] = res.resumed_after_epoch
             if ctx.is_writer:
                 save_checkpoint(path, model, {"pretrain_key": key, "data": cfg["data"], "model": cfg["model"],
                                               "pretrain": cfg["pretrain"], "seed": cfg["seed"]},
@@ -250,7 +247,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir, resu
 
     # (3) fine-tune, diagnosing the features every k epochs
     t = time.perf_counter()
-    fit, resumed = _finetune(model, split, cfg, progress, resume_dir)
+    fit = _finetune(model, split, cfg, progress, resume_dir)
     timing["finetune_seconds"] = time.perf_counter() - t  # of this attempt: after `resumed_after_epoch`
     for rec in fit.history:
         R.append_jsonl(metrics_path, {"stage": "finetune", **rec})
@@ -279,7 +276,7 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir, resu
         "config": cfg, "metrics": metrics, "run_dir": str(run_dir),
         "pair": pair.name, "selection": fit.selection, "oracle": bool(fit.oracle),
         "pretrain_key": pre["pretrain_key"], "timing": timing, "attempts": attempts,
-        "resumed_after_epoch": None if resumed is None else resumed["epoch"],
+        "resumed_after_epoch": fit.resumed_after_epoch,
         "pretrain_resumed_after_epoch": pre["pretrain_resumed_after_epoch"],
         # every loss's constructor arguments, including those make_alignment sized to the features
         "losses": fit.config["losses"],
@@ -303,12 +300,11 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir, resu
 
 
 def _finetune(model, split, cfg: dict, progress: bool, resume_dir):
-    """The fine-tuning stage: ``(FitResult, resume_point or None)``; it continues after the last
-    epoch of a killed attempt whose state is in ``resume_dir``."""
+    """The fine-tuning stage's :class:`~da.transfer.FitResult`; it continues after the last epoch of
+    a killed attempt whose state is in ``resume_dir`` (``fit.resumed_after_epoch``)."""
     from da.transfer import finetune
     from da.transfer.inputs import example_rows
     from da.transfer.models import feature_dim
-    from da.transfer.run_records import resume_point
 
     in_features = feature_dim(model.featurizer, example_rows(split.source_train.X, "cpu"))
     terms = build_losses(cfg["align"], cfg["lambda"], in_features, split.n_classes, cfg["seed"])
@@ -316,7 +312,6 @@ def _finetune(model, split, cfg: dict, progress: bool, resume_dir):
     hooks = [(1, bar.hook)]
     if cfg["diagnostics"]["every"] and cfg["diagnostics"]["gaps"]:
         hooks.append((1, gap_tracker((split, cfg))))
-    resumed = None
     try:
         # the run directory's records are the pipeline's own (below); other sinks replay them
         train = dict(train_config(cfg["train"], cfg["seed"], stage="train"), loggers=["jsonl"])
@@ -325,17 +320,13 @@ def _finetune(model, split, cfg: dict, progress: bool, resume_dir):
         elif cfg["method"] == "target_only":  # ORACLE: trains on target labels; the result says oracle
             from da.transfer import target_only
 
-            resumed = resume_point(resume_dir) if resume_dir is not None else None
             fit = target_only(model, split, config=train, hooks=hooks, resume_dir=resume_dir)
         else:
-            resumed = resume_point(resume_dir) if resume_dir is not None else None
             fit = finetune(model, split, terms, strategy=_strategy(cfg["transfer"]), config=train, hooks=hooks,
                            verbose=True, resume_dir=resume_dir)
     finally:
         bar.close()
-    if resumed is not None and resumed["run_id"] != fit.run_id:  # another configuration's: not read
-        resumed = None
-    return fit, resumed
+    return fit
 
 
 def _replay_to_sinks(fit, cfg: dict, run_dir: Path, rid: str) -> None:

@@ -53,6 +53,9 @@ class FitResult:
         (accuracy, macro-F1, per-class accuracy, ECE).
     run_id : str
         Hash of the resolved configuration.
+    resumed_after_epoch : int or None
+        The epoch whose saved state (``resume.pt``) this run continued after, or None when it
+        trained from its first epoch.
     """
 
     model: object
@@ -69,6 +72,7 @@ class FitResult:
     stopped_early: bool = False
     seconds: float = 0.0
     run_dir: str | None = None
+    resumed_after_epoch: int | None = None
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("model", "history", "steps")}

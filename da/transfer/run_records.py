@@ -95,6 +95,7 @@ class RunRecords:
     def __init__(self, run_dir, config: dict, loggers=("jsonl",), *, writer: bool = True, resume_dir=None):
         self.dir = Path(run_dir) if run_dir is not None else None
         self.resume_dir = Path(resume_dir) if resume_dir is not None else self.dir
+        self.resumed_after_epoch = None  # set by resume(): the saved epoch this run continues after
         self.config = config
         self.run_id = trainer_run_id(config)
         self.last_good = None
@@ -144,6 +145,7 @@ class RunRecords:
             log.warning("%s belongs to another configuration; training from the first epoch", path)
             return 0
         _load_resume_state(run, state)
+        self.resumed_after_epoch = int(state["epoch"])
         good = None if self.dir is None else self.dir / R.LAST_GOOD_CHECKPOINT
         self.last_good = good if good is not None and good.exists() else None
         self._n_steps_logged = len(run.step_log)

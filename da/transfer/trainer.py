@@ -310,7 +310,8 @@ class Trainer:
                            config=run.records.config, selection=run.crit_name, oracle=run.oracle,
                            best_epoch=run.best_epoch, best_score=run.best_score, metrics=metrics,
                            run_id=run.records.run_id, n_steps=run.step, stopped_early=run.stopped_early,
-                           seconds=time.perf_counter() - run.t0, run_dir=run.records.path)
+                           seconds=time.perf_counter() - run.t0, run_dir=run.records.path,
+                           resumed_after_epoch=run.records.resumed_after_epoch)
         run.records.finish(run.model, result.to_dict(), run.step_log, write_checkpoint=self.config.checkpoint)
         return result
 

@@ -98,13 +98,14 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_matches_the_uninterrupted_
     again = finetune(model(), split, [(DANNLoss(8, hidden=(8,), seed=0), 1.0)], run_dir=tmp_path / "b", **kw)
     assert [h["loss/total"] for h in again.history] == [h["loss/total"] for h in full.history]
     assert again.best_epoch == full.best_epoch and again.n_steps == full.n_steps
+    assert full.resumed_after_epoch is None and again.resumed_after_epoch == 1  # killed in epoch 2
     assert [s["step"] for s in again.steps] == [s["step"] for s in full.steps]
     for pa, pb in zip(full.model.parameters(), again.model.parameters()):
         assert torch.equal(pa, pb)
     # a different configuration never reads another run's resume state
     other = finetune(model(), split, [(DANNLoss(8, hidden=(8,), seed=0), 1.0)], run_dir=tmp_path / "b",
                      **dict(kw, epochs=3))
-    assert len(other.history) == 3 and other.history[0]["epoch"] == 0
+    assert len(other.history) == 3 and other.history[0]["epoch"] == 0 and other.resumed_after_epoch is None
 
 
 def test_resume_dir_alone_keeps_only_the_resume_state_and_an_early_stop_stays_stopped(tmp_path):
