@@ -97,3 +97,14 @@ _add("auto_warmup", "auto", weight=None)
 CONFIGS["auto_warmup"]["auto"] = {"candidate_training": "warmup"}
 _add("auto_finetune", "auto", weight=None)
 CONFIGS["auto_finetune"]["auto"] = {"candidate_training": "finetune"}
+
+# stage 5 (issue #13, DANN / CDAN still harming at revision 4): the discriminator's dropout (0.5, the
+# papers' Office discriminator), alone and with lambda_max 0.3, under the SGD recipe
+for m in ("dann", "cdan"):
+    _add(f"{m}_sgd_lr0.1_drop0.5", m, 1.0, {"dropout": 0.5}, {**SGD, "lr": 0.1})
+    _add(f"{m}_sgd_lr0.1_l0.3_drop0.5", m, 1.0, {"dropout": 0.5, "lambda_": 0.3}, {**SGD, "lr": 0.1})
+# the adversarial methods' SGD recipe without their term: how much of their gain (or harm) is the optimizer's
+_add("source_only_sgd", None, 1.0, {}, {**SGD, "lr": 0.1})
+# CORAL above the revision-3 weight 100 (stage 1 stopped there): 1/(4 d^2) makes the term ~1e-5 on 128-d features
+for w in (300, 1000, 3000, 10000, 30000, 100000, 300000):
+    _add(f"coral_w{w}", "coral", w)

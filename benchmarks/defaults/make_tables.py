@@ -38,6 +38,23 @@ def revision4(rows):
     return kept + [{**r, "config": new} for new, old in ALIAS4.items() for r in rows if r["config"] == old]
 
 
+#: the shipped defaults (revision 5) whose records are a later stage's configuration: revision 4's Sinkhorn
+#: (stage 4, seeds 0-1; seed 2 ran as ``sinkhorn_default`` at revision 4) and revision 5's CORAL (stage 5,
+#: seeds 0-2; checked bit-identical with ``align="coral"`` on digits_blur1 and moons_rot35, seed 0)
+ALIAS_NOW = {"sinkhorn_default": "sinkhorn_w0.1_reg0.2", "coral_default": "coral_w30000"}
+
+
+def current(rows):
+    """``rows`` (aliases applied) with each :data:`ALIAS_NOW` default's rows replaced by its stage configuration's
+    wherever that configuration ran the same pair and seed: the defaults as revision 5 ships them."""
+    have = defaultdict(set)
+    for r in rows:
+        have[r["config"]].add((r["pair"], r["seed"]))
+    drop = {(new, p, s) for new, old in ALIAS_NOW.items() for p, s in have[old]}
+    kept = [r for r in rows if (r["config"], r["pair"], r["seed"]) not in drop]
+    return kept + [{**r, "config": new} for new, old in ALIAS_NOW.items() for r in rows if r["config"] == old]
+
+
 def with_aliases(rows):
     have = {(r["config"], r["pair"], r["seed"]) for r in rows}
     extra = [{**r, "config": new} for new, old in ALIAS.items() for r in rows
@@ -54,6 +71,28 @@ def md_wth(rows, configs, title):
             r = t[c]
             out.append(f"| {c} | {r['n_pairs']} | {r['acc']:.3f} | {r['gain']:+.3f} | {r['win']} | {r['tie']} | "
                        f"{r['harm']} | {r['worst']:+.3f} |")
+    return "\n".join(out)
+
+
+def md_seeds(rows, configs, seeds=(0, 1, 2)):
+    """Per config: the mean gain over source-only on each seed (win/tie/harm, worst pair), and over all the
+    (pair, seed) runs; a config missing some pair on a seed gets no cell for that seed."""
+    per = {s: {r["config"]: r for r in table([x for x in rows if x["seed"] == s], configs)} for s in seeds}
+    d = per_pair(rows)
+    out = ["| config | " + " | ".join(f"seed {s}: gain (win/tie/harm, worst)" for s in seeds) +
+           " | all seeds: mean gain | harms | worst |", "|---|" + "---:|" * (len(seeds) + 3)]
+    for c in configs:
+        cells, gains = [], []
+        for s in seeds:
+            r = per[s].get(c)
+            if r is None or r["n_pairs"] < max(t["n_pairs"] for t in per[s].values()):
+                cells.append("—")
+                continue
+            cells.append(f"{r['gain']:+.3f} ({r['win']}/{r['tie']}/{r['harm']}, {r['worst']:+.2f})")
+            gains += [d[(c, p)][s] - d[("source_only", p)][s] for (cc, p) in d if cc == c and s in d[(c, p)]]
+        g = np.array(gains) if gains else np.array([np.nan])
+        out.append(f"| {c} | " + " | ".join(cells) + f" | {np.nanmean(g):+.3f} | {int((g < -TIE).sum())} | "
+                   f"{np.nanmin(g):+.2f} |")
     return "\n".join(out)
 
 
@@ -166,6 +205,51 @@ def md_auto_rules(rows, tolerances=(None, 0.02), margins=(0.0, 0.005)):
                 nm = rule if isinstance(rule, str) else " + ".join(rule)
                 out.append(f"| {nm} | {'none' if tol is None else tol} | {mg:g} | {g.mean():+.3f} | {g.min():+.3f} | "
                            f"{int((g < -0.01).sum())}/{len(g)} | {np.mean(gaps):+.3f} |")
+    return "\n".join(out)
+
+
+#: the first defaults revision whose held-out check records are the method as shipped now (a method's
+#: records from earlier revisions ran a default that has since changed)
+CHECK_CURRENT_FROM = {"sinkhorn": 4, "coral": 5}
+
+
+def check_current(rec, revision: int, valid_from=None) -> bool:
+    """Whether a held-out check record ran the method as revision ``revision`` ships it: taken at or after the
+    revision that last changed the method, under the method's own recipe (``optimizer=None``), at the current
+    recipe weight (this drops e.g. the seed-0 SWD record, which ran a draft weight)."""
+    from da.transfer.losses import method_recipe
+
+    m = None if rec["method"] in ("None", "auto") else rec["method"]
+    first = (CHECK_CURRENT_FROM if valid_from is None else valid_from).get(rec["method"], 3)
+    if rec["optimizer_arg"] != "None" or not first <= rec.get("revision", 3) <= revision:
+        return False
+    return rec["method"] == "auto" or m is None or rec["recipe"]["weight"] == method_recipe(m)["weight"]
+
+
+def md_check(check_rows, revision: int, bar: float = 0.02, valid_from=None):
+    """The held-out MNIST<->digits check at ``revision``: per pair and method, the target test accuracy of each
+    seed, its mean, and the mean of the per-seed gains over source-only (same pair and seed)."""
+    cur = [r for r in check_rows if check_current(r, revision, valid_from)]
+    acc = defaultdict(dict)
+    for r in cur:  # the latest record of a (pair, method, seed) wins
+        acc[(r["pair"], r["method"])][r["seed"]] = r["target_acc"]
+    methods = ["None"] + sorted({m for (_, m) in acc if m != "None"},
+                                key=lambda m: (m == "auto", OLD.index(m) if m in OLD else 99))
+    pairs = sorted({p for (p, _) in acc}, reverse=True)
+    out = [f"| pair | method | seeds | target test acc. (per seed) | mean | mean gain vs source-only | "
+           f"gain >= {bar:g} |", "|---|---|---:|---|---:|---:|---|"]
+    for p in pairs:
+        so = acc.get((p, "None"), {})
+        for m in methods:
+            a = acc.get((p, m), {})
+            if not a:
+                continue
+            seeds = sorted(a)
+            gains = [a[s] - so[s] for s in seeds if s in so]
+            g = f"{np.mean(gains):+.3f}" if gains else "—"
+            ok = "" if m == "None" or not gains else ("yes" if np.mean(gains) >= bar else "**no**")
+            out.append(f"| {p} | {'source-only' if m == 'None' else m} | {len(seeds)} | "
+                       f"{' / '.join(f'{a[s]:.3f}' for s in seeds)} | {np.mean(list(a.values())):.3f} | {g} | {ok} |")
     return "\n".join(out)
 
 

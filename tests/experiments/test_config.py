@@ -203,6 +203,7 @@ def test_alignment_defaults_revision_matches_the_rules():
     # 4: stage 4 of the benchmark: Sinkhorn's relative reg 0.2 (its weight 0.1 is in METHOD_RECIPES)
     expected_at[4] = {**expected_at[3],
                       "sinkhorn": [{"reg": 0.2, "scale": "median", "tol": 1e-4, "method": "symmetric"}] * 6}
+    expected_at[5] = expected_at[4]  # 5 changed CORAL's weight only (METHOD_RECIPES)
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]
 
 
@@ -215,6 +216,7 @@ def test_method_recipes_match_the_revision():
     at3 = {"source_only": (None, adam), "mmd": (10.0, adam), "dann": (1.0, sgd), "cdan": (1.0, sgd),
            "jdot": (1.0, adam), "coral": (100.0, adam), "sinkhorn": (1.0, adam), "swd": (1.0, adam)}
     expected_at = {3: at3, 4: {**at3, "sinkhorn": (0.1, adam)}}
+    expected_at[5] = {**expected_at[4], "coral": (30000.0, adam)}  # stage 5 of the benchmark
     got = {m: (r["weight"], tuple(r["optimizer"][k] for k in ("optimizer", "lr", "lr_schedule")))
            for m, r in METHOD_RECIPES.items()}
     assert got == expected_at[ALIGNMENT_DEFAULTS_REVISION]
