@@ -108,3 +108,8 @@ _add("source_only_sgd", None, 1.0, {}, {**SGD, "lr": 0.1})
 # CORAL above the revision-3 weight 100 (stage 1 stopped there): 1/(4 d^2) makes the term ~1e-5 on 128-d features
 for w in (300, 1000, 3000, 10000, 30000, 100000, 300000):
     _add(f"coral_w{w}", "coral", w)
+# align="auto" with every revision-5 default that does no harm on average as a candidate (adds CORAL and Sinkhorn)
+_add("auto_pool7", "auto", weight=None)
+CONFIGS["auto_pool7"]["auto"] = {"candidates": (("source_only", None, None), ("mmd", "mmd", None),
+                                                ("mmd_x3", "mmd", 30.0), ("swd", "swd", None), ("jdot", "jdot", None),
+                                                ("coral", "coral", None), ("sinkhorn", "sinkhorn", None))}

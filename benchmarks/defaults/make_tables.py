@@ -253,6 +253,67 @@ def md_check(check_rows, revision: int, bar: float = 0.02, valid_from=None):
     return "\n".join(out)
 
 
+ENSV_RULES = [("source_val", 0.02), ("ensv", None), ("ensv", 0.02), (("ensv", "source_val"), 0.02), ("dev", 0.02),
+              ("entropy", 0.02), (("ensv", "dev"), 0.02)]
+
+
+def _best_default(rows_now) -> dict:
+    """(pair, seed) -> the best target accuracy of the shipped defaults (ORACLE: chosen with target labels)."""
+    best = {}
+    for r in rows_now:
+        if r["config"] in SHIPPED:
+            k = (r["pair"], r["seed"])
+            best[k] = max(best.get(k, -1.0), r["target_acc"])
+    return best
+
+
+def md_auto_now(ensv_rows, rows_now, config="auto"):
+    """align="auto" as shipped (revision 5, results/ensv.*.jsonl): per pair, the mean over seeds of its gain
+    over its own source-only candidate and of its gap to the best shipped default (ORACLE: target labels)."""
+    best = _best_default(rows_now)
+    per = defaultdict(list)
+    for r in ensv_rows:
+        if r["config"] == config:
+            ca = r["candidate_target_acc"]
+            per[r["pair"]].append((r["seed"], r["auto"]["chosen"], ca[r["auto"]["chosen"]] - ca["source_only"],
+                                   ca[r["auto"]["chosen"]] - best[(r["pair"], r["seed"])]))
+    out = ["| pair | chosen (seeds 0 / 1 / 2) | gain vs source-only | gap to the best default (oracle) |",
+           "|---|---|---:|---:|"]
+    for p in sorted(per):
+        v = sorted(per[p])
+        out.append(f"| {p} | {' / '.join(c for _, c, _, _ in v)} | {np.mean([g for *_, g, _ in v]):+.3f} | "
+                   f"{np.mean([d for *_, d in v]):+.3f} |")
+    g, d = [x[2] for v in per.values() for x in v], [x[3] for v in per.values() for x in v]
+    out.append(f"| **all {len(g)} pair-seeds** | | {np.mean(g):+.3f} (worst {min(g):+.3f}) | {np.mean(d):+.3f} |")
+    return "\n".join(out)
+
+
+def md_auto_ensv(ensv_rows, rows_now):
+    """Each rule of :data:`ENSV_RULES` re-applied to the recorded scores (EnsV included) of the revision-5 auto
+    runs, per candidate pool and seed: mean gain over source-only, harms, and the gap to the best shipped
+    default (ORACLE: chosen with target labels)."""
+    from da.transfer.auto import choose
+
+    best = _best_default(rows_now)
+    out = ["| pool | rule | source guard | seed 0: gain / harms / gap | seed 1 | seed 2 |", "|---|---|---:|---|---|---|"]
+    for cfg in sorted({r["config"] for r in ensv_rows}):
+        for rule, tol in ENSV_RULES:
+            cells = []
+            for s in (0, 1, 2):
+                g, d = [], []
+                for r in ensv_rows:
+                    if r["config"] == cfg and r["seed"] == s:
+                        ca = r["candidate_target_acc"]
+                        name, _ = choose(r["auto"]["candidates"], rule=rule, tolerance=tol)
+                        g.append(ca[name] - ca["source_only"])
+                        d.append(ca[name] - best[(r["pair"], s)])
+                g = np.array(g)
+                cells.append(f"{g.mean():+.3f} / {int((g < -TIE).sum())} / {np.mean(d):+.3f}")
+            nm = rule if isinstance(rule, str) else " + ".join(rule)
+            out.append(f"| {cfg} | {nm} | {'none' if tol is None else tol} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
     rows = with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "skada", "stage4"))
     print(md_wth(rows, ["source_only"] + OLD, "Revision 2 defaults (weight 1)"))

@@ -51,8 +51,8 @@ import torch
 from da.transfer.selection import get_criterion
 
 __all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_RULE", "AUTO_TOLERANCE",
-           "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "auto_finetune", "auto_select", "choose", "fit_auto",
-           "score_model"]
+           "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "auto_finetune", "auto_select", "choose", "ensemble_agreement",
+           "fit_auto", "score_model"]
 
 #: (name, method, weight) of the candidates; weight None = the method's recipe weight.
 AUTO_CANDIDATES = (
@@ -68,7 +68,8 @@ CANDIDATE_TRAININGS = ("finetune", "scratch", "warmup")
 AUTO_CANDIDATE_TRAINING = "finetune"
 #: the ``"warmup"`` warm-up lasts ``epochs // WARMUP_DIVISOR`` epochs (at least 1)
 WARMUP_DIVISOR = 5
-#: criteria scored for every candidate (all label-free on the target)
+#: criteria scored for every candidate (all label-free on the target); each candidate's record also
+#: gets ``"ensv"``, its agreement with the whole pool's ensemble (:func:`ensemble_agreement`)
 AUTO_CRITERIA = ("source_val", "iwcv", "dev", "entropy", "snd")
 #: the criteria whose ranks ``rule="borda"`` sums (:func:`choose`)
 BORDA_CRITERIA = ("dev", "entropy", "snd")
@@ -112,6 +113,41 @@ def score_model(model, split, criteria=AUTO_CRITERIA, *, max_samples: int = 2000
     outputs = {p: predict_outputs(model, getattr(sp, p).X, device=device) for p in sorted(parts)}
     cache: dict = {}
     return {c: float(f(outputs, sp, cache=cache)) for c, f in fns.items()}
+
+
+def ensemble_agreement(models: dict, X, *, max_samples: int = 2000, seed=0) -> dict:
+    r"""EnsV (Hu, Luo, Liang & Foo, NeurIPS 2024): each model's agreement with the pool's ensemble.
+
+    With :math:`p_c(x)` the softmax of candidate :math:`c` on an unlabelled target row,
+    the ensemble's pseudo-label is :math:`\hat y(x) = \arg\max_k \frac1{|C|}\sum_{c \in C} p_{c,k}(x)`
+    and the score of :math:`c` is :math:`\frac1n\sum_i [\arg\max_k p_{c,k}(x_i) = \hat y(x_i)]`
+    (higher is better). No label is read. For a convex loss such as the cross-entropy, the
+    ensemble's loss is at most the members' average (Jensen): the paper's argument that the rule
+    avoids the worst candidate.
+
+    Parameters
+    ----------
+    models : dict
+        ``name -> FeaturizerHead`` (the candidate pool, source-only included).
+    X : array-like
+        Unlabelled target rows; at most ``max_samples`` of them are read (drawn with ``seed``).
+
+    Returns
+    -------
+    dict
+        ``name -> agreement`` in [0, 1].
+    """
+    from da.transfer.evaluate import predict_outputs
+
+    X = np.asarray(X)
+    if len(X) > max_samples:
+        X = X[np.sort(np.random.default_rng(seed).choice(len(X), max_samples, replace=False))]
+    probs = {}
+    for name, m in models.items():
+        logits = torch.from_numpy(predict_outputs(m, X, features=False)["logits"]).double()
+        probs[name] = torch.softmax(logits, dim=1).numpy()
+    pseudo = np.mean(list(probs.values()), axis=0).argmax(1)
+    return {name: float((p.argmax(1) == pseudo).mean()) for name, p in probs.items()}
 
 
 def choose(records: list, *, rule="source_val", tolerance: float | None = SOURCE_TOLERANCE,
@@ -279,6 +315,8 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
                    "best_epoch": int(res.best_epoch), "seconds": float(res.seconds)}
         rec["scores"] = score_model(models[name], split, seed=base.seed)
         records.append(rec)
+    for rec, (name, agree) in zip(records, ensemble_agreement(models, split.target_train.X, seed=base.seed).items()):
+        rec["scores"]["ensv"] = agree  # a score of the pool: known once every candidate is trained
     chosen, why = choose(records, rule=rule, tolerance=tolerance)
     record = {"candidate_training": candidate_training, "rule": rule, "tolerance": tolerance,
               "margin": MARGIN, "chosen": chosen, "why": why, "candidate_epochs": plan["epochs"],

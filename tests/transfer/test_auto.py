@@ -42,7 +42,7 @@ def test_auto_records_every_candidate_and_its_choice(data):
     sel = clf.selection_
     assert [c["name"] for c in sel["candidates"]] == ["source_only", "mmd", "coral"]
     for c in sel["candidates"]:
-        assert set(c["scores"]) == {"source_val", "iwcv", "dev", "entropy", "snd"}
+        assert set(c["scores"]) == {"source_val", "iwcv", "dev", "entropy", "snd", "ensv"}
         assert all(np.isfinite(v) for v in c["scores"].values())
     assert sel["chosen"] in clf.candidates_ and clf.model_ is clf.candidates_[sel["chosen"]]
     assert sel["oracle"] is False and sel["rule"] in sel["why"]
@@ -57,6 +57,11 @@ def test_auto_records_every_candidate_and_its_choice(data):
 
     assert (sel["rule"], sel["tolerance"]) == (AUTO_RULE, AUTO_TOLERANCE)
     assert clf.predict(data[2]).shape == (120,)
+    # EnsV is each candidate's agreement with the pool's ensemble, recomputed from the candidates' models
+    from da.transfer.auto import ensemble_agreement
+
+    agree = ensemble_agreement(clf.candidates_, data[2])
+    assert [c["scores"]["ensv"] for c in sel["candidates"]] == [agree[c["name"]] for c in sel["candidates"]]
 
 
 def test_source_only_candidate_is_the_shared_source_model(data):
@@ -152,3 +157,38 @@ def test_borda_rule_sums_ranks_over_the_guarded_candidates_and_a_tie_keeps_sourc
     assert name == "c" and why.startswith("no source guard")
     tie = [rec("source_only", 0.9, 0.0, 0.0, 2.0), rec("a", 0.9, 0.0, 0.0, 2.0)]
     assert choose(tie, rule="borda")[0] == "source_only"
+
+
+def test_ensemble_agreement_against_a_float64_loop():
+    """EnsV on three fixed linear models: the softmax average's argmax, and each model's agreement with it,
+    against a plain numpy loop; a model that always agrees with the ensemble scores 1."""
+    import torch
+
+    from da.transfer import FeaturizerHead
+    from da.transfer.auto import ensemble_agreement
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 4)).astype("float32")
+    models, weights = {}, []
+    for k in range(3):
+        W, b = rng.normal(size=(3, 4)), rng.normal(size=3)
+        head = torch.nn.Linear(4, 3)
+        with torch.no_grad():
+            head.weight.copy_(torch.as_tensor(W)), head.bias.copy_(torch.as_tensor(b))
+        models[f"m{k}"] = FeaturizerHead(torch.nn.Identity(), head)
+        weights.append((W, b))
+    got = ensemble_agreement(models, X)
+    probs = []
+    for W, b in weights:
+        z = X.astype(np.float64) @ W.T.astype(np.float32).astype(np.float64) + b.astype(np.float32)
+        z = np.exp(z - z.max(1, keepdims=True))
+        probs.append(z / z.sum(1, keepdims=True))
+    pseudo = [int(np.argmax(sum(p[i] for p in probs))) for i in range(len(X))]
+    for k, p in enumerate(probs):
+        want = sum(int(np.argmax(p[i]) == pseudo[i]) for i in range(len(X))) / len(X)
+        assert got[f"m{k}"] == pytest.approx(want, abs=1e-12)
+    assert 0 < min(got.values()) < 1  # the three models disagree somewhere
+    assert ensemble_agreement({"a": models["m0"], "b": models["m0"]}, X) == {"a": 1.0, "b": 1.0}
+    sub = ensemble_agreement(models, X, max_samples=20, seed=1)  # a seeded subsample of the rows
+    assert sub == ensemble_agreement(models, X, max_samples=20, seed=1)
+    assert all(v * 20 == int(v * 20) for v in sub.values())
