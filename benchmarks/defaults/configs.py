@@ -113,3 +113,5 @@ _add("auto_pool7", "auto", weight=None)
 CONFIGS["auto_pool7"]["auto"] = {"candidates": (("source_only", None, None), ("mmd", "mmd", None),
                                                 ("mmd_x3", "mmd", 30.0), ("swd", "swd", None), ("jdot", "jdot", None),
                                                 ("coral", "coral", None), ("sinkhorn", "sinkhorn", None))}
+# CDAN+E (Long et al. 2018's main variant: examples weighted by 1 + e^{-H(g)}), under the SGD recipe
+_add("cdan_sgd_lr0.1_entropy", "cdan", 1.0, {"entropy": True}, {**SGD, "lr": 0.1})

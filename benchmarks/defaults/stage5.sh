@@ -2,7 +2,7 @@
 # stage 5 (issue #13, revision 5): CORAL's weight above 100, and DANN / CDAN once more, each candidate on all
 # 23 pairs and seeds 0, 1 and 2 (results/stage5.*.jsonl). Tuning pairs only; their target labels are used.
 #   stage5.sh adversarial   the discriminator's dropout (alone, and with lambda_max 0.3) under the SGD recipe,
-#                           and source-only under that recipe (two processes: shards 0/2 and 1/2)
+#                           source-only under that recipe, and CDAN+E (two processes, then one)
 #   stage5.sh coral         CORAL at weights 300 ... 3e5 (one process)
 # Then the held-out check, run once after the choice (revision 5):
 #   PYTHONPATH=. OMP_NUM_THREADS=1 .venv/bin/python benchmarks/defaults/mnist_digits_check.py --seeds 0 1 2 \
@@ -16,7 +16,8 @@ case "$1" in
     run --configs $A --shard 0/2 >> benchmarks/defaults/results/stage5.0.log 2>&1 &
     run --configs $A --shard 1/2 >> benchmarks/defaults/results/stage5.1.log 2>&1
     wait
-    run --configs source_only_sgd >> benchmarks/defaults/results/stage5.sgd.log 2>&1 ;;
+    run --configs source_only_sgd >> benchmarks/defaults/results/stage5.sgd.log 2>&1
+    run --configs cdan_sgd_lr0.1_entropy >> benchmarks/defaults/results/stage5.cdane.log 2>&1 ;;
   coral)
     run --configs coral_w300 coral_w1000 coral_w3000 coral_w10000 coral_w30000 coral_w100000 coral_w300000 \
       >> benchmarks/defaults/results/stage5.coral.log 2>&1 ;;
