@@ -7,19 +7,22 @@ rows = M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "ska
 seed0 = [r for r in rows if r["seed"] == 0]
 seed1 = [r for r in rows if r["seed"] == 1 and not r["config"].startswith("skada")]
 rows_now = M.current(M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5")))
-# revision 4's CORAL (weight 100) under its stage name, next to the stage-5 weights
-rows_rev4 = [{**r, "config": "coral_w100"} for r in M.with_aliases(load("final", "seed2"))
-             if r["config"] == "coral_default"]
+# revision 4's CORAL (weight 100) and CDAN (no entropy conditioning) under their own names, next to stage 5's
+# candidates: the revision-4 defaults' records (seed 0: their stage-1/2 configurations; seeds 1-2: final, seed2)
+rev4_names = {"coral_default": "coral_w100", "cdan_default": "cdan (revision 4)"}
+rows_rev4 = [{**r, "config": rev4_names[r["config"]]}
+             for r in M.with_aliases(load("stage1", "stage2", "final", "seed2")) if r["config"] in rev4_names]
 stage5 = (["source_only_sgd", "dann_default", "dann_sgd_lr0.1_l0.1", "dann_sgd_lr0.1_drop0.5",
-           "dann_sgd_lr0.1_l0.3_drop0.5", "cdan_default", "cdan_sgd_lr0.1_l0.1", "cdan_sgd_lr0.1_drop0.5",
-           "cdan_sgd_lr0.1_l0.3_drop0.5", "cdan_sgd_lr0.1_entropy"] + [f"coral_w{w}" for w in (100, 300, 1000, 3000, 10000, 30000, 100000, 300000)])
+           "dann_sgd_lr0.1_l0.3_drop0.5", "cdan (revision 4)", "cdan_sgd_lr0.1_l0.1", "cdan_sgd_lr0.1_drop0.5",
+           "cdan_sgd_lr0.1_l0.3_drop0.5", "cdan_sgd_lr0.1_entropy"]
+          + [f"coral_w{w}" for w in (100, 300, 1000, 3000, 10000, 30000, 100000, 300000)])
 res = ["**Revision 5 (now), the defaults as shipped, seeds 0, 1 and 2** (mean gain over source-only on the "
        "23 pairs; win / tie / harm; worst pair; then over all 69 pair-seeds)", "",
        M.md_seeds(rows_now, M.SHIPPED), "",
-       "**Stage 5 (revision 5), every candidate on seeds 0-2** (coral_w100 is revision 4's CORAL; "
-       "source_only_sgd is source-only under the adversarial methods' SGD recipe)", "",
-       M.md_seeds([r for r in rows_now if r["config"] != "coral_w100"] + rows_rev4
-                  + [r for r in load("stage1") if r["config"] == "coral_w100"], stage5), ""]
+       "**Stage 5 (revision 5), every candidate on seeds 0-2** (coral_w100 and cdan (revision 4) are revision "
+       "4's CORAL and CDAN; cdan_sgd_lr0.1_entropy is revision 5's CDAN; source_only_sgd is source-only under "
+       "the adversarial methods' SGD recipe)", "",
+       M.md_seeds([r for r in rows_now if r["config"] != "coral_w100"] + rows_rev4, stage5), ""]
 res.append("Target accuracy, mean over the 23 pairs (seed 0; each shipped default's seed-0 runs are its stage "
            "configuration's, bit-identical by construction, checked on three). Win / tie / harm against "
            "source-only on the same pair and seed, ±0.01.")
@@ -83,12 +86,14 @@ if cr:
     chk.append("")
     chk.append("Every record (the table above keeps those that ran the method as shipped now):")
     chk.append("")
-    chk.append("| revision | pair | method | optimizer (recipe) | target test acc. | gain vs source-only |")
-    chk.append("|---:|---|---|---|---:|---:|")
-    so = {(r["pair"], r.get("revision", 3)): r["target_acc"] for r in cr if r["method"] == "None"}
+    chk.append("| revision | pair | method | seed | optimizer (recipe) | target test acc. | gain vs source-only |")
+    chk.append("|---:|---|---|---:|---|---:|---:|")
+    # source-only has no alignment: the same at every revision (re-run at 4 and 5, bit for bit), paired by seed
+    so = {(r["pair"], r["seed"]): r["target_acc"] for r in cr if r["method"] == "None"}
     for r in cr:
-        g = r["target_acc"] - so.get((r["pair"], r.get("revision", 3)), np.nan)
+        g = r["target_acc"] - so.get((r["pair"], r["seed"]), np.nan)
         chk.append(f"| {r.get('revision', 3)} | {r['pair']} | {'source-only' if r['method'] == 'None' else r['method']} | "
+                   f"{r['seed']} | "
                    f"{r['recipe']['optimizer']} {r['recipe']['lr']:g} {r['recipe']['lr_schedule']} | "
                    f"{r['target_acc']:.3f} | {g:+.3f} |")
 doc = open("docs/defaults.md").read()

@@ -39,9 +39,11 @@ def revision4(rows):
 
 
 #: the shipped defaults (revision 5) whose records are a later stage's configuration: revision 4's Sinkhorn
-#: (stage 4, seeds 0-1; seed 2 ran as ``sinkhorn_default`` at revision 4) and revision 5's CORAL (stage 5,
-#: seeds 0-2; checked bit-identical with ``align="coral"`` on digits_blur1 and moons_rot35, seed 0)
-ALIAS_NOW = {"sinkhorn_default": "sinkhorn_w0.1_reg0.2", "coral_default": "coral_w30000"}
+#: (stage 4, seeds 0-1; seed 2 ran as ``sinkhorn_default`` at revision 4) and revision 5's CORAL and CDAN+E
+#: (stage 5, seeds 0-2; checked bit-identical with ``align="coral"`` on digits_blur1 and moons_rot35, seed 0,
+#: and with ``align="cdan"`` on digits_contrast0.7 and moons_rot35, seed 2)
+ALIAS_NOW = {"sinkhorn_default": "sinkhorn_w0.1_reg0.2", "coral_default": "coral_w30000",
+             "cdan_default": "cdan_sgd_lr0.1_entropy"}
 
 
 def current(rows):
@@ -210,7 +212,7 @@ def md_auto_rules(rows, tolerances=(None, 0.02), margins=(0.0, 0.005)):
 
 #: the first defaults revision whose held-out check records are the method as shipped now (a method's
 #: records from earlier revisions ran a default that has since changed)
-CHECK_CURRENT_FROM = {"sinkhorn": 4, "coral": 5}
+CHECK_CURRENT_FROM = {"sinkhorn": 4, "coral": 5, "cdan": 5}
 
 
 def check_current(rec, revision: int, valid_from=None) -> bool:
