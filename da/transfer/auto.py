@@ -150,6 +150,14 @@ def ensemble_agreement(models: dict, X, *, max_samples: int = 2000, seed=0) -> d
     return {name: float((p.argmax(1) == pseudo).mean()) for name, p in probs.items()}
 
 
+def _score_pool(records: list, models: dict, split, seed) -> None:
+    """Add each candidate's ``"ensv"`` (:func:`ensemble_agreement` on the unlabelled target rows) to its
+    record's scores: a score of the whole pool, known once every candidate is trained."""
+    agree = ensemble_agreement(models, split.target_train.X, seed=seed)
+    for rec in records:
+        rec["scores"]["ensv"] = agree[rec["name"]]
+
+
 def choose(records: list, *, rule="source_val", tolerance: float | None = SOURCE_TOLERANCE,
            margin: float = MARGIN) -> tuple:
     r"""The candidate a rule picks from the candidates' records, and why.
@@ -315,8 +323,7 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
                    "best_epoch": int(res.best_epoch), "seconds": float(res.seconds)}
         rec["scores"] = score_model(models[name], split, seed=base.seed)
         records.append(rec)
-    for rec, (name, agree) in zip(records, ensemble_agreement(models, split.target_train.X, seed=base.seed).items()):
-        rec["scores"]["ensv"] = agree  # a score of the pool: known once every candidate is trained
+    _score_pool(records, models, split, base.seed)
     chosen, why = choose(records, rule=rule, tolerance=tolerance)
     record = {"candidate_training": candidate_training, "rule": rule, "tolerance": tolerance,
               "margin": MARGIN, "chosen": chosen, "why": why, "candidate_epochs": plan["epochs"],
