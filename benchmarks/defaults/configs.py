@@ -115,3 +115,5 @@ CONFIGS["auto_pool7"]["auto"] = {"candidates": (("source_only", None, None), ("m
                                                 ("coral", "coral", None), ("sinkhorn", "sinkhorn", None))}
 # CDAN+E (Long et al. 2018's main variant: examples weighted by 1 + e^{-H(g)}), under the SGD recipe
 _add("cdan_sgd_lr0.1_entropy", "cdan", 1.0, {"entropy": True}, {**SGD, "lr": 0.1})
+# revision 4's CDAN spelled out (a bare "cdan" is CDAN+E from revision 5)
+_add("cdan_sgd_lr0.1_noentropy", "cdan", 1.0, {"entropy": False}, {**SGD, "lr": 0.1})

@@ -39,11 +39,9 @@ def revision4(rows):
 
 
 #: the shipped defaults (revision 5) whose records are a later stage's configuration: revision 4's Sinkhorn
-#: (stage 4, seeds 0-1; seed 2 ran as ``sinkhorn_default`` at revision 4) and revision 5's CORAL and CDAN+E
-#: (stage 5, seeds 0-2; checked bit-identical with ``align="coral"`` on digits_blur1 and moons_rot35, seed 0,
-#: and with ``align="cdan"`` on digits_contrast0.7 and moons_rot35, seed 2)
-ALIAS_NOW = {"sinkhorn_default": "sinkhorn_w0.1_reg0.2", "coral_default": "coral_w30000",
-             "cdan_default": "cdan_sgd_lr0.1_entropy"}
+#: (stage 4, seeds 0-1; seed 2 ran as ``sinkhorn_default`` at revision 4) and revision 5's CORAL (stage 5,
+#: seeds 0-2; checked bit-identical with ``align="coral"`` on digits_blur1 and moons_rot35, seed 0)
+ALIAS_NOW = {"sinkhorn_default": "sinkhorn_w0.1_reg0.2", "coral_default": "coral_w30000"}
 
 
 def current(rows):
@@ -212,7 +210,7 @@ def md_auto_rules(rows, tolerances=(None, 0.02), margins=(0.0, 0.005)):
 
 #: the first defaults revision whose held-out check records are the method as shipped now (a method's
 #: records from earlier revisions ran a default that has since changed)
-CHECK_CURRENT_FROM = {"sinkhorn": 4, "coral": 5, "cdan": 5}
+CHECK_CURRENT_FROM = {"sinkhorn": 4, "coral": 5}
 
 
 def check_current(rec, revision: int, valid_from=None) -> bool:
@@ -313,6 +311,32 @@ def md_auto_ensv(ensv_rows, rows_now):
                 cells.append(f"{g.mean():+.3f} / {int((g < -TIE).sum())} / {np.mean(d):+.3f}")
             nm = rule if isinstance(rule, str) else " + ".join(rule)
             out.append(f"| {cfg} | {nm} | {'none' if tol is None else tol} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def md_regimes(short_rows, long_rows, configs):
+    """Per config: mean gain over source-only in the long-game regime (``DA_DEFAULTS_N=4000``, the 17 generated
+    pairs that can grow) per seed (harms, worst pair), next to the short regime on the same 17 pairs (all seeds)."""
+    long_pairs = sorted({r["pair"] for r in long_rows})
+    seeds = sorted({r["seed"] for r in long_rows})
+
+    def gains(rows, c, seed=None):
+        a = {(r["config"], r["pair"], r["seed"]): r["target_acc"] for r in rows}
+        return np.array([a[(c, p, s)] - a[("source_only", p, s)] for (cc, p, s) in a
+                         if cc == c and p in long_pairs and (seed is None or s == seed) and ("source_only", p, s) in a])
+
+    out = ["| config | " + " | ".join(f"long, seed {s}: gain (harms, worst)" for s in seeds)
+           + " | long, all | short, same pairs, all seeds |", "|---|" + "---:|" * (len(seeds) + 2)]
+    for c in configs:
+        cells = []
+        for s in seeds:
+            g = gains(long_rows, c, s)
+            cells.append(f"{g.mean():+.3f} ({int((g < -TIE).sum())}, {g.min():+.2f})" if len(g) == len(long_pairs)
+                         else "—")
+        g, gs = gains(long_rows, c), gains(short_rows, c)
+        cells.append(f"{g.mean():+.3f} ({int((g < -TIE).sum())}/{len(g)})" if len(g) else "—")
+        cells.append(f"{gs.mean():+.3f} ({int((gs < -TIE).sum())}/{len(gs)})" if len(gs) else "—")
+        out.append(f"| {c} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 

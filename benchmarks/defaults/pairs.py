@@ -13,6 +13,8 @@ a default.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from da.data import (DomainPair, EmpiricalDomain, GaussianDomain, MoonsDomain, additive_noise, blur,
@@ -20,8 +22,9 @@ from da.data import (DomainPair, EmpiricalDomain, GaussianDomain, MoonsDomain, a
                      subspace_shift)
 from da.data.shifts import affine_shift
 
-#: samples per domain (train + val + test: 60 / 20 / 20)
-N_PER_DOMAIN = 1000
+#: samples per domain (train + val + test: 60 / 20 / 20) of the generated (non-digits) pairs;
+#: ``DA_DEFAULTS_N`` overrides it (the long-game regime of docs/defaults.md: 4000)
+N_PER_DOMAIN = int(os.environ.get("DA_DEFAULTS_N", 1000))
 
 
 def _gauss(k: int = 3, d: int = 2, sep: float = 2.5, seed: int = 0) -> GaussianDomain:

@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from configs import CONFIGS, build_estimator  # noqa: E402
-from pairs import PAIRS, make_split  # noqa: E402
+from pairs import N_PER_DOMAIN, PAIRS, make_split  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -60,6 +60,8 @@ def run_one(config: str, pair: str, seed: int) -> dict:
     rec = {"config": config, "pair": pair, "seed": seed, "target_acc": float((clf.predict(Xe) == ye).mean()),
            "source_val_acc": float(clf.result_.metrics.get("source_val", {}).get("accuracy", np.nan)),
            "best_epoch": int(clf.result_.best_epoch), "seconds": secs}
+    if N_PER_DOMAIN != 1000:  # the long-game regime (DA_DEFAULTS_N)
+        rec["n_per_domain"] = N_PER_DOMAIN
     if isinstance(clf.selection_, dict):  # align="auto": its label-free record, plus (evaluation only,
         # never read by the choice) each candidate's target accuracy, to compare with the oracle choice
         from da.transfer.evaluate import predict_outputs
