@@ -117,3 +117,5 @@ CONFIGS["auto_pool7"]["auto"] = {"candidates": (("source_only", None, None), ("m
 _add("cdan_sgd_lr0.1_entropy", "cdan", 1.0, {"entropy": True}, {**SGD, "lr": 0.1})
 # revision 4's CDAN spelled out (a bare "cdan" is CDAN+E from revision 5)
 _add("cdan_sgd_lr0.1_noentropy", "cdan", 1.0, {"entropy": False}, {**SGD, "lr": 0.1})
+# Sinkhorn below the revision-4 weight, for the long-game regime (where 0.1 harms)
+_add("sinkhorn_w0.03_reg0.2", "sinkhorn", 0.03, {"reg": 0.2})

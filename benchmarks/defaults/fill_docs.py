@@ -14,7 +14,8 @@ rows_rev4 = [{**r, "config": rev4_names[r["config"]]}
              for r in M.with_aliases(load("stage1", "stage2", "final", "seed2")) if r["config"] in rev4_names]
 stage5 = (["source_only_sgd", "dann_default", "dann_sgd_lr0.1_l0.1", "dann_sgd_lr0.1_drop0.5",
            "dann_sgd_lr0.1_l0.3_drop0.5", "cdan_default", "cdan_sgd_lr0.1_l0.1", "cdan_sgd_lr0.1_drop0.5",
-           "cdan_sgd_lr0.1_l0.3_drop0.5", "cdan_sgd_lr0.1_entropy"]
+           "cdan_sgd_lr0.1_l0.3_drop0.5", "cdan_sgd_lr0.1_entropy", "sinkhorn_default", "sinkhorn_w0.03_reg0.2",
+           "jdot_default", "jdot_scaled_a0.01_l0.1"]
           + [f"coral_w{w}" for w in (100, 300, 1000, 3000, 10000, 30000, 100000, 300000)])
 res = ["**Revision 5 (now), the defaults as shipped, seeds 0, 1 and 2** (mean gain over source-only on the "
        "23 pairs; win / tie / harm; worst pair; then over all 69 pair-seeds)", "",
@@ -30,7 +31,8 @@ long_rows = load("long")
 long_rows += [{**r, "config": "cdan_default"} for r in long_rows if r["config"] == "cdan_sgd_lr0.1_noentropy"]
 short_rows = rows_now + [r for r in rows_rev4 if r["config"] == "coral_w100"]
 long_cfgs = ["source_only_sgd", "mmd_default", "dann_default", "dann_sgd_lr0.1_l0.1", "cdan_default",
-             "cdan_sgd_lr0.1_entropy", "coral_default", "coral_w100", "jdot_default", "swd_default", "sinkhorn_default"]
+             "cdan_sgd_lr0.1_entropy", "coral_default", "coral_w100", "jdot_default", "jdot_scaled_a0.01_l0.1", "swd_default",
+             "sinkhorn_default", "sinkhorn_w0.03_reg0.2"]
 res += ["**The long-game regime** (4000 samples per domain on the 17 pairs that can grow: about 4x the "
         "steps; `results/long.*.jsonl`), next to the short regime on the same 17 pairs. cdan_sgd_lr0.1_entropy "
         "is CDAN+E (a withdrawn draft of revision 5), coral_w100 revision 4's CORAL", "",

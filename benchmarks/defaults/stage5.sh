@@ -4,6 +4,9 @@
 #   stage5.sh adversarial   the discriminator's dropout (alone, and with lambda_max 0.3) under the SGD recipe,
 #                           source-only under that recipe, and CDAN+E (two processes, then one)
 #   stage5.sh coral         CORAL at weights 300 ... 3e5 (one process)
+#   stage5.sh lower         Sinkhorn at weight 0.03, JDOT at alpha 0.01 (for the long regime's harms)
+#   stage5.sh long          the long-game regime (DA_DEFAULTS_N=4000; its CDAN+E runs ran as cdan_default while
+#                           CDAN+E was a draft of revision 5, renamed since)
 # Then the held-out check, run once after the choice (revision 5):
 #   PYTHONPATH=. OMP_NUM_THREADS=1 .venv/bin/python benchmarks/defaults/mnist_digits_check.py --seeds 0 1 2 \
 #     --methods None coral
@@ -21,5 +24,16 @@ case "$1" in
   coral)
     run --configs coral_w300 coral_w1000 coral_w3000 coral_w10000 coral_w30000 coral_w100000 coral_w300000 \
       >> benchmarks/defaults/results/stage5.coral.log 2>&1 ;;
-  *) echo "usage: $0 adversarial | coral"; exit 2 ;;
+  lower) run --configs sinkhorn_w0.03_reg0.2 jdot_scaled_a0.01_l0.1 >> benchmarks/defaults/results/stage5.otlow.log 2>&1 ;;
+  long)  # the long-game regime: 4000 samples per domain on the 17 generated pairs that can grow
+    P=$(PYTHONPATH=. $PY -c "import sys; sys.path.insert(0, 'benchmarks/defaults'); from pairs import PAIRS; \
+print(' '.join(p for p in PAIRS if not p.startswith('digits')))")
+    DA_DEFAULTS_N=4000 PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 10 $PY benchmarks/defaults/run_grid.py long --pairs $P \
+      --seeds 0 1 --configs source_only dann_default cdan_sgd_lr0.1_noentropy coral_default sinkhorn_default \
+      jdot_default mmd_default swd_default sinkhorn_w0.03_reg0.2 jdot_scaled_a0.01_l0.1 \
+      >> benchmarks/defaults/results/long.0.log 2>&1
+    DA_DEFAULTS_N=4000 PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 10 $PY benchmarks/defaults/run_grid.py long --pairs $P \
+      --seeds 0 --configs source_only_sgd dann_sgd_lr0.1_l0.1 cdan_sgd_lr0.1_entropy coral_w100 \
+      >> benchmarks/defaults/results/long.0.log 2>&1 ;;
+  *) echo "usage: $0 adversarial | coral | lower | long"; exit 2 ;;
 esac
