@@ -118,18 +118,27 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
     M.-K., Sambale, A. & Uschmajew, A. (2022). A note on overrelaxation in the Sinkhorn algorithm.
     """
 
+    out, _ = _solve_terms(cost_xy, a, b, eps, cost_xx=cost_xx, cost_yy=cost_yy, scaling=scaling, tol=tol,
+                          max_iter=max_iter, grad=grad)
+    return out
+
+
+def _solve_terms(cost_xy, a, b, eps: float, *, cost_xx, cost_yy, scaling: float, tol: float, max_iter: int,
+                 grad: str):
+    """:func:`symmetric_sinkhorn`, and the pooled plan matrix ``[[P_xx, P_xy], [P_xy^T, P_yy]]``
+    when the numpy iterations built it (else None)."""
     _check_choice(grad, "grad", _GRADS)
     if (cost_xx is None) != (cost_yy is None):
         raise ValueError("cost_xx and cost_yy must be given together (the two self terms) or not at all")
     originals = [cost_xy] if cost_xx is None else [cost_xy, cost_xx, cost_yy]
     with torch.set_grad_enabled(grad == "autodiff" and torch.is_grad_enabled()):
         costs = [c.detach() for c in originals] if grad == "envelope" else originals
-        problems, out = solve(costs, a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter,
-                              on_numpy=_iterate_on_numpy(cost_xy, grad))
-    for problem, cost in zip(problems, originals):
-        out[f"plan_{problem.name}"] = problem.plan
-        out[f"w_{problem.name}"] = (problem.plan * cost).sum()
-    return out
+        out, plans, pooled = solve(costs, a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter,
+                                   on_numpy=_iterate_on_numpy(cost_xy, grad))
+    for name, plan, cost in zip(("xy", "xx", "yy"), plans, originals):
+        out[f"plan_{name}"] = plan
+        out[f"w_{name}"] = (plan * cost).sum()
+    return out, pooled
 
 
 def _check_weights(w, name: str, n: int, like: torch.Tensor) -> torch.Tensor:
@@ -228,13 +237,17 @@ def _divergence_of_points(x, y, a, b, eps: float, *, debiased: bool, scaling: fl
     elif pooled is None:
         with torch.no_grad():
             pooled = _pooled_sq_dists(x, y)
-    self_costs = dict(cost_xx=pooled[:n, :n], cost_yy=pooled[n:, n:]) if debiased else {}
-    res = symmetric_sinkhorn(pooled[:n, n:], a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter,
-                             grad=grad, **self_costs)
+    self_costs = dict(cost_xx=pooled[:n, :n], cost_yy=pooled[n:, n:]) if debiased else dict(cost_xx=None, cost_yy=None)
+    res, plans = _solve_terms(pooled[:n, n:], a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter, grad=grad,
+                              **self_costs)
     value = res["w_xy"] - 0.5 * (res["w_xx"] + res["w_yy"]) if debiased else res["w_xy"]
     if grad == "envelope" and (x.requires_grad or y.requires_grad) and torch.is_grad_enabled():
-        plans = (res["plan_xy"], res.get("plan_xx"), res.get("plan_yy"))
-        value = _EnvelopeTransportCost.apply(x, y, value.detach(), *plans)
+        if plans is None:  # the torch iterations: pool their plans
+            plan = res["plan_xy"]
+            self_x, self_y = ((res["plan_xx"], res["plan_yy"]) if debiased
+                              else (plan.new_zeros(n, n), plan.new_zeros(plan.shape[1], plan.shape[1])))
+            plans = torch.cat([torch.cat([self_x, plan], 1), torch.cat([plan.T, self_y], 1)])
+        value = _EnvelopeTransportCost.apply(x, y, value.detach(), plans)
     return value, res
 
 
@@ -246,25 +259,26 @@ class _EnvelopeTransportCost(torch.autograd.Function):
     :math:`c = P^\top\mathbf 1` and symmetric self plans,
 
     .. math:: \nabla_x = 2\big(r \odot x - P y\big) - 2\big(r_x \odot x - P_x x\big), \qquad
-              \nabla_y = 2\big(c \odot y - P^\top x\big) - 2\big(r_y \odot y - P_y y\big),
+              \nabla_y = 2\big(c \odot y - P^\top x\big) - 2\big(r_y \odot y - P_y y\big).
 
-    four products of the plans with the features, against six through three distance matrices.
+    On the pooled points :math:`z = [x; y]`, signs :math:`s = [\mathbf 1_N; -\mathbf 1_M]` and the
+    pooled plans :math:`B = [[P_x, P], [P^\top, P_y]]` (given), this is one product:
+    :math:`\nabla_z = 2\,s \odot \big(B (s \odot z) - (B s) \odot z\big)`.
     """
 
     @staticmethod
-    def forward(ctx, x, y, value, plan_xy, plan_xx, plan_yy):
-        ctx.save_for_backward(x, y, plan_xy, plan_xx, plan_yy)
+    def forward(ctx, x, y, value, plans):
+        ctx.save_for_backward(x, y, plans)
         return value.clone()
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, y, plan, plan_x, plan_y = ctx.saved_tensors
-        plan, xd, yd = plan.to(x.dtype), x.detach(), y.detach()
-        grad_x = plan.sum(1, keepdim=True) * xd - plan @ yd
-        grad_y = plan.sum(0).unsqueeze(1) * yd - plan.T @ xd
-        if plan_x is not None:
-            plan_x, plan_y = plan_x.to(x.dtype), plan_y.to(y.dtype)
-            grad_x = grad_x - (plan_x.sum(1, keepdim=True) * xd - plan_x @ xd)
-            grad_y = grad_y - (plan_y.sum(1, keepdim=True) * yd - plan_y @ yd)
-        scale = 2.0 * grad_out
-        return scale * grad_x, scale * grad_y, None, None, None, None
+        x, y, plans = ctx.saved_tensors
+        n = x.shape[0]
+        plans = plans.to(x.dtype)
+        z = torch.cat([x.detach(), y.detach()])
+        signs = torch.ones(z.shape[0], 1, dtype=z.dtype, device=z.device)
+        signs[n:] = -1.0
+        sz = signs * z
+        grad = (plans @ sz - (plans @ signs) * z) * (2.0 * grad_out * signs)
+        return grad[:n], grad[n:], None, None
