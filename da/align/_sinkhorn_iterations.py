@@ -224,16 +224,17 @@ def solve(costs, a, b, eps: float, *, scaling: float, tol: float, max_iter: int,
     order of ``costs``) and, from the numpy iterations, the pooled plan matrix
     ``[[P_xx, P_xy], [P_xy^T, P_yy]]`` whose blocks the plans are (else None).
     """
-    on_numpy = on_numpy and bool((a > 0).all()) and bool((b > 0).all())
     if on_numpy:
-        arrays = [c.numpy() for c in costs]
+        arrays, a_np, b_np = [c.numpy() for c in costs], a.detach().numpy(), b.detach().numpy()
+        on_numpy = bool((a_np > 0).all()) and bool((b_np > 0).all())
+    if on_numpy:
         diameter = max(float(c.max()) for c in arrays)
     else:
         diameter = float(torch.stack([c.detach().max() for c in costs]).max())
     schedule = _eps_schedule(diameter, eps, scaling)
     floor = math.log(torch.finfo(costs[0].dtype).tiny) + 1.0
     if on_numpy:
-        res = numpy_iterations(arrays, a.detach().numpy(), b.detach().numpy(), schedule, tol, max_iter, floor)
+        res = numpy_iterations(arrays, a_np, b_np, schedule, tol, max_iter, floor)
         if res is not None:
             out, pooled = res
             out = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}

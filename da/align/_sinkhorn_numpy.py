@@ -55,12 +55,41 @@ def _norm(v) -> float:
 
 
 def _kernel_into(out, f, g, cost, eps: float, floor: float) -> None:
-    r""":math:`e^{(f_i + g_j - C_{ij})/\varepsilon}` written into ``out``, its exponent floored at ``floor``."""
-    np.add(f[:, None], g[None, :], out=out)
+    r""":math:`e^{(f_i + g_j - C_{ij})/\varepsilon}` written into ``out`` (``f``, ``g`` shaped to broadcast:
+    ``(n, 1)`` and ``(1, m)``, or stacked), its exponent floored at ``floor``."""
+    np.add(f, g, out=out)
     out -= cost
     out *= 1.0 / eps
-    np.maximum(out, floor, out=out)
+    if out.min() < floor:  # a check costs half the clamp, which is rarely needed
+        np.maximum(out, floor, out=out)
     np.exp(out, out=out)
+
+
+class _SelfTerms:
+    """Self terms of one size, stacked: ``k`` costs ``(k, n, n)``, their weights, potentials and
+    scalings ``(k, n)``, and the blocks of the pooled plan matrix their plans go to."""
+
+    def __init__(self, costs, weights, blocks, index):
+        self.cost, self.w = np.stack(costs), np.stack(weights)
+        self.log_w, self.f = np.log(self.w), np.zeros_like(self.w)
+        self.kernel, self.blocks, self.index = np.empty_like(self.cost), blocks, index
+
+    def step(self, final: bool, active: list[bool], errors: list[float], tol: float):
+        r"""One symmetric update, :math:`\log u \leftarrow (\log u - \log K(a u)) / 2`, of the
+        terms still ``active``; at ``eps`` also their marginal violations (into ``errors``, freezing
+        those below ``tol``). False when a violation is not finite."""
+        q = np.matmul(self.kernel, self.u[:, :, None])[:, :, 0]
+        new = np.sqrt(self.u / q * self.w)
+        if final:  # the row (= column) marginal violations of the plans (old u)
+            check = self.u * q - self.w
+            for j, e in enumerate(np.sqrt((check * check).sum(1)).tolist()):
+                if not math.isfinite(e):
+                    return False
+                if active[j]:
+                    errors[self.index[j]] = e
+                    active[j] = e >= tol  # frozen at the plan just measured
+        self.u = new if all(active) else np.where(np.array(active)[:, None], new, self.u)
+        return True
 
 
 def numpy_iterations(costs, a, b, schedule: list[float], tol: float, max_iter: int, floor: float):
@@ -79,73 +108,67 @@ def _iterations(costs, a, b, schedule, tol, max_iter, floor):
     """
     n, m = costs[0].shape
     plans = np.zeros((n + m, n + m), costs[0].dtype)
-    blocks = [plans[:n, n:]] + ([plans[:n, :n], plans[n:, n:]] if len(costs) == 3 else [])
-    rows = [a, a, b][:len(costs)]  # the row weights of each problem (a self term's columns too)
-    log_rows, log_b = [np.log(w) for w in rows], np.log(b)
-    f = [np.zeros(c.shape[0], c.dtype) for c in costs]  # a self term's potential is its own g
-    g = np.zeros(m, costs[0].dtype)
-    kernels = [np.empty_like(c) for c in costs]
+    cross_plan = plans[:n, n:]
+    selves = []  # the self terms, stacked when N = M
+    if len(costs) == 3:
+        specs = [(costs[1:], [a, b], [plans[:n, :n], plans[n:, n:]], [1, 2])] if n == m else \
+            [([costs[1]], [a], [plans[:n, :n]], [1]), ([costs[2]], [b], [plans[n:, n:]], [2])]
+        selves = [_SelfTerms(*spec) for spec in specs]
+    log_a, log_b = np.log(a), np.log(b)
+    f, g = np.zeros(n, costs[0].dtype), np.zeros(m, costs[0].dtype)
+    kernel = np.empty_like(costs[0])
     n_iter, errors = 0, [math.inf] * len(costs)
     for level, eps in enumerate(schedule):
         final = level == len(schedule) - 1
-        for i, (K, cost) in enumerate(zip(kernels, costs)):
-            _kernel_into(K, f[i], g if i == 0 else f[i], cost, eps, floor)
-        u = list(rows)  # the scalings times their weights, around the absorbed potentials
-        v = b
-        active = set(range(len(costs)))
+        _kernel_into(kernel, f[:, None], g[None, :], costs[0], eps, floor)
+        for s in selves:
+            _kernel_into(s.kernel, s.f[:, :, None], s.f[:, None, :], s.cost, eps, floor)
+            s.u, s.active = s.w, [True] * len(s.index)  # the scalings times their weights
+        u, v, cross_active = a, b, True
         relaxation = _Overrelaxation(enabled=final)
-        while active and n_iter < max_iter:
+        while (cross_active or any(any(s.active) for s in selves)) and n_iter < max_iter:
             n_iter += 1
-            omega = relaxation.omega
-            new_u, measured = {}, {}
-            for i in active:
-                K = kernels[i]
-                if i:  # self term: log u <- (log u - log K(a u)) / 2
-                    q = K @ u[i]
-                    if final:  # its row (= column) marginal violation
-                        measured[i] = _norm(u[i] * q - rows[i])
-                    new_u[i] = np.sqrt(u[i] / q * rows[i])
-                    continue
-                k_v = K @ v
-                u[0] = _relax(u[0], a / k_v, omega)
-                kt_u = K.T @ u[0]
-                if final:  # the plan (new u, old v): its columns, and its rows when over-relaxed
-                    measured[0] = _norm(v * kt_u - b)
-                    if omega != 1.0:
-                        measured[0] = max(measured[0], _norm(u[0] * k_v - a))
-                new_v = _relax(v, b / kt_u, omega)
-            if final:
-                if not all(math.isfinite(e) for e in measured.values()):
+            for s in selves:
+                if any(s.active) and not s.step(final, s.active, errors, tol):
                     return None
-                for i, e in measured.items():
-                    errors[i] = e
-                    if i == 0:
-                        relaxation.update(e)
-                    if e < tol:  # frozen at the plan just measured
-                        active.discard(i)
-                        new_u.pop(i, None)
-            for i, new in new_u.items():
-                u[i] = new
-            if 0 in active or not final:
-                v = new_v
+            if not cross_active:
+                continue
+            omega = relaxation.omega
+            k_v = kernel @ v
+            u = _relax(u, a / k_v, omega)
+            kt_u = kernel.T @ u
+            if final:  # the plan (new u, old v): its columns, and its rows when over-relaxed
+                errors[0] = _norm(v * kt_u - b)
+                if omega != 1.0:
+                    errors[0] = max(errors[0], _norm(u * k_v - a))
+                if not math.isfinite(errors[0]):
+                    return None
+                relaxation.update(errors[0])
+                cross_active = errors[0] >= tol  # frozen at the plan just measured
+            if cross_active or not final:
+                v = _relax(v, b / kt_u, omega)
             if not final:
                 break
         if final or n_iter >= max_iter:
-            for i, (K, block) in enumerate(zip(kernels, blocks)):
-                np.multiply(K, u[i][:, None], out=block)
-                block *= (v if i == 0 else u[i])[None, :]
-        for i in range(len(costs)):  # move the scalings into the potentials: f += eps log u
-            f[i] = f[i] + eps * (np.log(u[i]) - log_rows[i])
-        g = g + eps * (np.log(v) - log_b)
-        if not all(math.isfinite(float(h.sum())) for h in (*f, g)):
+            np.multiply(kernel, u[:, None], out=cross_plan)
+            cross_plan *= v[None, :]
+            for s in selves:
+                for K, su, block in zip(s.kernel, s.u, s.blocks):
+                    np.multiply(K, su[:, None], out=block)
+                    block *= su[None, :]
+        f, g = f + eps * (np.log(u) - log_a), g + eps * (np.log(v) - log_b)  # f += eps log u
+        for s in selves:
+            s.f = s.f + eps * (np.log(s.u) - s.log_w)
+        if not all(math.isfinite(float(h.sum())) for h in (f, g, *(s.f for s in selves))):
             return None
         if n_iter >= max_iter:
             break
     if not math.isfinite(float(plans.sum())):  # nonnegative entries: a finite sum, all finite
         return None
-    plans[n:, :n] = blocks[0].T  # the cross plan's transpose, for the pooled gradient
+    plans[n:, :n] = cross_plan.T  # for the pooled gradient
     error = max(errors)
-    summary = {"n_iter": n_iter, "marginal_error": error, "converged": error < tol, "f": f[0], "g": g}
-    if len(costs) == 3:
-        summary.update(p_x=f[1], p_y=f[2])
+    summary = {"n_iter": n_iter, "marginal_error": error, "converged": error < tol, "f": f, "g": g}
+    if selves:
+        potentials = [p for s in selves for p in s.f]
+        summary.update(p_x=potentials[0], p_y=potentials[1])
     return summary, plans

@@ -16,7 +16,6 @@ import math
 
 import torch
 
-from da._kernels import pairwise_sq_dists
 from da._validation import check_positive_int, check_same_dim
 from da._validation import check_option as _check_choice
 from da._validation import check_positive as _check_positive
@@ -223,23 +222,39 @@ def sinkhorn_divergence(x, y, eps: float, a=None, b=None, *, debiased: bool = Tr
     return (value, res) if log else value
 
 
-def _pooled_sq_dists(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Squared distances of ``[x; y]`` to itself: the blocks are the three costs of the divergence."""
-    return pairwise_sq_dists(torch.cat([x, y]))
+def _sq_dist_blocks(x: torch.Tensor, y: torch.Tensor, debiased: bool = True) -> tuple:
+    r"""The costs of the divergence, :math:`C_{xy}` and (``debiased``) :math:`C_{xx}`, :math:`C_{yy}`
+    (else None), from :math:`\lVert x_i\rVert^2 + \lVert y_j\rVert^2 - 2 x_i^\top y_j` (clamped at 0)
+    as in :func:`da._kernels.pairwise_sq_dists`: the three blocks of ``[x; y]``'s distance matrix
+    without the fourth, each one fused product (``torch.addmm``)."""
+    sq_x, sq_y = (x * x).sum(1), (y * y).sum(1)
+    grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
+
+    def block(u, sq_u, v, sq_v, self_term):
+        d2 = torch.addmm(sq_u[:, None] + sq_v[None, :], u, v.T, alpha=-2.0)
+        if grad:  # out of place, diagonal kept: the graph of pairwise_sq_dists
+            return d2.clamp_min(0.0)
+        d2.clamp_min_(0.0)
+        if self_term:
+            d2.fill_diagonal_(0.0)
+        return d2
+
+    cost_xy = block(x, sq_x, y, sq_y, False)
+    if not debiased:
+        return cost_xy, None, None
+    return cost_xy, block(x, sq_x, x, sq_x, True), block(y, sq_y, y, sq_y, True)
 
 
 def _divergence_of_points(x, y, a, b, eps: float, *, debiased: bool, scaling: float, tol: float,
-                          max_iter: int, grad: str, pooled=None):
-    """:func:`sinkhorn_divergence` on checked inputs; ``pooled``: their :func:`_pooled_sq_dists`, if known."""
+                          max_iter: int, grad: str, costs=None):
+    """:func:`sinkhorn_divergence` on checked inputs; ``costs``: their :func:`_sq_dist_blocks`, if known."""
     n = x.shape[0]
-    if grad == "autodiff":
-        pooled = _pooled_sq_dists(x, y)
-    elif pooled is None:
-        with torch.no_grad():
-            pooled = _pooled_sq_dists(x, y)
-    self_costs = dict(cost_xx=pooled[:n, :n], cost_yy=pooled[n:, n:]) if debiased else dict(cost_xx=None, cost_yy=None)
-    res, plans = _solve_terms(pooled[:n, n:], a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter, grad=grad,
-                              **self_costs)
+    if costs is None:
+        with torch.set_grad_enabled(grad == "autodiff" and torch.is_grad_enabled()):
+            costs = _sq_dist_blocks(x, y, debiased)
+    cost_xy, cost_xx, cost_yy = costs
+    res, plans = _solve_terms(cost_xy, a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter, grad=grad,
+                              cost_xx=cost_xx, cost_yy=cost_yy)
     value = res["w_xy"] - 0.5 * (res["w_xx"] + res["w_yy"]) if debiased else res["w_xy"]
     if grad == "envelope" and (x.requires_grad or y.requires_grad) and torch.is_grad_enabled():
         if plans is None:  # the torch iterations: pool their plans
