@@ -221,8 +221,8 @@ def solve(costs, a, b, eps: float, *, scaling: float, tol: float, max_iter: int,
     back to log-domain iterations when a scaling over- or underflows.
 
     Returns ``(summary, plans, pooled)``: the solver's summary, the plans (torch tensors, in the
-    order of ``costs``) and, from the numpy iterations, the pooled plan matrix
-    ``[[P_xx, P_xy], [P_xy^T, P_yy]]`` whose blocks the plans are (else None).
+    order of ``costs``) and, from the numpy iterations, ``(B, B 1)``: the pooled signed plan matrix
+    ``B = [[-P_xx, P_xy], [P_xy^T, -P_yy]]`` and its row sums (else None).
     """
     if on_numpy:
         arrays, a_np, b_np = [c.numpy() for c in costs], a.detach().numpy(), b.detach().numpy()
@@ -236,12 +236,11 @@ def solve(costs, a, b, eps: float, *, scaling: float, tol: float, max_iter: int,
     if on_numpy:
         res = numpy_iterations(arrays, a_np, b_np, schedule, tol, max_iter, floor)
         if res is not None:
-            out, pooled = res
+            out, pooled, row_sums = res
             out = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
-            pooled = torch.from_numpy(pooled)
-            n = costs[0].shape[0]
-            plans = [pooled[:n, n:], pooled[:n, :n], pooled[n:, n:]][:len(costs)]
-            return out, plans, pooled
+            pooled, n = torch.from_numpy(pooled), costs[0].shape[0]
+            plans = [pooled[:n, n:]] + [-pooled[:n, :n], -pooled[n:, n:]][:len(costs) - 1]
+            return out, plans, (pooled, torch.from_numpy(row_sums))
         out = None
     else:
         problems = _problems(costs, a, b, _TorchOps)

@@ -5,9 +5,10 @@ The updates are those of :func:`da.align._sinkhorn_iterations._scaled_iterations
 :func:`da.align.symmetric_sinkhorn` for the maths), written for problems of a few hundred points
 solved in about ten iterations, where the time goes to calls rather than to arithmetic: a numpy
 call on a vector of a few hundred entries costs about a microsecond (torch's dispatch about ten),
-so the kernels are rebuilt in place in buffers allocated once per solve, and the plans are written
-straight into one pooled ``(N + M, N + M)`` matrix, the blocks of ``[x; y]``'s distance matrix, which
-the envelope gradient multiplies once (:class:`da.align.sinkhorn._EnvelopeTransportCost`).
+so the kernels are rebuilt in place in buffers allocated once per solve, the two self terms are
+updated as one stack when ``N = M``, and the plans are written straight into one pooled, signed
+``(N + M, N + M)`` matrix ``[[-P_xx, P_xy], [P_xy^T, -P_yy]]`` (the blocks of ``[x; y]``'s distance
+matrix), which the envelope gradient multiplies once (:class:`da.align.sinkhorn._EnvelopeTransportCost`).
 """
 
 from __future__ import annotations
@@ -101,10 +102,11 @@ def _iterations(costs, a, b, schedule, tol, max_iter, floor):
     """The eps-annealed scaling iterations on numpy ``costs`` (``[C_xy]`` or ``[C_xy, C_xx, C_yy]``)
     with positive weights ``a``, ``b``.
 
-    Returns ``(summary, plans)``: the solver's summary (``n_iter``, ``marginal_error``,
-    ``converged``, the potentials ``f``, ``g`` and ``p_x``, ``p_y``) and the pooled plan matrix
-    ``[[P_xx, P_xy], [P_xy^T, P_yy]]`` (zero self blocks without self costs); or None when a number
-    over- or underflowed (the caller then iterates in the log domain).
+    Returns ``(summary, plans, row_sums)``: the solver's summary (``n_iter``, ``marginal_error``,
+    ``converged``, the potentials ``f``, ``g`` and ``p_x``, ``p_y``), the pooled signed plan matrix
+    ``[[-P_xx, P_xy], [P_xy^T, -P_yy]]`` (zero self blocks without self costs) and its row sums
+    ``(N + M, 1)``; or None when a number over- or underflowed (the caller then iterates in the log
+    domain).
     """
     n, m = costs[0].shape
     plans = np.zeros((n + m, n + m), costs[0].dtype)
@@ -153,8 +155,8 @@ def _iterations(costs, a, b, schedule, tol, max_iter, floor):
             np.multiply(kernel, u[:, None], out=cross_plan)
             cross_plan *= v[None, :]
             for s in selves:
-                for K, su, block in zip(s.kernel, s.u, s.blocks):
-                    np.multiply(K, su[:, None], out=block)
+                for K, su, block in zip(s.kernel, s.u, s.blocks):  # -P (an exact sign flip)
+                    np.multiply(K, np.negative(su)[:, None], out=block)
                     block *= su[None, :]
         f, g = f + eps * (np.log(u) - log_a), g + eps * (np.log(v) - log_b)  # f += eps log u
         for s in selves:
@@ -163,12 +165,13 @@ def _iterations(costs, a, b, schedule, tol, max_iter, floor):
             return None
         if n_iter >= max_iter:
             break
-    if not math.isfinite(float(plans.sum())):  # nonnegative entries: a finite sum, all finite
+    plans[n:, :n] = cross_plan.T
+    row_sums = plans.sum(1, keepdims=True)
+    if not math.isfinite(float(row_sums.sum())):  # an inf or NaN entry makes the sum inf or NaN
         return None
-    plans[n:, :n] = cross_plan.T  # for the pooled gradient
     error = max(errors)
     summary = {"n_iter": n_iter, "marginal_error": error, "converged": error < tol, "f": f, "g": g}
     if selves:
         potentials = [p for s in selves for p in s.f]
         summary.update(p_x=potentials[0], p_y=potentials[1])
-    return summary, plans
+    return summary, plans, row_sums

@@ -124,8 +124,8 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
 
 def _solve_terms(cost_xy, a, b, eps: float, *, cost_xx, cost_yy, scaling: float, tol: float, max_iter: int,
                  grad: str):
-    """:func:`symmetric_sinkhorn`, and the pooled plan matrix ``[[P_xx, P_xy], [P_xy^T, P_yy]]``
-    when the numpy iterations built it (else None)."""
+    """:func:`symmetric_sinkhorn`, and the pooled signed plan matrix ``[[-P_xx, P_xy], [P_xy^T, -P_yy]]``
+    with its row sums when the numpy iterations built them (else None)."""
     _check_choice(grad, "grad", _GRADS)
     if (cost_xx is None) != (cost_yy is None):
         raise ValueError("cost_xx and cost_yy must be given together (the two self terms) or not at all")
@@ -259,10 +259,11 @@ def _divergence_of_points(x, y, a, b, eps: float, *, debiased: bool, scaling: fl
     if grad == "envelope" and (x.requires_grad or y.requires_grad) and torch.is_grad_enabled():
         if plans is None:  # the torch iterations: pool their plans
             plan = res["plan_xy"]
-            self_x, self_y = ((res["plan_xx"], res["plan_yy"]) if debiased
+            self_x, self_y = ((-res["plan_xx"], -res["plan_yy"]) if debiased
                               else (plan.new_zeros(n, n), plan.new_zeros(plan.shape[1], plan.shape[1])))
-            plans = torch.cat([torch.cat([self_x, plan], 1), torch.cat([plan.T, self_y], 1)])
-        value = _EnvelopeTransportCost.apply(x, y, value.detach(), plans)
+            pooled = torch.cat([torch.cat([self_x, plan], 1), torch.cat([plan.T, self_y], 1)])
+            plans = pooled, pooled.sum(1, keepdim=True)
+        value = _EnvelopeTransportCost.apply(x, y, value.detach(), *plans)
     return value, res
 
 
@@ -276,24 +277,19 @@ class _EnvelopeTransportCost(torch.autograd.Function):
     .. math:: \nabla_x = 2\big(r \odot x - P y\big) - 2\big(r_x \odot x - P_x x\big), \qquad
               \nabla_y = 2\big(c \odot y - P^\top x\big) - 2\big(r_y \odot y - P_y y\big).
 
-    On the pooled points :math:`z = [x; y]`, signs :math:`s = [\mathbf 1_N; -\mathbf 1_M]` and the
-    pooled plans :math:`B = [[P_x, P], [P^\top, P_y]]` (given), this is one product:
-    :math:`\nabla_z = 2\,s \odot \big(B (s \odot z) - (B s) \odot z\big)`.
+    On the pooled points :math:`z = [x; y]`, with the pooled signed plans
+    :math:`B = [[-P_x, P], [P^\top, -P_y]]` and their row sums :math:`d = B\mathbf 1` (given), this is one
+    product: :math:`\nabla_z = 2\,(d \odot z - B z)`.
     """
 
     @staticmethod
-    def forward(ctx, x, y, value, plans):
-        ctx.save_for_backward(x, y, plans)
+    def forward(ctx, x, y, value, plans, row_sums):
+        ctx.save_for_backward(x, y, plans, row_sums)
         return value.clone()
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, y, plans = ctx.saved_tensors
-        n = x.shape[0]
-        plans = plans.to(x.dtype)
+        x, y, plans, row_sums = ctx.saved_tensors
         z = torch.cat([x.detach(), y.detach()])
-        signs = torch.ones(z.shape[0], 1, dtype=z.dtype, device=z.device)
-        signs[n:] = -1.0
-        sz = signs * z
-        grad = (plans @ sz - (plans @ signs) * z) * (2.0 * grad_out * signs)
-        return grad[:n], grad[n:], None, None
+        grad = torch.addmm(row_sums.to(z.dtype) * z, plans.to(z.dtype), z, alpha=-1.0).mul_(2.0 * grad_out)
+        return grad[:x.shape[0]], grad[x.shape[0]:], None, None, None
