@@ -122,9 +122,14 @@ def _iterations(costs, a, b, schedule, tol, max_iter, floor):
     n_iter, errors = 0, [math.inf] * len(costs)
     for level, eps in enumerate(schedule):
         final = level == len(schedule) - 1
-        _kernel_into(kernel, f[:, None], g[None, :], costs[0], eps, floor)
+        if level == 0:  # zero potentials: the exponent -C / eps is in [-1, 0] (eps >= the largest cost)
+            for K, cost in [(kernel, costs[0])] + [(s.kernel, s.cost) for s in selves]:
+                np.exp(np.multiply(cost, -1.0 / eps, out=K), out=K)
+        else:
+            _kernel_into(kernel, f[:, None], g[None, :], costs[0], eps, floor)
+            for s in selves:
+                _kernel_into(s.kernel, s.f[:, :, None], s.f[:, None, :], s.cost, eps, floor)
         for s in selves:
-            _kernel_into(s.kernel, s.f[:, :, None], s.f[:, None, :], s.cost, eps, floor)
             s.u, s.active = s.w, [True] * len(s.index)  # the scalings times their weights
         u, v, cross_active = a, b, True
         relaxation = _Overrelaxation(enabled=final)
