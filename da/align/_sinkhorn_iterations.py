@@ -55,7 +55,7 @@ class _Problem:
 
 
 def _iterate_on_numpy(cost: torch.Tensor, grad: str) -> bool:
-    """Detached float CPU costs: the iterations run on numpy views of them."""
+    """Detached float CPU costs: the iterations run on numpy views of them (with positive weights)."""
     return grad == "envelope" and cost.device.type == "cpu" and cost.dtype in (torch.float32, torch.float64)
 
 

@@ -94,11 +94,6 @@ class _SelfTerms:
 
 
 def numpy_iterations(costs, a, b, schedule: list[float], tol: float, max_iter: int, floor: float):
-    with np.errstate(all="ignore"):  # an overflow shows as a non-finite error or potential: None
-        return _iterations(costs, a, b, schedule, tol, max_iter, floor)
-
-
-def _iterations(costs, a, b, schedule, tol, max_iter, floor):
     """The eps-annealed scaling iterations on numpy ``costs`` (``[C_xy]`` or ``[C_xy, C_xx, C_yy]``)
     with positive weights ``a``, ``b``.
 
@@ -108,6 +103,12 @@ def _iterations(costs, a, b, schedule, tol, max_iter, floor):
     ``(N + M, 1)``; or None when a number over- or underflowed (the caller then iterates in the log
     domain).
     """
+    with np.errstate(all="ignore"):  # an overflow shows as a non-finite error or potential: None
+        return _iterations(costs, a, b, schedule, tol, max_iter, floor)
+
+
+def _iterations(costs, a, b, schedule, tol, max_iter, floor):
+    """The loop of :func:`numpy_iterations` (numpy warnings silenced)."""
     n, m = costs[0].shape
     plans = np.zeros((n + m, n + m), costs[0].dtype)
     cross_plan = plans[:n, n:]

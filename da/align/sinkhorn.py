@@ -61,8 +61,10 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
     ``eps`` are over-relaxed, :math:`\log u \leftarrow (1-\omega)\log u + \omega\log u^{\mathrm{new}}`,
     with :math:`\omega` adapted to the observed rate (1 at first; back to 1 if the error grows).
     A problem below ``tol`` is frozen. If a scaling over- or underflows, the plain log-domain
-    iterations above are run instead. On the CPU (``grad="envelope"``) the loop runs on numpy
-    views of the detached costs: the work is many calls on short vectors.
+    iterations above are run instead. On the CPU (``grad="envelope"``, positive weights) the loop
+    runs on numpy views of the detached costs (the work is many calls on short vectors), in place,
+    with the two self terms stacked into one update when ``N = M``
+    (:mod:`da.align._sinkhorn_numpy`); the plans it returns are then blocks of one pooled matrix.
 
     Parameters
     ----------
