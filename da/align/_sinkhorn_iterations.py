@@ -1,6 +1,7 @@
 """The iterations behind :func:`da.align.symmetric_sinkhorn`: scaling updates on kernels with
 eps-annealing and over-relaxation, and the log-domain fallback (see that function's docstring
-for the maths)."""
+for the maths). These run on torch tensors (any device, autodiff); detached CPU costs with positive
+weights take the same updates on numpy arrays (:mod:`da.align._sinkhorn_numpy`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from da.align._sinkhorn_numpy import _Overrelaxation, _relax, numpy_iterations
 
 
 class _TorchOps:
@@ -32,26 +35,6 @@ class _TorchOps:
         return bool(torch.isfinite(x).all())
 
 
-class _NumpyOps:
-    """The same on numpy arrays: for detached CPU tensors, where a call on a vector of a few hundred
-    entries costs about a tenth of torch's dispatch (the iterations are many such calls)."""
-
-    sqrt, exp, where, clamp_min = np.sqrt, np.exp, np.where, np.maximum
-
-    @staticmethod
-    def log(x):
-        with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf: a zero weight, masked after
-            return np.log(x)
-
-    @staticmethod
-    def norms(vectors) -> list[float]:
-        return [float(np.linalg.norm(v)) for v in vectors]
-
-    @staticmethod
-    def all_finite(x) -> bool:
-        return bool(np.isfinite(x).all())
-
-
 @dataclass
 class _Problem:
     """One entropic problem: cost, marginals, potentials (``g`` is ``f`` for a self term) and plan."""
@@ -72,7 +55,7 @@ class _Problem:
 
 
 def _iterate_on_numpy(cost: torch.Tensor, grad: str) -> bool:
-    """Detached float CPU costs: the iterations run on numpy views of them."""
+    """Detached float CPU costs: the iterations run on numpy views of them (with positive weights)."""
     return grad == "envelope" and cost.device.type == "cpu" and cost.dtype in (torch.float32, torch.float64)
 
 
@@ -169,47 +152,11 @@ def _scaled_iterations(problems: list[_Problem], schedule: list[float], tol: flo
     return _summary(problems, n_iter, error, error < tol)
 
 
-def _relax(old, new, omega):
-    """``log old + omega (log new - log old)`` on scalings."""
-    return new if omega == 1.0 else old ** (1.0 - omega) * new ** omega
-
-
-class _Overrelaxation:
-    r"""Adaptive over-relaxation factor :math:`\omega` of the cross problem's alternating updates.
-
-    Near the fixed point the alternating update contracts the error by a rate
-    :math:`\lambda = \mu^2`. Relaxed by :math:`\omega` its rate :math:`\rho` obeys Young's relation
-    :math:`(\rho + \omega - 1)^2 = \rho\,\omega^2\mu^2` (two blocks), minimised by
-    :math:`\omega^* = 2 / (1 + \sqrt{1 - \mu^2})` (Thibault et al. 2017; Lehmann et al. 2021).
-    Every ``every`` iterations :math:`\mu^2` is re-estimated from the observed :math:`\rho`; a
-    growing error resets :math:`\omega` to 1 for good.
-    """
-
-    every, max_omega = 3, 1.8
-
-    def __init__(self, enabled: bool):
-        self.omega, self.enabled, self.history = 1.0, enabled, []
-
-    def update(self, error: float) -> None:
-        self.history.append(error)
-        if not self.enabled or len(self.history) <= self.every or len(self.history) % self.every:
-            return
-        rho = (error / self.history[-1 - self.every]) ** (1.0 / self.every)
-        if not 0.0 < rho < 1.0:
-            self.omega, self.enabled = 1.0, False
-            return
-        mu2 = min(((rho + self.omega - 1.0) / (self.omega * math.sqrt(rho))) ** 2, 0.9999)
-        self.omega = min(2.0 / (1.0 + math.sqrt(1.0 - mu2)), self.max_omega)
-
-
 def _absorb(problems: list[_Problem], scalings, eps: float, xp) -> None:
     """Move the scalings into the potentials: ``f += eps log u`` (0 where a weight is 0)."""
     for p, (ua, vb) in zip(problems, scalings):
-        if p.positive:
-            log_u, log_v = xp.log(ua) - p.log_a, xp.log(vb) - p.log_b
-        else:
-            with np.errstate(invalid="ignore"):  # -inf - -inf where a weight is 0, masked below
-                log_u, log_v = xp.log(ua) - p.log_a, xp.log(vb) - p.log_b
+        log_u, log_v = xp.log(ua) - p.log_a, xp.log(vb) - p.log_b
+        if not p.positive:  # -inf - -inf where a weight is 0
             log_u, log_v = xp.where(p.a > 0, log_u, 0.0), xp.where(p.b > 0, log_v, 0.0)
         p.f = p.f + eps * log_u
         p.g = p.f if p.symmetric else p.g + eps * log_v
@@ -271,20 +218,34 @@ def _summary(problems: list[_Problem], n_iter: int, error: float, converged: boo
 
 def solve(costs, a, b, eps: float, *, scaling: float, tol: float, max_iter: int, on_numpy: bool):
     """Run the eps-annealed scaling iterations on ``costs`` (cross term, then the self terms), falling
-    back to log-domain iterations when a scaling over- or underflows; returns ``(problems, summary)``
-    with each problem's plan as a torch tensor."""
-    diameter = float(torch.stack([c.detach().max() for c in costs]).max())
+    back to log-domain iterations when a scaling over- or underflows.
+
+    Returns ``(summary, plans, pooled)``: the solver's summary, the plans (torch tensors, in the
+    order of ``costs``) and, from the numpy iterations, ``(B, B 1)``: the pooled signed plan matrix
+    ``B = [[-P_xx, P_xy], [P_xy^T, -P_yy]]`` and its row sums (else None).
+    """
+    if on_numpy:
+        arrays, a_np, b_np = [c.numpy() for c in costs], a.detach().numpy(), b.detach().numpy()
+        on_numpy = bool((a_np > 0).all()) and bool((b_np > 0).all())
+    if on_numpy:
+        diameter = max(float(c.max()) for c in arrays)
+    else:
+        diameter = float(torch.stack([c.detach().max() for c in costs]).max())
     schedule = _eps_schedule(diameter, eps, scaling)
     floor = math.log(torch.finfo(costs[0].dtype).tiny) + 1.0
-    xp = _NumpyOps if on_numpy else _TorchOps
-    arrays = ([c.numpy() for c in costs], a.detach().numpy(), b.detach().numpy()) if on_numpy else (costs, a, b)
-    problems = _problems(*arrays, xp)
-    out = _scaled_iterations(problems, schedule, tol, max_iter, floor, xp)
+    if on_numpy:
+        res = numpy_iterations(arrays, a_np, b_np, schedule, tol, max_iter, floor)
+        if res is not None:
+            out, pooled, row_sums = res
+            out = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
+            pooled, n = torch.from_numpy(pooled), costs[0].shape[0]
+            plans = [pooled[:n, n:]] + [-pooled[:n, :n], -pooled[n:, n:]][:len(costs) - 1]
+            return out, plans, (pooled, torch.from_numpy(row_sums))
+        out = None
+    else:
+        problems = _problems(costs, a, b, _TorchOps)
+        out = _scaled_iterations(problems, schedule, tol, max_iter, floor, _TorchOps)
     if out is None:  # a scaling over- or underflowed: the same iterations in the log domain
         problems = _problems(costs, a, b, _TorchOps)
         out = _log_iterations(problems, schedule, tol, max_iter)
-    elif on_numpy:
-        out = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
-        for p in problems:
-            p.plan = torch.from_numpy(p.plan)
-    return problems, out
+    return out, [p.plan for p in problems], None

@@ -16,7 +16,7 @@ from da._lazy import lazy_module
 from da._validation import check_positive_int
 from da._validation import (check_option as _check_choice, check_features as _check_features,
                              check_positive as _check_positive)
-from da.align.sinkhorn import _divergence_of_points, _pooled_sq_dists
+from da.align.sinkhorn import _divergence_of_points, _sq_dist_blocks
 
 ot = lazy_module("ot")  # POT imports scikit-learn, pandas and networkx: seconds, paid on first use
 
@@ -214,10 +214,10 @@ class SinkhornLoss(nn.Module):
                 p: float | None = None) -> torch.Tensor:
         fs, ft = _check_features(fs, ft)
         symmetric = self.method == "symmetric"
-        if symmetric:  # the three costs are blocks of one pooled distance matrix
+        if symmetric:  # the three costs at once (on the graph only for autodiff)
             with torch.set_grad_enabled(self.grad == "autodiff" and torch.is_grad_enabled()):
-                pooled = _pooled_sq_dists(fs, ft)
-            cost = pooled[:fs.shape[0], fs.shape[0]:]
+                costs = _sq_dist_blocks(fs, ft, self.debiased)
+            cost = costs[0]
         else:
             cost = ot.dist(fs, ft)
         eps = float(self.reg)
@@ -230,7 +230,7 @@ class SinkhornLoss(nn.Module):
         if symmetric:
             value, res = _divergence_of_points(fs, ft, _uniform(fs.shape[0], cost), _uniform(ft.shape[0], cost),
                                                eps, debiased=self.debiased, scaling=_SCALING, tol=float(self.tol),
-                                               max_iter=self.max_iter, grad=self.grad, pooled=pooled)
+                                               max_iter=self.max_iter, grad=self.grad, costs=costs)
             w_st = res["w_xy"]
         elif self.method == "auto" and self.debiased and self.grad == "envelope" \
                 and fs.shape[0] == ft.shape[0]:

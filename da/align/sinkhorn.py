@@ -16,7 +16,6 @@ import math
 
 import torch
 
-from da._kernels import pairwise_sq_dists
 from da._validation import check_positive_int, check_same_dim
 from da._validation import check_option as _check_choice
 from da._validation import check_positive as _check_positive
@@ -62,8 +61,10 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
     ``eps`` are over-relaxed, :math:`\log u \leftarrow (1-\omega)\log u + \omega\log u^{\mathrm{new}}`,
     with :math:`\omega` adapted to the observed rate (1 at first; back to 1 if the error grows).
     A problem below ``tol`` is frozen. If a scaling over- or underflows, the plain log-domain
-    iterations above are run instead. On the CPU (``grad="envelope"``) the loop runs on numpy
-    views of the detached costs: the work is many calls on short vectors.
+    iterations above are run instead. On the CPU (``grad="envelope"``, positive weights) the loop
+    runs on numpy views of the detached costs (the work is many calls on short vectors), in place,
+    with the two self terms stacked into one update when ``N = M``
+    (:mod:`da.align._sinkhorn_numpy`); the plans it returns are then blocks of one pooled matrix.
 
     Parameters
     ----------
@@ -118,18 +119,27 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
     M.-K., Sambale, A. & Uschmajew, A. (2022). A note on overrelaxation in the Sinkhorn algorithm.
     """
 
+    out, _ = _solve_terms(cost_xy, a, b, eps, cost_xx=cost_xx, cost_yy=cost_yy, scaling=scaling, tol=tol,
+                          max_iter=max_iter, grad=grad)
+    return out
+
+
+def _solve_terms(cost_xy, a, b, eps: float, *, cost_xx, cost_yy, scaling: float, tol: float, max_iter: int,
+                 grad: str):
+    """:func:`symmetric_sinkhorn`, and the pooled signed plan matrix ``[[-P_xx, P_xy], [P_xy^T, -P_yy]]``
+    with its row sums when the numpy iterations built them (else None)."""
     _check_choice(grad, "grad", _GRADS)
     if (cost_xx is None) != (cost_yy is None):
         raise ValueError("cost_xx and cost_yy must be given together (the two self terms) or not at all")
     originals = [cost_xy] if cost_xx is None else [cost_xy, cost_xx, cost_yy]
     with torch.set_grad_enabled(grad == "autodiff" and torch.is_grad_enabled()):
         costs = [c.detach() for c in originals] if grad == "envelope" else originals
-        problems, out = solve(costs, a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter,
-                              on_numpy=_iterate_on_numpy(cost_xy, grad))
-    for problem, cost in zip(problems, originals):
-        out[f"plan_{problem.name}"] = problem.plan
-        out[f"w_{problem.name}"] = (problem.plan * cost).sum()
-    return out
+        out, plans, pooled = solve(costs, a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter,
+                                   on_numpy=_iterate_on_numpy(cost_xy, grad))
+    for name, plan, cost in zip(("xy", "xx", "yy"), plans, originals):
+        out[f"plan_{name}"] = plan
+        out[f"w_{name}"] = (plan * cost).sum()
+    return out, pooled
 
 
 def _check_weights(w, name: str, n: int, like: torch.Tensor) -> torch.Tensor:
@@ -214,26 +224,47 @@ def sinkhorn_divergence(x, y, eps: float, a=None, b=None, *, debiased: bool = Tr
     return (value, res) if log else value
 
 
-def _pooled_sq_dists(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Squared distances of ``[x; y]`` to itself: the blocks are the three costs of the divergence."""
-    return pairwise_sq_dists(torch.cat([x, y]))
+def _sq_dist_blocks(x: torch.Tensor, y: torch.Tensor, debiased: bool = True) -> tuple:
+    r"""The costs of the divergence, :math:`C_{xy}` and (``debiased``) :math:`C_{xx}`, :math:`C_{yy}`
+    (else None), from :math:`\lVert x_i\rVert^2 + \lVert y_j\rVert^2 - 2 x_i^\top y_j` (clamped at 0)
+    as in :func:`da._kernels.pairwise_sq_dists`: the three blocks of ``[x; y]``'s distance matrix
+    without the fourth, each one fused product (``torch.addmm``)."""
+    sq_x, sq_y = (x * x).sum(1), (y * y).sum(1)
+    grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
+
+    def block(u, sq_u, v, sq_v, self_term):
+        d2 = torch.addmm(sq_u[:, None] + sq_v[None, :], u, v.T, alpha=-2.0)
+        if grad:  # out of place, diagonal kept: the graph of pairwise_sq_dists
+            return d2.clamp_min(0.0)
+        d2.clamp_min_(0.0)
+        if self_term:
+            d2.fill_diagonal_(0.0)
+        return d2
+
+    cost_xy = block(x, sq_x, y, sq_y, False)
+    if not debiased:
+        return cost_xy, None, None
+    return cost_xy, block(x, sq_x, x, sq_x, True), block(y, sq_y, y, sq_y, True)
 
 
 def _divergence_of_points(x, y, a, b, eps: float, *, debiased: bool, scaling: float, tol: float,
-                          max_iter: int, grad: str, pooled=None):
-    """:func:`sinkhorn_divergence` on checked inputs; ``pooled``: their :func:`_pooled_sq_dists`, if known."""
+                          max_iter: int, grad: str, costs=None):
+    """:func:`sinkhorn_divergence` on checked inputs; ``costs``: their :func:`_sq_dist_blocks`, if known."""
     n = x.shape[0]
-    if grad == "autodiff":
-        pooled = _pooled_sq_dists(x, y)
-    elif pooled is None:
-        with torch.no_grad():
-            pooled = _pooled_sq_dists(x, y)
-    self_costs = dict(cost_xx=pooled[:n, :n], cost_yy=pooled[n:, n:]) if debiased else {}
-    res = symmetric_sinkhorn(pooled[:n, n:], a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter,
-                             grad=grad, **self_costs)
+    if costs is None:
+        with torch.set_grad_enabled(grad == "autodiff" and torch.is_grad_enabled()):
+            costs = _sq_dist_blocks(x, y, debiased)
+    cost_xy, cost_xx, cost_yy = costs
+    res, plans = _solve_terms(cost_xy, a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter, grad=grad,
+                              cost_xx=cost_xx, cost_yy=cost_yy)
     value = res["w_xy"] - 0.5 * (res["w_xx"] + res["w_yy"]) if debiased else res["w_xy"]
     if grad == "envelope" and (x.requires_grad or y.requires_grad) and torch.is_grad_enabled():
-        plans = (res["plan_xy"], res.get("plan_xx"), res.get("plan_yy"))
+        if plans is None:  # the torch iterations: pool their plans
+            plan = res["plan_xy"]
+            self_x, self_y = ((-res["plan_xx"], -res["plan_yy"]) if debiased
+                              else (plan.new_zeros(n, n), plan.new_zeros(plan.shape[1], plan.shape[1])))
+            pooled = torch.cat([torch.cat([self_x, plan], 1), torch.cat([plan.T, self_y], 1)])
+            plans = pooled, pooled.sum(1, keepdim=True)
         value = _EnvelopeTransportCost.apply(x, y, value.detach(), *plans)
     return value, res
 
@@ -246,25 +277,21 @@ class _EnvelopeTransportCost(torch.autograd.Function):
     :math:`c = P^\top\mathbf 1` and symmetric self plans,
 
     .. math:: \nabla_x = 2\big(r \odot x - P y\big) - 2\big(r_x \odot x - P_x x\big), \qquad
-              \nabla_y = 2\big(c \odot y - P^\top x\big) - 2\big(r_y \odot y - P_y y\big),
+              \nabla_y = 2\big(c \odot y - P^\top x\big) - 2\big(r_y \odot y - P_y y\big).
 
-    four products of the plans with the features, against six through three distance matrices.
+    On the pooled points :math:`z = [x; y]`, with the pooled signed plans
+    :math:`B = [[-P_x, P], [P^\top, -P_y]]` and their row sums :math:`d = B\mathbf 1` (given), this is one
+    product: :math:`\nabla_z = 2\,(d \odot z - B z)`.
     """
 
     @staticmethod
-    def forward(ctx, x, y, value, plan_xy, plan_xx, plan_yy):
-        ctx.save_for_backward(x, y, plan_xy, plan_xx, plan_yy)
+    def forward(ctx, x, y, value, plans, row_sums):
+        ctx.save_for_backward(x, y, plans, row_sums)
         return value.clone()
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, y, plan, plan_x, plan_y = ctx.saved_tensors
-        plan, xd, yd = plan.to(x.dtype), x.detach(), y.detach()
-        grad_x = plan.sum(1, keepdim=True) * xd - plan @ yd
-        grad_y = plan.sum(0).unsqueeze(1) * yd - plan.T @ xd
-        if plan_x is not None:
-            plan_x, plan_y = plan_x.to(x.dtype), plan_y.to(y.dtype)
-            grad_x = grad_x - (plan_x.sum(1, keepdim=True) * xd - plan_x @ xd)
-            grad_y = grad_y - (plan_y.sum(1, keepdim=True) * yd - plan_y @ yd)
-        scale = 2.0 * grad_out
-        return scale * grad_x, scale * grad_y, None, None, None, None
+        x, y, plans, row_sums = ctx.saved_tensors
+        z = torch.cat([x.detach(), y.detach()])
+        grad = torch.addmm(row_sums.to(z.dtype) * z, plans.to(z.dtype), z, alpha=-1.0).mul_(2.0 * grad_out)
+        return grad[:x.shape[0]], grad[x.shape[0]:], None, None, None

@@ -120,7 +120,9 @@ def test_torch_and_log_domain_paths_give_the_numpy_path_result(path, monkeypatch
     else:
         import da.align._sinkhorn_iterations as iterations
 
+        # both scaling loops (torch and numpy) "overflow": the log-domain iterations run instead
         monkeypatch.setattr(iterations, "_scaled_iterations", lambda *args, **kwargs: None)
+        monkeypatch.setattr(iterations, "numpy_iterations", lambda *args, **kwargs: None)
     value, log = sinkhorn_divergence(*_t(x, y), 1.0, *_t(a, b), log=True, **TIGHT)
     assert log["converged"]
     np.testing.assert_allclose(float(value), expected, rtol=1e-10)
@@ -217,3 +219,52 @@ def test_same_inputs_give_identical_results():
     first = sinkhorn_divergence(*_t(x, y), 0.2, *_t(a, b), tol=1e-8)
     second = sinkhorn_divergence(*_t(x, y), 0.2, *_t(a, b), tol=1e-8)
     assert float(first) == float(second)
+
+
+@pytest.mark.parametrize("debiased", [True, False])
+@pytest.mark.parametrize("n,m", [(9, 9), (11, 6)])
+def test_torch_path_gives_the_numpy_path_value_and_gradient(debiased, n, m, monkeypatch):
+    """The pooled envelope gradient from the numpy iterations' plan matrix and from the torch
+    iterations' plans (the CUDA path, here on the CPU), stacked (N = M) and separate self terms."""
+    x, y, a, b = _instance(n, m, d=3, seed=12)
+    eps = 0.7
+
+    def run():
+        tx, ty = (torch.tensor(v, requires_grad=True) for v in (x, y))
+        value = sinkhorn_divergence(tx, ty, eps, *_t(a, b), debiased=debiased, **TIGHT)
+        value.backward()
+        return float(value), tx.grad, ty.grad
+
+    value, gx, gy = run()
+    monkeypatch.setattr(sk, "_iterate_on_numpy", lambda cost, grad: False)
+    ref_value, rx, ry = run()
+    np.testing.assert_allclose(value, ref_value, rtol=1e-10)
+    torch.testing.assert_close(gx, rx, rtol=1e-8, atol=1e-12)
+    torch.testing.assert_close(gy, ry, rtol=1e-8, atol=1e-12)
+
+
+def test_one_self_term_frozen_before_the_other_keeps_its_plan():
+    """N = M stacks the two self terms; one that meets tol first stays at its plan while the other
+    iterates (clouds of very different spreads: here y's term stops several iterations before x's).
+    Each matches ot.sinkhorn2."""
+    rng = np.random.default_rng(13)
+    x, y = rng.normal(size=(12, 2)) * 0.3, rng.normal(size=(12, 2)) * 3.0
+    a = np.full(12, 1 / 12)
+    _, log = sinkhorn_divergence(*_t(x, y), 1.0, log=True, tol=1e-9, max_iter=20_000)
+    for w, cloud in ((log["w_xx"], x), (log["w_yy"], y)):
+        np.testing.assert_allclose(float(w), _pot_w(a, a, cloud, cloud, 1.0), rtol=1e-7)
+    np.testing.assert_allclose(log["plan_xx"].sum(1).numpy(), a, atol=1e-9)
+    np.testing.assert_allclose(log["plan_yy"].sum(1).numpy(), a, atol=1e-9)
+
+
+@pytest.mark.parametrize("debiased", [True, False])
+def test_cost_blocks_are_the_squared_distances(debiased):
+    """Reference: float64 numpy differences."""
+    x, y, _, _ = _instance(7, 5, d=4, seed=14)
+    blocks = sk._sq_dist_blocks(*_t(x, y), debiased)
+    refs = [((p[:, None] - q[None]) ** 2).sum(-1) for p, q in ((x, y), (x, x), (y, y))]
+    for block, ref in zip(blocks, refs if debiased else refs[:1] + [None, None]):
+        if ref is None:
+            assert block is None
+        else:
+            np.testing.assert_allclose(block.numpy(), ref, atol=1e-12)
