@@ -136,10 +136,19 @@ def ensemble_agreement(models: dict, X, *, max_samples: int = 2000, seed=0) -> d
     -------
     dict
         ``name -> agreement`` in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``models`` is empty or ``X`` has no rows.
     """
     from da.transfer.evaluate import predict_outputs
 
     X = np.asarray(X)
+    if not models:
+        raise ValueError("models must hold at least one candidate model")
+    if X.ndim < 2 or len(X) == 0:
+        raise ValueError(f"X must hold at least one target row (rows x features), got shape {X.shape}")
     if len(X) > max_samples:
         X = X[np.sort(np.random.default_rng(seed).choice(len(X), max_samples, replace=False))]
     probs = {}

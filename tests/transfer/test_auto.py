@@ -192,3 +192,7 @@ def test_ensemble_agreement_against_a_float64_loop():
     sub = ensemble_agreement(models, X, max_samples=20, seed=1)  # a seeded subsample of the rows
     assert sub == ensemble_agreement(models, X, max_samples=20, seed=1)
     assert all(v * 20 == int(v * 20) for v in sub.values())
+    with pytest.raises(ValueError, match="models must hold at least one"):
+        ensemble_agreement({}, X)
+    with pytest.raises(ValueError, match=r"X must hold at least one target row .*shape \(0, 4\)"):
+        ensemble_agreement(models, X[:0])
