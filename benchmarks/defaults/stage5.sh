@@ -29,11 +29,12 @@ case "$1" in
     P=$(PYTHONPATH=. $PY -c "import sys; sys.path.insert(0, 'benchmarks/defaults'); from pairs import PAIRS; \
 print(' '.join(p for p in PAIRS if not p.startswith('digits')))")
     DA_DEFAULTS_N=4000 PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 10 $PY benchmarks/defaults/run_grid.py long --pairs $P \
-      --seeds 0 1 --configs source_only dann_default cdan_sgd_lr0.1_noentropy coral_default sinkhorn_default \
-      jdot_default mmd_default swd_default sinkhorn_w0.03_reg0.2 jdot_scaled_a0.01_l0.1 \
-      >> benchmarks/defaults/results/long.0.log 2>&1
+      --seeds 0 1 2 --configs source_only dann_default cdan_sgd_lr0.1_noentropy cdan_sgd_lr0.1_entropy coral_default \
+      sinkhorn_default jdot_default mmd_default swd_default >> benchmarks/defaults/results/long.0.log 2>&1
     DA_DEFAULTS_N=4000 PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 10 $PY benchmarks/defaults/run_grid.py long --pairs $P \
-      --seeds 0 --configs source_only_sgd dann_sgd_lr0.1_l0.1 cdan_sgd_lr0.1_entropy coral_w100 \
+      --seeds 0 1 --configs sinkhorn_w0.03_reg0.2 jdot_scaled_a0.01_l0.1 >> benchmarks/defaults/results/long.0.log 2>&1
+    DA_DEFAULTS_N=4000 PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 10 $PY benchmarks/defaults/run_grid.py long --pairs $P \
+      --seeds 0 --configs source_only_sgd dann_sgd_lr0.1_l0.1 coral_w100 \
       >> benchmarks/defaults/results/long.0.log 2>&1 ;;
   *) echo "usage: $0 adversarial | coral | lower | long"; exit 2 ;;
 esac
