@@ -5,6 +5,7 @@ A reader (or a resumed sweep) never sees a half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 from da._json import json_default
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_torch_save",
-           "torch_load"]
+           "torch_load", "file_lock"]
 
 
 _UMASK = os.umask(0)
@@ -66,3 +67,32 @@ def torch_load(path, map_location=None):
     import torch
 
     return torch.load(path, map_location=map_location, weights_only=True)
+
+
+@contextlib.contextmanager
+def file_lock(path, blocking: bool = True):
+    """An exclusive ``flock`` on ``path``; yields True when held (False: busy and non-blocking).
+
+    The kernel releases it when the holder dies, even by SIGKILL, so a lock
+    never outlives a killed run. Where ``fcntl`` is missing (Windows) it is a no-op.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX
+        yield True
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

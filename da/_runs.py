@@ -43,7 +43,6 @@ status ``"diverged"`` in ``result.json`` is read as a failure.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -52,7 +51,7 @@ import time
 import warnings
 from pathlib import Path
 
-from da._io import atomic_write_json, atomic_write_text
+from da._io import atomic_write_json, atomic_write_text, file_lock
 from da._json import dumps_line, json_default, to_jsonable
 
 __all__ = [
@@ -419,35 +418,6 @@ def reset_run_dir(run_dir, keep=()) -> Path:
                 os.replace(old / name, run_dir / name)
         shutil.rmtree(old, ignore_errors=True)
     return run_dir
-
-
-@contextlib.contextmanager
-def file_lock(path, blocking: bool = True):
-    """An exclusive ``flock`` on ``path``; yields True when held (False: busy and non-blocking).
-
-    The kernel releases it when the holder dies, even by SIGKILL, so a lock
-    never outlives a killed run. Where ``fcntl`` is missing (Windows) it is a no-op.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - non-POSIX
-        yield True
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 def run_lock(root, run_id: str, blocking: bool = True):
