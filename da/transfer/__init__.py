@@ -24,8 +24,8 @@ from da.transfer.pretrain import pretrain
 from da.transfer.selection import CRITERIA, get_criterion, select_from_history
 from da.transfer.strategies import (STRATEGIES, L2SPRegularizer, Strategy, discriminative_lr,
                                     full_finetune, head_reinit, l2sp, linear_probe, partial)
-from da.transfer.trainer import (FitResult, TrainConfig, Trainer, TrainingDivergedError, finetune,
-                                 make_split)
+from da.transfer.finetuning import finetune
+from da.transfer.trainer import FitResult, TrainConfig, Trainer, TrainingDivergedError, make_split
 
 __all__ = [
     "FeaturizerHead", "mlp", "lenet", "resnet",
