@@ -97,16 +97,11 @@ def score_model(model, split, criteria=AUTO_CRITERIA, *, max_samples: int = 2000
     from dataclasses import replace
 
     from da.transfer.evaluate import predict_outputs
+    from da.transfer.inputs import subsample_part
 
     rng = np.random.default_rng(seed)
-
-    def cap(part):
-        if len(part) <= max_samples:
-            return part
-        idx = np.sort(rng.choice(len(part), max_samples, replace=False))
-        return type(part)(part.X[idx], None if part.y is None else part.y[idx])
-
-    sp = replace(split, source_train=cap(split.source_train), target_train=cap(split.target_train))
+    sp = replace(split, source_train=subsample_part(split.source_train, max_samples, rng),
+                 target_train=subsample_part(split.target_train, max_samples, rng))
     fns = {c: get_criterion(c) for c in criteria}
     parts = set().union(*(set(f.needs) for f in fns.values()))
     device = next(model.parameters()).device
@@ -129,8 +124,9 @@ def ensemble_agreement(models: dict, X, *, max_samples: int = 2000, seed=0) -> d
     ----------
     models : dict
         ``name -> FeaturizerHead`` (the candidate pool, source-only included).
-    X : array-like
-        Unlabelled target rows; at most ``max_samples`` of them are read (drawn with ``seed``).
+    X : array-like or lazy rows
+        Unlabelled target rows (an array, or the lazy rows of an image dataset); at most
+        ``max_samples`` of them are read (drawn with ``seed``).
 
     Returns
     -------
@@ -142,15 +138,17 @@ def ensemble_agreement(models: dict, X, *, max_samples: int = 2000, seed=0) -> d
     ValueError
         If ``models`` is empty or ``X`` has no rows.
     """
+    from da.data.lazy import is_lazy
+    from da.data.pair import Part
     from da.transfer.evaluate import predict_outputs
+    from da.transfer.inputs import subsample_part
 
-    X = np.asarray(X)
+    X = X if is_lazy(X) else np.asarray(X)  # lazy rows (image folders) are read batch by batch
     if not models:
         raise ValueError("models must hold at least one candidate model")
-    if X.ndim < 2 or len(X) == 0:
+    if len(X.shape) < 2 or len(X) == 0:
         raise ValueError(f"X must hold at least one target row (rows x features), got shape {X.shape}")
-    if len(X) > max_samples:
-        X = X[np.sort(np.random.default_rng(seed).choice(len(X), max_samples, replace=False))]
+    X = subsample_part(Part(X), max_samples, np.random.default_rng(seed)).X
     probs = {}
     for name, m in models.items():
         logits = torch.from_numpy(predict_outputs(m, X, features=False)["logits"]).double()

@@ -192,6 +192,23 @@ def test_ensemble_agreement_against_a_float64_loop():
     sub = ensemble_agreement(models, X, max_samples=20, seed=1)  # a seeded subsample of the rows
     assert sub == ensemble_agreement(models, X, max_samples=20, seed=1)
     assert all(v * 20 == int(v * 20) for v in sub.values())
+    # the lazy rows of a dataset (image folders) give the same scores as the array, subsample included
+    from torch.utils.data import TensorDataset
+
+    from da.data.lazy import DatasetRows
+
+    class Counted(TensorDataset):  # counts the rows read
+        reads = 0
+
+        def __getitem__(self, i):
+            Counted.reads += 1
+            return super().__getitem__(i)
+
+    rows = DatasetRows(Counted(torch.as_tensor(X), torch.zeros(len(X), dtype=torch.long)))
+    assert ensemble_agreement(models, rows) == got
+    Counted.reads = 0
+    assert ensemble_agreement(models, rows, max_samples=20, seed=1) == sub
+    assert Counted.reads == 3 * 20  # only the subsample, once per model: the rows are never materialised
     with pytest.raises(ValueError, match="models must hold at least one"):
         ensemble_agreement({}, X)
     with pytest.raises(ValueError, match=r"X must hold at least one target row .*shape \(0, 4\)"):
