@@ -14,25 +14,11 @@ import torch
 from da.align._sinkhorn_numpy import _Overrelaxation, _relax, numpy_iterations
 
 
-class _TorchOps:
-    """The array functions the scaling iterations use, on torch tensors (any device, autodiff)."""
-
-    sqrt, log, exp, where = torch.sqrt, torch.log, torch.exp, torch.where
-
-    @staticmethod
-    def clamp_min(x, value):
-        return x.clamp_min(value)
-
-    @staticmethod
-    def norms(vectors) -> list[float]:
-        """The L2 norm of each vector, in one host copy."""
-        if len({v.shape for v in vectors}) == 1:
-            return torch.linalg.vector_norm(torch.stack(vectors), dim=1).tolist()
-        return torch.stack([torch.linalg.vector_norm(v) for v in vectors]).tolist()
-
-    @staticmethod
-    def all_finite(x) -> bool:
-        return bool(torch.isfinite(x).all())
+def _norms(vectors) -> list[float]:
+    """The L2 norm of each vector, in one host copy."""
+    if len({v.shape for v in vectors}) == 1:
+        return torch.linalg.vector_norm(torch.stack(vectors), dim=1).tolist()
+    return torch.stack([torch.linalg.vector_norm(v) for v in vectors]).tolist()
 
 
 @dataclass
@@ -59,8 +45,8 @@ def _iterate_on_numpy(cost: torch.Tensor, grad: str) -> bool:
     return grad == "envelope" and cost.device.type == "cpu" and cost.dtype in (torch.float32, torch.float64)
 
 
-def _problems(costs, a, b, xp) -> list[_Problem]:
-    log_a, log_b = xp.log(a), xp.log(b)
+def _problems(costs, a, b) -> list[_Problem]:
+    log_a, log_b = torch.log(a), torch.log(b)
     positive = bool((a > 0).all()) and bool((b > 0).all())
     specs = [("xy", a, b, log_a, log_b, False), ("xx", a, a, log_a, log_a, True),
              ("yy", b, b, log_b, log_b, True)]
@@ -76,16 +62,16 @@ def _eps_schedule(diameter: float, eps: float, scaling: float) -> list[float]:
     return [diameter * scaling ** k for k in range(n_levels)] + [eps]
 
 
-def _kernel(p: _Problem, eps: float, floor: float, xp) -> torch.Tensor:
+def _kernel(p: _Problem, eps: float, floor: float) -> torch.Tensor:
     r""":math:`e^{(f_i + g_j - C_{ij})/\varepsilon}`, its exponent floored at ``floor`` (the log of the
     smallest normal number: entries below are negligible next to a row's largest, and subnormals are
     slow on CPUs)."""
     g = p.f if p.symmetric else p.g
-    return xp.exp(xp.clamp_min((p.f.reshape(-1, 1) + g.reshape(1, -1) - p.cost) * (1.0 / eps), floor))
+    return torch.exp(((p.f.reshape(-1, 1) + g.reshape(1, -1) - p.cost) * (1.0 / eps)).clamp_min(floor))
 
 
 def _scaled_iterations(problems: list[_Problem], schedule: list[float], tol: float, max_iter: int,
-                       floor: float, xp):
+                       floor: float):
     """Scaling iterations on kernels rebuilt around the potentials at each ε (log-domain stabilised).
 
     The scalings are kept multiplied by their marginals (``ua = a u``, ``vb = b v``): one division
@@ -95,7 +81,7 @@ def _scaled_iterations(problems: list[_Problem], schedule: list[float], tol: flo
     n_iter, errors = 0, [math.inf] * len(problems)
     for level, eps in enumerate(schedule):
         final = level == len(schedule) - 1
-        kernels = [_kernel(p, eps, floor, xp) for p in problems]
+        kernels = [_kernel(p, eps, floor) for p in problems]
         transposed = [K.T for K in kernels]
         scalings = [[p.a, p.b] for p in problems]  # u = v = 1 around the absorbed potentials
         active = list(range(len(problems)))
@@ -110,7 +96,7 @@ def _scaled_iterations(problems: list[_Problem], schedule: list[float], tol: flo
                     q = K @ sc[0]
                     checks.append(sc[0] * q + p.neg_a)  # row (= column) marginal violation
                     owners.append(i)
-                    pending[i] = xp.sqrt(sc[0] / q * p.a)
+                    pending[i] = torch.sqrt(sc[0] / q * p.a)
                 else:
                     k_v = K @ sc[1]
                     sc[0] = _relax(sc[0], p.a / k_v, omega)
@@ -123,7 +109,7 @@ def _scaled_iterations(problems: list[_Problem], schedule: list[float], tol: flo
                         owners.append(i)
                     pending[i] = _relax(sc[1], p.b / kt_u, omega)
             if final:
-                measured = xp.norms(checks)
+                measured = _norms(checks)
                 if not all(math.isfinite(e) for e in measured):
                     return None
                 for i in list(active):
@@ -143,21 +129,21 @@ def _scaled_iterations(problems: list[_Problem], schedule: list[float], tol: flo
         if final or n_iter >= max_iter:
             for p, K, (ua, vb) in zip(problems, kernels, scalings):
                 p.plan = K * ua.reshape(-1, 1) * vb.reshape(1, -1)
-        _absorb(problems, scalings, eps, xp)
+        _absorb(problems, scalings, eps)
         if n_iter >= max_iter:
             break
-    if not all(xp.all_finite(p.plan) for p in problems):
+    if not all(bool(torch.isfinite(p.plan).all()) for p in problems):
         return None
     error = max(errors)
     return _summary(problems, n_iter, error, error < tol)
 
 
-def _absorb(problems: list[_Problem], scalings, eps: float, xp) -> None:
+def _absorb(problems: list[_Problem], scalings, eps: float) -> None:
     """Move the scalings into the potentials: ``f += eps log u`` (0 where a weight is 0)."""
     for p, (ua, vb) in zip(problems, scalings):
-        log_u, log_v = xp.log(ua) - p.log_a, xp.log(vb) - p.log_b
+        log_u, log_v = torch.log(ua) - p.log_a, torch.log(vb) - p.log_b
         if not p.positive:  # -inf - -inf where a weight is 0
-            log_u, log_v = xp.where(p.a > 0, log_u, 0.0), xp.where(p.b > 0, log_v, 0.0)
+            log_u, log_v = torch.where(p.a > 0, log_u, 0.0), torch.where(p.b > 0, log_v, 0.0)
         p.f = p.f + eps * log_u
         p.g = p.f if p.symmetric else p.g + eps * log_v
 
@@ -243,9 +229,9 @@ def solve(costs, a, b, eps: float, *, scaling: float, tol: float, max_iter: int,
             return out, plans, (pooled, torch.from_numpy(row_sums))
         out = None
     else:
-        problems = _problems(costs, a, b, _TorchOps)
-        out = _scaled_iterations(problems, schedule, tol, max_iter, floor, _TorchOps)
+        problems = _problems(costs, a, b)
+        out = _scaled_iterations(problems, schedule, tol, max_iter, floor)
     if out is None:  # a scaling over- or underflowed: the same iterations in the log domain
-        problems = _problems(costs, a, b, _TorchOps)
+        problems = _problems(costs, a, b)
         out = _log_iterations(problems, schedule, tol, max_iter)
     return out, [p.plan for p in problems], None
