@@ -119,3 +119,29 @@ _add("cdan_sgd_lr0.1_entropy", "cdan", 1.0, {"entropy": True}, {**SGD, "lr": 0.1
 _add("cdan_sgd_lr0.1_noentropy", "cdan", 1.0, {"entropy": False}, {**SGD, "lr": 0.1})
 # Sinkhorn below the revision-4 weight, for the long-game regime (where 0.1 harms)
 _add("sinkhorn_w0.03_reg0.2", "sinkhorn", 0.03, {"reg": 0.2})
+# stage 6 (issue #13, DANN / CDAN still harming at revision 5): L2 weight decay 1e-3 under the SGD recipe
+# (TLlib's DANN / CDAN recipe: SGD, momentum 0.9, weight decay 1e-3), which bounds the discriminator that
+# wins on digits_contrast0.7; and a clipped gradient norm; source-only under the same recipe
+SGD_WD = {**SGD, "lr": 0.1, "weight_decay": 1e-3}
+_add("source_only_sgd_wd1e-3", None, 1.0, {}, SGD_WD)
+for m in ("dann", "cdan"):
+    _add(f"{m}_sgd_lr0.1_wd1e-3", m, 1.0, {}, SGD_WD)
+    _add(f"{m}_sgd_lr0.1_clip1", m, 1.0, {}, {**SGD, "lr": 0.1, "grad_clip": 1.0})
+# ... and the shipped DANN / CDAN with the checkpoint chosen by each label-free criterion instead of source_val
+for m in ("dann", "cdan"):
+    for sel in ("dev", "snd", "entropy", "iwcv"):
+        _add(f"{m}_sel_{sel}", m, weight=None, est={"selection": sel})
+# ... IWCV's checkpoint for every other shipped method, and for the adversarial methods at a lower lambda_max
+for m in ("mmd", "coral", "jdot", "sinkhorn", "swd"):
+    _add(f"{m}_sel_iwcv", m, weight=None, est={"selection": "iwcv"})
+for m in ("dann", "cdan"):
+    for lam in (0.3, 0.1):
+        _add(f"{m}_l{lam:g}_sel_iwcv", m, weight=None, loss={"lambda_": lam}, est={"selection": "iwcv"})
+_add("source_only_sel_iwcv", None, est={"selection": "iwcv"})
+# ... CDAN with IWCV's checkpoint and the discriminator's dropout, or the entropy conditioning (CDAN+E)
+_add("cdan_drop0.5_sel_iwcv", "cdan", weight=None, loss={"dropout": 0.5}, est={"selection": "iwcv"})
+_add("cdan_l0.3_drop0.5_sel_iwcv", "cdan", weight=None, loss={"dropout": 0.5, "lambda_": 0.3},
+     est={"selection": "iwcv"})
+_add("cdan_entropy_sel_iwcv", "cdan", weight=None, loss={"entropy": True}, est={"selection": "iwcv"})
+_add("cdan_l0.1_drop0.5_sel_iwcv", "cdan", weight=None, loss={"dropout": 0.5, "lambda_": 0.1},
+     est={"selection": "iwcv"})

@@ -260,8 +260,8 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
         source-only fit :math:`\theta_S` of :math:`E` epochs from ``start``):
 
         - ``"scratch"``: each from ``start`` for :math:`E` epochs with its alignment from
-          the first step and the config's epoch selection -- exactly a plain fit of
-          the method. Cost: one full fit per candidate.
+          the first step and its recipe's epoch selection (the user's, if set) -- exactly
+          a plain fit of the method. Cost: one full fit per candidate.
         - ``"warmup"``: one shared source-only warm-up of :math:`w = \lfloor E/5 \rfloor`
           epochs (at least 1) from ``start``; each candidate continues from it for
           :math:`E - w` epochs with its alignment, keeping its last epoch.
@@ -272,7 +272,8 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
     tolerance : float or None
         Source guard of :func:`choose` (``None``: none).
     overrides : dict, optional
-        ``weight``/``optimizer``/``lr``/``lr_schedule`` the user set; they win over each method's recipe.
+        ``weight``/``optimizer``/``lr``/``lr_schedule``/``selection`` the user set; they win over each
+        method's recipe (``selection`` only where the candidates keep a selected epoch: ``"scratch"``).
     strategy : optional
         Transfer strategy of every run.
     source_model : FeaturizerHead, optional
@@ -322,11 +323,13 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
             # finetune/warmup keep the last epoch: source accuracy saturates within an epoch of training a
             # source-trained model, so source_val would keep the unadapted first epoch; the label-free choice
             # between the candidates' final models is the selection
-            cfg = TrainConfig.from_kwargs(base, epochs=plan["epochs"], selection=plan["selection"], **opt)
+            sel = plan["selection"] if candidate_training != "scratch" else overrides.get("selection",
+                                                                                             recipe["selection"])
+            cfg = TrainConfig.from_kwargs(base, epochs=plan["epochs"], selection=sel, **opt)
             res = Trainer(cfg, [(method, w)], strategy, tags={"auto_candidate": name}).fit(copy.deepcopy(init),
                                                                                            split)
             models[name] = res.model
-            rec = {"name": name, "method": method, "weight": w, "recipe": {"weight": w, **opt},
+            rec = {"name": name, "method": method, "weight": w, "recipe": {"weight": w, **opt, "selection": sel},
                    "best_epoch": int(res.best_epoch), "seconds": float(res.seconds)}
         rec["scores"] = score_model(models[name], split, seed=base.seed)
         records.append(rec)
@@ -395,7 +398,8 @@ def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=N
     yl = None if yt_labeled is None else enc(np.asarray(yt_labeled))
     split = make_split(Xs_arr, enc(ys_arr), Xt_arr, yt_labeled=yl, labeled_idx=labeled_idx,
                        val_fraction=est.val_fraction, seed=est.seed, n_classes=len(base.classes_))
-    overrides = {"weight": est.weight, "optimizer": est.optimizer, "lr": est.lr, "lr_schedule": est.lr_schedule}
+    overrides = {"weight": est.weight, "optimizer": est.optimizer, "lr": est.lr, "lr_schedule": est.lr_schedule,
+                 "selection": est.selection}
     chosen, models, record = auto_select(
         base._initial_model(Xs_arr, len(base.classes_)), split,
         config=_finetune_config(base.result_.config["train"], est), candidates=candidates,

@@ -54,9 +54,11 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         adversarial loss keeps the trainer's memorised-source warning.
     epochs, batch_size, weight_decay, horizon, grad_clip, patience
         See :class:`~da.transfer.TrainConfig`.
-    selection : str
-        Named model-selection criterion (``"source_val"``, ``"iwcv"``, ``"dev"``,
-        ``"entropy"``, ``"snd"``, ``"last"``). ``"oracle"`` is not available here
+    selection : str, optional
+        Named epoch-selection criterion (``"source_val"``, ``"iwcv"``, ``"dev"``,
+        ``"entropy"``, ``"snd"``, ``"last"``). ``None``: the method's recipe
+        (:data:`~da.transfer.losses.METHOD_RECIPES`; e.g. IWCV for DANN, where the
+        benchmark says so), recorded in ``recipe_``. ``"oracle"`` is not available here
         (no labelled target validation data); use :func:`da.transfer.finetune` with a Split.
     val_fraction : float
         Source fraction held out for validation.
@@ -79,8 +81,8 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         The epoch-selection criterion's name; with ``align="auto"``, the record of
         the method choice (every candidate's scores, the chosen one and why).
     recipe_ : dict
-        The resolved ``weight``, ``optimizer``, ``lr`` and ``lr_schedule``, and for
-        each whether it came from the user or from the method's recipe.
+        The resolved ``weight``, ``optimizer``, ``lr``, ``lr_schedule`` and ``selection``,
+        and for each whether it came from the user or from the method's recipe.
 
     Examples
     --------
@@ -95,7 +97,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, featurizer=None, head=None, align="dann", weight=None, *, hidden=(256, 128),
                  epochs=30, batch_size=128, lr=None, optimizer=None, weight_decay=0.0,
                  lr_schedule=None, horizon=None, grad_clip=None, patience=None,
-                 selection="source_val", val_fraction=0.1, strategy=None, device=None, seed=0,
+                 selection=None, val_fraction=0.1, strategy=None, device=None, seed=0,
                  verbose=False):
         self.featurizer = featurizer
         self.head = head
@@ -130,8 +132,10 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
             method = method_of(align)
         rec = method_recipe(method)
         out = {"method": method, "from": {}}
-        user = {"weight": self.weight, "optimizer": self.optimizer, "lr": self.lr, "lr_schedule": self.lr_schedule}
-        defaults = {"weight": rec["weight"] if rec["weight"] is not None else 1.0, **rec["optimizer"]}
+        user = {"weight": self.weight, "optimizer": self.optimizer, "lr": self.lr, "lr_schedule": self.lr_schedule,
+                "selection": self.selection}
+        defaults = {"weight": rec["weight"] if rec["weight"] is not None else 1.0, **rec["optimizer"],
+                    "selection": rec["selection"]}
         for k, v in user.items():
             out[k] = defaults[k] if v is None else v
             out["from"][k] = "user" if v is not None else f"recipe of {method or 'a custom loss'}"
@@ -144,7 +148,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         return TrainConfig.from_kwargs(
             epochs=self.epochs, batch_size=self.batch_size, lr=recipe["lr"], optimizer=recipe["optimizer"],
             weight_decay=self.weight_decay, lr_schedule=recipe["lr_schedule"], horizon=self.horizon,
-            grad_clip=self.grad_clip, patience=self.patience, selection=self.selection,
+            grad_clip=self.grad_clip, patience=self.patience, selection=recipe["selection"],
             val_fraction=self.val_fraction, device=self.device, seed=self.seed)
 
     def _terms(self, recipe: dict):

@@ -8,6 +8,7 @@ from sklearn.exceptions import NotFittedError
 
 from da.align import CORALLoss, MMDLoss
 from da.transfer import DomainAdaptationClassifier, mlp
+from da.transfer.losses import method_recipe
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def test_fit_predict_for_each_named_alignment(data, align):
     assert np.allclose(proba, torch.softmax(logits, 1).numpy())  # matches torch.softmax of the logits
     assert np.array_equal(clf.predict(Xt), clf.classes_[proba.argmax(1)])
     assert clf.transform(Xt).shape == (90, 8)
-    assert len(clf.history_) == 2 and clf.selection_ == "source_val"
+    assert len(clf.history_) == 2 and clf.selection_ == method_recipe(align)["selection"]  # selection=None
     assert all(k.endswith("_") for k in ("model_", "history_", "classes_", "n_features_in_", "result_"))
 
 

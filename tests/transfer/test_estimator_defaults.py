@@ -62,6 +62,7 @@ def test_unset_weight_and_optimizer_resolve_to_the_methods_recipe_and_are_record
     got = clf.recipe_
     assert {k: got[k] for k in ("optimizer", "lr", "lr_schedule")} == rec["optimizer"]
     assert got["weight"] == (rec["weight"] if rec["weight"] is not None else 1.0)
+    assert got["selection"] == rec["selection"] == clf.selection_ == clf.result_.config["train"]["selection"]
     assert set(got["from"].values()) == {f"recipe of {align or 'source_only'}"}
     train = clf.result_.config["train"]
     assert (train["optimizer"], train["lr"], train["lr_schedule"]) == (got["optimizer"], got["lr"],
@@ -77,6 +78,16 @@ def test_user_values_win_over_the_recipe(data):
     assert (clf.recipe_["optimizer"], clf.recipe_["lr"], clf.recipe_["weight"]) == ("adam", 3e-4, 0.5)
     assert clf.recipe_["from"]["optimizer"] == "user" and clf.recipe_["from"]["lr_schedule"] == "recipe of dann"
     assert clf.result_.config["train"]["optimizer"] == "adam"
+
+
+def test_user_selection_wins_over_the_recipe(data):
+    Xs, ys, Xt = data
+    assert METHOD_RECIPES["dann"]["selection"] != "source_val"  # else this test shows nothing
+    clf = DomainAdaptationClassifier(align="dann", selection="source_val", **FAST).fit(Xs, ys, Xt)
+    assert clf.selection_ == clf.recipe_["selection"] == "source_val" and clf.recipe_["from"]["selection"] == "user"
+    rec = DomainAdaptationClassifier(align="dann", **FAST).fit(Xs, ys, Xt)
+    assert rec.selection_ == METHOD_RECIPES["dann"]["selection"]
+    assert rec.recipe_["from"]["selection"] == "recipe of dann"
 
 
 def test_a_loss_module_gets_its_methods_recipe(data):
