@@ -145,3 +145,32 @@ _add("cdan_l0.3_drop0.5_sel_iwcv", "cdan", weight=None, loss={"dropout": 0.5, "l
 _add("cdan_entropy_sel_iwcv", "cdan", weight=None, loss={"entropy": True}, est={"selection": "iwcv"})
 _add("cdan_l0.1_drop0.5_sel_iwcv", "cdan", weight=None, loss={"dropout": 0.5, "lambda_": 0.1},
      est={"selection": "iwcv"})
+
+
+# ... which part of IWCV helps: its loss (the cross-entropy on held-out source, unweighted) or its weights
+# (flattened: w ** 0.5, Sugiyama et al. 2007's adaptive IWCV between the two)
+def _source_val_ce(outputs, split, cache=None) -> float:
+    import numpy as np
+
+    from da.transfer.selection import _ce
+
+    return -float(np.mean(_ce(outputs["source_val"]["logits"], split.source_val.y)))
+
+
+def _iwcv_flat(outputs, split, cache=None) -> float:
+    import numpy as np
+
+    from da.transfer.selection import _ce, _input_weights
+
+    w = _input_weights(split, cache) ** 0.5
+    return -float(np.mean(w * _ce(outputs["source_val"]["logits"], split.source_val.y)))
+
+
+for _fn, _nm in ((_source_val_ce, "svce"), (_iwcv_flat, "iwcv0.5")):
+    _fn.needs, _fn.oracle = ("source_val",), False
+    for m in ("dann", "mmd", "coral"):
+        _add(f"{m}_sel_{_nm}", m, weight=None, est={"selection": _fn})
+    _add(f"cdan_drop0.5_sel_{_nm}", "cdan", weight=None, loss={"dropout": 0.5}, est={"selection": _fn})
+for m in ("jdot", "sinkhorn", "swd"):
+    _add(f"{m}_sel_svce", m, weight=None, est={"selection": _source_val_ce})
+_add("source_only_sel_svce", None, est={"selection": _source_val_ce})

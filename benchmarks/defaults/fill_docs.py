@@ -6,7 +6,10 @@ import json, numpy as np
 rows = M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "skada", "stage4"))
 seed0 = [r for r in rows if r["seed"] == 0]
 seed1 = [r for r in rows if r["seed"] == 1 and not r["config"].startswith("skada")]
-rows_now = M.current(M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5")))
+rows_rev5 = M.current(M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5")),
+                      M.ALIAS_REV5)
+rows_now = M.current(M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5",
+                                         "stage6")))
 # revision 4's CORAL (weight 100) and CDAN (no entropy conditioning) under their own names, next to stage 5's
 # candidates: the revision-4 defaults' records (seed 0: their stage-1/2 configurations; seeds 1-2: final, seed2)
 rev4_names = {"coral_default": "coral_w100"}
@@ -17,25 +20,45 @@ stage5 = (["source_only_sgd", "dann_default", "dann_sgd_lr0.1_l0.1", "dann_sgd_l
            "cdan_sgd_lr0.1_l0.3_drop0.5", "cdan_sgd_lr0.1_entropy", "sinkhorn_default", "sinkhorn_w0.03_reg0.2",
            "jdot_default", "jdot_scaled_a0.01_l0.1"]
           + [f"coral_w{w}" for w in (100, 300, 1000, 3000, 10000, 30000, 100000, 300000)])
-res = ["**Revision 5 (now), the defaults as shipped, seeds 0, 1 and 2** (mean gain over source-only on the "
+stage6 = (["source_only_sgd", "source_only_sgd_wd1e-3", "source_only_sel_iwcv"]
+          + [f"{m}_{v}" for m in ("dann", "cdan") for v in ("sgd_lr0.1_wd1e-3", "sgd_lr0.1_clip1", "sel_dev", "sel_snd",
+                                                              "sel_entropy", "sel_iwcv", "l0.3_sel_iwcv", "l0.1_sel_iwcv")]
+          + ["dann_sel_iwcv0.5", "dann_sel_svce", "cdan_drop0.5_sel_iwcv", "cdan_drop0.5_sel_iwcv0.5",
+             "cdan_drop0.5_sel_svce", "cdan_l0.3_drop0.5_sel_iwcv", "cdan_l0.1_drop0.5_sel_iwcv", "cdan_entropy_sel_iwcv"]
+          + [f"{m}_sel_{c}" for m in ("mmd", "coral") for c in ("iwcv", "iwcv0.5", "svce")]
+          + [f"{m}_sel_{c}" for m in ("jdot", "sinkhorn", "swd") for c in ("iwcv", "svce")]
+          + ["source_only_sel_svce"])
+res = ["**Revision 6 (now), the defaults as shipped, seeds 0, 1 and 2** (mean gain over source-only on the "
        "23 pairs; win / tie / harm; worst pair; then over all 69 pair-seeds)", "",
        M.md_seeds(rows_now, M.SHIPPED), "",
+       "**Revision 5, the defaults as it shipped them** (the same columns)", "",
+       M.md_seeds(rows_rev5, M.SHIPPED), "",
+       "**Stage 6 (revision 6), every candidate on seeds 0-2** (`results/stage6.*.jsonl`; sel_X: the epoch chosen "
+       "by the label-free criterion X instead of source_val (svce: the held-out source cross-entropy, "
+       "`source_val_loss`; iwcv0.5: IWCV with flattened weights w^0.5); l = lambda_max; drop = the discriminator's "
+       "dropout; wd = weight decay; clip = gradient-norm clip; the method's recipe otherwise)", "",
+       M.md_seeds(rows_now, stage6), "",
        "**Stage 5 (revision 5), every candidate on seeds 0-2** (coral_w100 is revision 4's CORAL; "
        "cdan_sgd_lr0.1_entropy is CDAN+E; source_only_sgd is source-only under the adversarial methods' SGD recipe)", "",
-       M.md_seeds([r for r in rows_now if r["config"] != "coral_w100"] + rows_rev4, stage5), ""]
+       M.md_seeds([r for r in rows_rev5 if r["config"] != "coral_w100"] + rows_rev4, stage5), ""]
 # the long-game regime (DA_DEFAULTS_N=4000, results/long.*.jsonl) next to the short one on the same pairs; revision 4's
 # CDAN and CORAL under the names the long runs spell them with
 # the long runs of CDAN+E ran while it was a draft of revision 5 (records renamed cdan_sgd_lr0.1_entropy); the
 # shipped CDAN (no entropy conditioning) is their cdan_sgd_lr0.1_noentropy, the same constructor arguments
 long_rows = load("long")
 long_rows += [{**r, "config": "cdan_default"} for r in long_rows if r["config"] == "cdan_sgd_lr0.1_noentropy"]
-short_rows = rows_now + [r for r in rows_rev4 if r["config"] == "coral_w100"]
-long_cfgs = ["source_only_sgd", "mmd_default", "dann_default", "dann_sgd_lr0.1_l0.1", "cdan_default",
-             "cdan_sgd_lr0.1_entropy", "coral_default", "coral_w100", "jdot_default", "jdot_scaled_a0.01_l0.1", "swd_default",
-             "sinkhorn_default", "sinkhorn_w0.03_reg0.2"]
+short_rows = rows_rev5 + [r for r in rows_rev4 if r["config"] == "coral_w100"]
+short_rows += [r for r in rows_now if r["config"].endswith(("_sel_iwcv", "_sel_svce"))]
+long_cfgs = ["source_only_sgd", "mmd_default", "mmd_sel_svce", "mmd_sel_iwcv", "dann_default", "dann_sel_svce",
+             "dann_sel_iwcv", "dann_sgd_lr0.1_l0.1", "cdan_default", "cdan_drop0.5_sel_svce", "cdan_drop0.5_sel_iwcv",
+             "cdan_l0.1_sel_iwcv", "cdan_sgd_lr0.1_entropy", "coral_default", "coral_sel_svce", "coral_sel_iwcv",
+             "coral_w100", "jdot_default", "jdot_scaled_a0.01_l0.1", "swd_default", "swd_sel_svce", "sinkhorn_default",
+             "sinkhorn_sel_svce", "sinkhorn_sel_iwcv", "sinkhorn_w0.03_reg0.2"]
 res += ["**The long-game regime** (4000 samples per domain on the 17 pairs that can grow: about 4x the "
-        "steps; `results/long.*.jsonl`), next to the short regime on the same 17 pairs. cdan_sgd_lr0.1_entropy "
-        "is CDAN+E (a withdrawn draft of revision 5), coral_w100 revision 4's CORAL", "",
+        "steps; `results/long*.jsonl`), next to the short regime on the same 17 pairs. The `*_default` rows are "
+        "revision 5's defaults; revision 6's MMD, CORAL, DANN and CDAN are mmd_sel_svce, coral_sel_svce, "
+        "dann_sel_svce and cdan_drop0.5_sel_svce (svce: the epoch of the lowest held-out source cross-entropy). cdan_sgd_lr0.1_entropy is CDAN+E (a withdrawn draft of "
+        "revision 5), coral_w100 revision 4's CORAL", "",
         M.md_regimes(short_rows, long_rows, long_cfgs), ""]
 res.append("Target accuracy, mean over the 23 pairs (seed 0; each shipped default's seed-0 runs are its stage "
            "configuration's, bit-identical by construction, checked on three). Win / tie / harm against "
@@ -81,12 +104,13 @@ import auto_tables  # noqa: E402  (align="auto" by candidate training: results/a
 
 auto = auto_tables.md_docs(auto_tables.load_rows())
 ensv_rows = load("ensv")
-auto_now = ("**Revision 5: `align=\"auto\"` as shipped** (finetune candidates, rule source_val; "
-            "`results/ensv.0.jsonl`, seeds 0-2; the gap reads target labels: ORACLE)\n\n" + M.md_auto_now(ensv_rows, rows_now)
+auto_now = ("**`align=\"auto\"` as shipped** (unchanged since revision 5: finetune candidates, which keep their "
+            "last epoch, rule source_val; `results/ensv.0.jsonl`, seeds 0-2; the gap, to the best revision-6 "
+            "default on each pair and seed, reads target labels: ORACLE)\n\n" + M.md_auto_now(ensv_rows, rows_now)
             + "\n\n**Every rule on the recorded scores of those runs** (gain vs source-only / harms below -0.01 / "
               "gap to the best shipped default, ORACLE; auto_pool7 adds CORAL and Sinkhorn to the candidates)\n\n"
             + M.md_auto_ensv(ensv_rows, rows_now))
-sk = M.md_skada(rows_now + [r for r in rows if r["config"].startswith("skada_")])  # revision 5
+sk = M.md_skada(rows_now + [r for r in rows if r["config"].startswith("skada_")])  # revision 6
 chk = []
 f = "benchmarks/defaults/results/mnist_digits_check.jsonl"
 try:

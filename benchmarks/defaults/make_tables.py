@@ -38,21 +38,28 @@ def revision4(rows):
     return kept + [{**r, "config": new} for new, old in ALIAS4.items() for r in rows if r["config"] == old]
 
 
-#: the shipped defaults (revision 5) whose records are a later stage's configuration: revision 4's Sinkhorn
+#: the defaults of revision 5 whose records are a later stage's configuration: revision 4's Sinkhorn
 #: (stage 4, seeds 0-1; seed 2 ran as ``sinkhorn_default`` at revision 4) and revision 5's CORAL (stage 5,
 #: seeds 0-2; checked bit-identical with ``align="coral"`` on digits_blur1 and moons_rot35, seed 0)
-ALIAS_NOW = {"sinkhorn_default": "sinkhorn_w0.1_reg0.2", "coral_default": "coral_w30000"}
+ALIAS_REV5 = {"sinkhorn_default": "sinkhorn_w0.1_reg0.2", "coral_default": "coral_w30000"}
+#: the shipped defaults (revision 6): as revision 5, with stage 6's MMD, CORAL, DANN and CDAN whose epoch is
+#: the lowest held-out source cross-entropy's (``*_sel_svce``, seeds 0-2; checked bit-identical with
+#: ``align=name`` on digits_blur1 and moons_rot35, seed 0)
+ALIAS_NOW = {**ALIAS_REV5, "mmd_default": "mmd_sel_svce", "coral_default": "coral_sel_svce",
+             "dann_default": "dann_sel_svce", "cdan_default": "cdan_drop0.5_sel_svce"}
 
 
-def current(rows):
-    """``rows`` (aliases applied) with each :data:`ALIAS_NOW` default's rows replaced by its stage configuration's
-    wherever that configuration ran the same pair and seed: the defaults as revision 5 ships them."""
+def current(rows, aliases=None):
+    """``rows`` (aliases applied) with each ``aliases`` default's rows (default :data:`ALIAS_NOW`) replaced by
+    its stage configuration's wherever that configuration ran the same pair and seed: the defaults as the
+    revision ships them (``aliases=ALIAS_REV5``: as revision 5 shipped them)."""
+    aliases = ALIAS_NOW if aliases is None else aliases
     have = defaultdict(set)
     for r in rows:
         have[r["config"]].add((r["pair"], r["seed"]))
-    drop = {(new, p, s) for new, old in ALIAS_NOW.items() for p, s in have[old]}
+    drop = {(new, p, s) for new, old in aliases.items() for p, s in have[old]}
     kept = [r for r in rows if (r["config"], r["pair"], r["seed"]) not in drop]
-    return kept + [{**r, "config": new} for new, old in ALIAS_NOW.items() for r in rows if r["config"] == old]
+    return kept + [{**r, "config": new} for new, old in aliases.items() for r in rows if r["config"] == old]
 
 
 def with_aliases(rows):
@@ -210,7 +217,7 @@ def md_auto_rules(rows, tolerances=(None, 0.02), margins=(0.0, 0.005)):
 
 #: the first defaults revision whose held-out check records are the method as shipped now (a method's
 #: records from earlier revisions ran a default that has since changed)
-CHECK_CURRENT_FROM = {"sinkhorn": 4, "coral": 5}
+CHECK_CURRENT_FROM = {"sinkhorn": 4, "coral": 6, "mmd": 6, "dann": 6, "cdan": 6}
 
 
 def check_current(rec, revision: int, valid_from=None) -> bool:

@@ -55,10 +55,11 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
     epochs, batch_size, weight_decay, horizon, grad_clip, patience
         See :class:`~da.transfer.TrainConfig`.
     selection : str, optional
-        Named epoch-selection criterion (``"source_val"``, ``"iwcv"``, ``"dev"``,
+        Named epoch-selection criterion (``"source_val"``, ``"source_val_loss"``, ``"iwcv"``, ``"dev"``,
         ``"entropy"``, ``"snd"``, ``"last"``). ``None``: the method's recipe
-        (:data:`~da.transfer.losses.METHOD_RECIPES`; e.g. IWCV for DANN, where the
-        benchmark says so), recorded in ``recipe_``. ``"oracle"`` is not available here
+        (:data:`~da.transfer.losses.METHOD_RECIPES`: ``"source_val_loss"`` for MMD,
+        CORAL, DANN and CDAN, where the benchmark says so, ``"source_val"`` otherwise),
+        recorded in ``recipe_``. ``"oracle"`` is not available here
         (no labelled target validation data); use :func:`da.transfer.finetune` with a Split.
     val_fraction : float
         Source fraction held out for validation.

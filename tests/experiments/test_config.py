@@ -204,7 +204,7 @@ def test_alignment_defaults_revision_matches_the_rules():
     expected_at[4] = {**expected_at[3],
                       "sinkhorn": [{"reg": 0.2, "scale": "median", "tol": 1e-4, "method": "symmetric"}] * 6}
     expected_at[5] = expected_at[4]  # 5 changed CORAL's weight only (METHOD_RECIPES)
-    # 6: stage 6: dropout 0.5 in CDAN's small discriminator (and IWCV's epoch, METHOD_RECIPES)
+    # 6: stage 6: dropout 0.5 in CDAN's small discriminator (and the epoch selection, METHOD_RECIPES)
     expected_at[6] = {**expected_at[5], "cdan": [{**r, "dropout": 0.5} if r else r for r in expected_at[5]["cdan"]]}
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]
 
@@ -224,6 +224,6 @@ def test_method_recipes_match_the_revision():
            for m, r in METHOD_RECIPES.items()}
     assert got == expected_at[ALIGNMENT_DEFAULTS_REVISION]
     selection_at = {r: dict.fromkeys(METHOD_RECIPES, "source_val") for r in (3, 4, 5)}
-    # 6: stage 6 of the benchmark: IWCV's epoch where it was better on both regimes
-    selection_at[6] = {**selection_at[5], **dict.fromkeys(("mmd", "coral", "dann", "cdan"), "iwcv")}
+    # 6: stage 6 of the benchmark: the held-out source cross-entropy's epoch where it was better on both regimes
+    selection_at[6] = {**selection_at[5], **dict.fromkeys(("mmd", "coral", "dann", "cdan"), "source_val_loss")}
     assert {m: r["selection"] for m, r in METHOD_RECIPES.items()} == selection_at[ALIGNMENT_DEFAULTS_REVISION]

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import entropy as scipy_entropy
 
 from da.transfer import CRITERIA, get_criterion
-from da.transfer.selection import dev, domain_importance_weights, iwcv, oracle, snd, source_val
+from da.transfer.selection import dev, domain_importance_weights, iwcv, oracle, snd, source_val, source_val_loss
 from da.transfer.selection import entropy as entropy_criterion
 
 
@@ -30,6 +30,19 @@ def outputs(split):
 def test_source_val_is_accuracy(outputs, split):
     expected = (outputs["source_val"]["logits"].argmax(1) == split.source_val.y).mean()
     assert source_val(outputs, split) == pytest.approx(expected)
+
+
+def test_source_val_loss_is_minus_the_mean_cross_entropy(outputs, split):
+    """Against torch's cross-entropy in float64, and iwcv with unit weights."""
+    import torch
+
+    lg, y = outputs["source_val"]["logits"], split.source_val.y
+    expected = -float(torch.nn.functional.cross_entropy(torch.as_tensor(lg, dtype=torch.float64),
+                                                        torch.as_tensor(y)))
+    assert source_val_loss(outputs, split) == pytest.approx(expected, rel=1e-12)
+    assert CRITERIA["source_val_loss"] is source_val_loss and source_val_loss.needs == ("source_val",)
+    better = {"source_val": {"logits": lg + 5.0 * np.eye(lg.shape[1])[y]}}  # more mass on the true class
+    assert source_val_loss(better, split) > source_val_loss(outputs, split)
 
 
 def test_entropy_matches_scipy(outputs, split):
