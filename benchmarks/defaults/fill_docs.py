@@ -56,8 +56,8 @@ long_cfgs = ["source_only_sgd", "mmd_default", "mmd_sel_svce", "mmd_sel_iwcv", "
              "sinkhorn_sel_svce", "sinkhorn_sel_iwcv", "sinkhorn_w0.03_reg0.2"]
 res += ["**The long-game regime** (4000 samples per domain on the 17 pairs that can grow: about 4x the "
         "steps; `results/long*.jsonl`), next to the short regime on the same 17 pairs. The `*_default` rows are "
-        "revision 5's defaults; revision 6's MMD, CORAL, DANN and CDAN are mmd_sel_svce, coral_sel_svce, "
-        "dann_sel_svce and cdan_drop0.5_sel_svce (svce: the epoch of the lowest held-out source cross-entropy). cdan_sgd_lr0.1_entropy is CDAN+E (a withdrawn draft of "
+        "revision 5's defaults; revision 6's MMD, CORAL, DANN, CDAN and SWD are mmd_sel_svce, "
+        "coral_sel_svce, dann_sel_svce, cdan_drop0.5_sel_svce and swd_sel_svce (svce: the epoch of the lowest held-out source cross-entropy). cdan_sgd_lr0.1_entropy is CDAN+E (a withdrawn draft of "
         "revision 5), coral_w100 revision 4's CORAL", "",
         M.md_regimes(short_rows, long_rows, long_cfgs), ""]
 res.append("Target accuracy, mean over the 23 pairs (seed 0; each shipped default's seed-0 runs are its stage "

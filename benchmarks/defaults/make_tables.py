@@ -42,11 +42,11 @@ def revision4(rows):
 #: (stage 4, seeds 0-1; seed 2 ran as ``sinkhorn_default`` at revision 4) and revision 5's CORAL (stage 5,
 #: seeds 0-2; checked bit-identical with ``align="coral"`` on digits_blur1 and moons_rot35, seed 0)
 ALIAS_REV5 = {"sinkhorn_default": "sinkhorn_w0.1_reg0.2", "coral_default": "coral_w30000"}
-#: the shipped defaults (revision 6): as revision 5, with stage 6's MMD, CORAL, DANN and CDAN whose epoch is
+#: the shipped defaults (revision 6): as revision 5, with stage 6's MMD, CORAL, DANN, CDAN and SWD whose epoch is
 #: the lowest held-out source cross-entropy's (``*_sel_svce``, seeds 0-2; checked bit-identical with
 #: ``align=name`` on digits_blur1 and moons_rot35, seed 0)
 ALIAS_NOW = {**ALIAS_REV5, "mmd_default": "mmd_sel_svce", "coral_default": "coral_sel_svce",
-             "dann_default": "dann_sel_svce", "cdan_default": "cdan_drop0.5_sel_svce"}
+             "dann_default": "dann_sel_svce", "cdan_default": "cdan_drop0.5_sel_svce", "swd_default": "swd_sel_svce"}
 
 
 def current(rows, aliases=None):
@@ -217,7 +217,7 @@ def md_auto_rules(rows, tolerances=(None, 0.02), margins=(0.0, 0.005)):
 
 #: the first defaults revision whose held-out check records are the method as shipped now (a method's
 #: records from earlier revisions ran a default that has since changed)
-CHECK_CURRENT_FROM = {"sinkhorn": 4, "coral": 6, "mmd": 6, "dann": 6, "cdan": 6}
+CHECK_CURRENT_FROM = {"sinkhorn": 4, "coral": 6, "mmd": 6, "dann": 6, "cdan": 6, "swd": 6}
 
 
 def check_current(rec, revision: int, valid_from=None) -> bool:

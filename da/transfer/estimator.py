@@ -58,7 +58,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         Named epoch-selection criterion (``"source_val"``, ``"source_val_loss"``, ``"iwcv"``, ``"dev"``,
         ``"entropy"``, ``"snd"``, ``"last"``). ``None``: the method's recipe
         (:data:`~da.transfer.losses.METHOD_RECIPES`: ``"source_val_loss"`` for MMD,
-        CORAL, DANN and CDAN, where the benchmark says so, ``"source_val"`` otherwise),
+        CORAL, DANN, CDAN and SWD, where the benchmark says so, ``"source_val"`` otherwise),
         recorded in ``recipe_``. ``"oracle"`` is not available here
         (no labelled target validation data); use :func:`da.transfer.finetune` with a Split.
     val_fraction : float

@@ -225,5 +225,5 @@ def test_method_recipes_match_the_revision():
     assert got == expected_at[ALIGNMENT_DEFAULTS_REVISION]
     selection_at = {r: dict.fromkeys(METHOD_RECIPES, "source_val") for r in (3, 4, 5)}
     # 6: stage 6 of the benchmark: the held-out source cross-entropy's epoch where it was better on both regimes
-    selection_at[6] = {**selection_at[5], **dict.fromkeys(("mmd", "coral", "dann", "cdan"), "source_val_loss")}
+    selection_at[6] = {**selection_at[5], **dict.fromkeys(("mmd", "coral", "dann", "cdan", "swd"), "source_val_loss")}
     assert {m: r["selection"] for m, r in METHOD_RECIPES.items()} == selection_at[ALIGNMENT_DEFAULTS_REVISION]
