@@ -66,7 +66,7 @@ res.append("Target accuracy, mean over the 23 pairs (seed 0; each shipped defaul
 res.append("")
 res.append(M.md_wth(seed0, ["source_only"] + M.OLD, "Revision 2 (before): the classes' defaults, weight 1, Adam"))
 res.append("")
-res.append(M.md_wth(seed0, ["source_only"] + M.SHIPPED, "Revision 3 (now): DomainAdaptationClassifier(align=m), "
+res.append(M.md_wth(seed0, ["source_only"] + M.SHIPPED, "Revision 3: DomainAdaptationClassifier(align=m), "
                     "optimizer and weight from the method's recipe"))
 s1 = table(seed1, ["source_only"] + M.SHIPPED)
 if s1 and s1[0]["n_pairs"] > 0:
@@ -80,10 +80,10 @@ cands = ['mmd', 'mmd_gauss_w10', 'mmd_lap9_w10', 'mmd_lap9_w30', 'dann', 'dann_a
 rows4 = M.revision4(rows)
 res.append("")
 res.append(M.md_wth([r for r in rows4 if r["seed"] == 0], ["source_only"] + M.SHIPPED,
-                    "Revision 4 (now), seed 0: as revision 3, Sinkhorn at weight 0.1 and relative reg 0.2"))
+                    "Revision 4, seed 0: as revision 3, Sinkhorn at weight 0.1 and relative reg 0.2"))
 res.append("")
 res.append(M.md_wth([r for r in rows4 if r["seed"] == 1 and not r["config"].startswith("skada")],
-                    ["source_only"] + M.SHIPPED, "Revision 4 (now), seed 1"))
+                    ["source_only"] + M.SHIPPED, "Revision 4, seed 1"))
 stage4 = ["dann_sgd_lr0.1_w1", "dann_sgd_lr0.1_l0.3", "dann_sgd_lr0.1_l0.1", "dann_sgd_lr0.01_l1",
           "cdan_sgd_lr0.1_w1", "cdan_sgd_lr0.1_l0.3", "cdan_sgd_lr0.1_l0.1", "cdan_sgd_lr0.01_l1", "sinkhorn",
           "sinkhorn_w0.3", "sinkhorn_w0.3_reg0.05", "sinkhorn_w0.3_reg0.2", "sinkhorn_w0.1", "sinkhorn_w0.1_reg0.05",

@@ -224,8 +224,8 @@ def last(outputs, split, cache=None) -> float:
     return float(cache.get("step", 0)) if cache is not None else 0.0
 
 
-CRITERIA = {"source_val": source_val, "source_val_loss": source_val_loss, "iwcv": iwcv, "dev": dev, "entropy": entropy, "snd": snd,
-            "oracle": oracle, "last": last}
+CRITERIA = {"source_val": source_val, "source_val_loss": source_val_loss, "iwcv": iwcv, "dev": dev,
+            "entropy": entropy, "snd": snd, "oracle": oracle, "last": last}
 
 
 def get_criterion(name):
