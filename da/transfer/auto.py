@@ -227,8 +227,8 @@ def _candidate_plan(candidate_training, base, finetune_epochs, warmup_epochs) ->
     if candidate_training == "finetune":
         ft = max(1, base.epochs // 2) if finetune_epochs is None else int(finetune_epochs)
         return {"epochs": ft, "selection": "last", "warmup_epochs": 0}
-    if candidate_training == "scratch":  # exactly a plain fit of the method, epoch selection included
-        return {"epochs": base.epochs, "selection": base.selection, "warmup_epochs": 0}
+    if candidate_training == "scratch":  # exactly a plain fit of the method: selection None, its own epoch
+        return {"epochs": base.epochs, "selection": None, "warmup_epochs": 0}  # selection (recipe or user's)
     if base.epochs < 2:
         raise ValueError(f"candidate_training='warmup' needs epochs >= 2 (a warm-up and a continuation), "
                          f"got epochs={base.epochs}")
@@ -272,8 +272,7 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
     tolerance : float or None
         Source guard of :func:`choose` (``None``: none).
     overrides : dict, optional
-        ``weight``/``optimizer``/``lr``/``lr_schedule``/``selection`` the user set; they win over each
-        method's recipe (``selection`` only where the candidates keep a selected epoch: ``"scratch"``).
+        ``weight``/``optimizer``/``lr``/``lr_schedule``/``selection`` the user set (selection: "scratch" only).
     strategy : optional
         Transfer strategy of every run.
     source_model : FeaturizerHead, optional
@@ -316,20 +315,18 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
             rec = {"name": name, "method": None, "weight": None, "recipe": src.get("recipe"),
                    "best_epoch": src.get("best_epoch"), "seconds": float(src.get("seconds", 0.0))}
         else:
-            recipe = method_recipe(method)
-            opt = {**recipe["optimizer"], **{k: overrides[k] for k in ("optimizer", "lr", "lr_schedule")
-                                             if k in overrides}}
-            w = weight if weight is not None else overrides.get("weight", recipe["weight"])
+            rcp = method_recipe(method)
+            opt = {**rcp["optimizer"], "selection": plan["selection"] or overrides.get("selection", rcp["selection"]),
+                   **{k: overrides[k] for k in ("optimizer", "lr", "lr_schedule") if k in overrides}}
+            w = weight if weight is not None else overrides.get("weight", rcp["weight"])
             # finetune/warmup keep the last epoch: source accuracy saturates within an epoch of training a
             # source-trained model, so source_val would keep the unadapted first epoch; the label-free choice
             # between the candidates' final models is the selection
-            sel = plan["selection"] if candidate_training != "scratch" else overrides.get("selection",
-                                                                                             recipe["selection"])
-            cfg = TrainConfig.from_kwargs(base, epochs=plan["epochs"], selection=sel, **opt)
+            cfg = TrainConfig.from_kwargs(base, epochs=plan["epochs"], **opt)
             res = Trainer(cfg, [(method, w)], strategy, tags={"auto_candidate": name}).fit(copy.deepcopy(init),
                                                                                            split)
             models[name] = res.model
-            rec = {"name": name, "method": method, "weight": w, "recipe": {"weight": w, **opt, "selection": sel},
+            rec = {"name": name, "method": method, "weight": w, "recipe": {"weight": w, **opt},
                    "best_epoch": int(res.best_epoch), "seconds": float(res.seconds)}
         rec["scores"] = score_model(models[name], split, seed=base.seed)
         records.append(rec)

@@ -108,6 +108,11 @@ def test_scratch_candidates_are_plain_fits_of_their_method_bit_for_bit(data):
                      ("source_only", {"align": None})):
         ref = DomainAdaptationClassifier(**kw, **FAST).fit(Xs, ys, Xt)
         np.testing.assert_array_equal(_logits(clf.candidates_[name], Xt), _logits(ref.model_, Xt))
+    # with its method's epoch selection (MMD's recipe is not the source model's), as recorded
+    from da.transfer.losses import method_recipe
+
+    rec = {r["name"]: r for r in clf.selection_["candidates"]}
+    assert rec["mmd"]["recipe"]["selection"] == method_recipe("mmd")["selection"] != method_recipe(None)["selection"]
 
 
 def test_warmup_candidates_continue_from_the_shared_warmup(data):
