@@ -103,7 +103,7 @@ def test_oracle_reads_target_val_labels_and_is_marked(outputs, split):
 
 def test_only_oracle_needs_target_labels(outputs, split):
     blind = replace(split, eval_labels=replace(split.eval_labels, train=None, val=None, test=None))
-    for name in ("source_val", "iwcv", "dev", "entropy", "snd"):
+    for name in ("source_val", "source_val_loss", "iwcv", "dev", "entropy", "snd"):
         assert get_criterion(name)(outputs, blind) == pytest.approx(get_criterion(name)(outputs, split))
 
 
