@@ -174,3 +174,6 @@ for _fn, _nm in ((_source_val_ce, "svce"), (_iwcv_flat, "iwcv0.5")):
 for m in ("jdot", "sinkhorn", "swd"):
     _add(f"{m}_sel_svce", m, weight=None, est={"selection": _source_val_ce})
 _add("source_only_sel_svce", None, est={"selection": _source_val_ce})
+# ... and revision 6's CDAN at lambda_max 0.3, or with the entropy conditioning (CDAN+E)
+_add("cdan_drop0.5_l0.3_sel_svce", "cdan", weight=None, loss={"dropout": 0.5, "lambda_": 0.3})
+_add("cdan_drop0.5_entropy_sel_svce", "cdan", weight=None, loss={"dropout": 0.5, "entropy": True})

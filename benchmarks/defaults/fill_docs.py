@@ -24,7 +24,8 @@ stage6 = (["source_only_sgd", "source_only_sgd_wd1e-3", "source_only_sel_iwcv"]
           + [f"{m}_{v}" for m in ("dann", "cdan") for v in ("sgd_lr0.1_wd1e-3", "sgd_lr0.1_clip1", "sel_dev", "sel_snd",
                                                               "sel_entropy", "sel_iwcv", "l0.3_sel_iwcv", "l0.1_sel_iwcv")]
           + ["dann_sel_iwcv0.5", "dann_sel_svce", "cdan_drop0.5_sel_iwcv", "cdan_drop0.5_sel_iwcv0.5",
-             "cdan_drop0.5_sel_svce", "cdan_l0.3_drop0.5_sel_iwcv", "cdan_l0.1_drop0.5_sel_iwcv", "cdan_entropy_sel_iwcv"]
+             "cdan_drop0.5_sel_svce", "cdan_l0.3_drop0.5_sel_iwcv", "cdan_l0.1_drop0.5_sel_iwcv", "cdan_entropy_sel_iwcv",
+             "cdan_drop0.5_l0.3_sel_svce", "cdan_drop0.5_entropy_sel_svce"]
           + [f"{m}_sel_{c}" for m in ("mmd", "coral") for c in ("iwcv", "iwcv0.5", "svce")]
           + [f"{m}_sel_{c}" for m in ("jdot", "sinkhorn", "swd") for c in ("iwcv", "svce")]
           + ["source_only_sel_svce"])

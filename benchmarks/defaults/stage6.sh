@@ -11,6 +11,7 @@
 #   stage6.sh loss          what in IWCV helps: its cross-entropy (unweighted: svce, the criterion
 #                           source_val_loss) or its weights (flattened, w^0.5)
 #   stage6.sh long-svce     the long-game regime of the svce candidates (then long-svce-ot, in a second process)
+#   stage6.sh cdan6         revision 6's CDAN (recipe: the source-loss epoch) at lambda_max 0.3, and CDAN+E
 # Then the held-out check, run once after the choice (revision 6):
 #   PYTHONPATH=. OMP_NUM_THREADS=1 .venv/bin/python benchmarks/defaults/mnist_digits_check.py --seeds 0 1 2 \
 #     --methods None mmd dann cdan coral swd
@@ -51,6 +52,7 @@ case "$1" in
   long-cdan) long long_cdan long.iwcv.log cdan_drop0.5_sel_iwcv ;;
   long-svce) long long_svce long.svce.log dann_sel_svce mmd_sel_svce coral_sel_svce cdan_drop0.5_sel_svce ;;
   long-svce-ot) long long_svce_ot long.svce_ot.log sinkhorn_sel_svce swd_sel_svce ;;
-  *) echo "usage: $0 adversarial | selection | iwcv | cdan | long | long-cdan | loss | long-svce | long-svce-ot"
+  cdan6) two cdan_drop0.5_l0.3_sel_svce cdan_drop0.5_entropy_sel_svce ;;
+  *) echo "usage: $0 adversarial | selection | iwcv | cdan | long | long-cdan | loss | long-svce | long-svce-ot | cdan6"
      exit 2 ;;
 esac
