@@ -167,9 +167,8 @@ _SMALL_FEATURES = 256
 #: :data:`METHOD_RECIPES`; Sinkhorn solved by :func:`da.align.symmetric_sinkhorn`; 4: Sinkhorn's
 #: reg 0.2 (relative) and weight 0.1 (stage 4 of the benchmark: weight 1 collapsed the features);
 #: 5: CORAL's weight 3e4 (stage 5: Deep CORAL's 1/(4 d^2) left the term ~1e-5 of the loss at 100);
-#: 6: the epoch of the lowest held-out source cross-entropy for MMD, CORAL, DANN, CDAN and SWD
-#: (``METHOD_RECIPES``; held-out source accuracy tied and kept early epochs), dropout 0.5 in CDAN's
-#: small discriminator (stage 6 of the benchmark).
+#: 6: stage 6: ``source_val_loss`` epochs for MMD, CORAL, DANN, CDAN and SWD (``METHOD_RECIPES``),
+#: dropout 0.5 in CDAN's small discriminator.
 ALIGNMENT_DEFAULTS_REVISION = 6
 
 #: bandwidth multipliers of the default MMD: 2^-4 .. 2^4 times the median distance
@@ -186,10 +185,8 @@ _ADAM = {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}
 _SGD_GANIN = {"optimizer": "sgd", "lr": 0.1, "lr_schedule": "ganin"}
 METHOD_RECIPES = {
     "source_only": {"weight": None, "optimizer": dict(_ADAM), "selection": "source_val"},
-    # the epoch of the lowest held-out source cross-entropy (stage 6, revision 6) for MMD, CORAL, DANN,
-    # CDAN and SWD: better on both regimes of the benchmark (not for JDOT, Sinkhorn or source-only).
-    # Held-out source accuracy ties across most epochs on a few hundred rows, and the first tie won:
-    # the kept epoch had a median of 5.5 of 30 for DANN and 3 for MMD
+    # source_val_loss (revision 6) where it beat source_val in both regimes: held-out source accuracy ties
+    # on a few hundred rows and the first tie won (DANN's kept epoch: median 5.5 of 30; docs/defaults.md)
     "mmd": {"weight": 10.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},
     "dann": {"weight": 1.0, "optimizer": dict(_SGD_GANIN), "selection": "source_val_loss"},
     "cdan": {"weight": 1.0, "optimizer": dict(_SGD_GANIN), "selection": "source_val_loss"},
@@ -216,8 +213,7 @@ def method_of(loss) -> str | None:
 
 
 def method_recipe(name: str | None) -> dict:
-    """The recipe of method ``name`` (``None``: source only): ``{"weight": ..., "optimizer": {...},
-    "selection": ...}``.
+    """The recipe of method ``name`` (``None``: source only): its weight, optimizer and epoch selection.
 
     A copy of :data:`METHOD_RECIPES` ``[name]``; unknown names (custom losses)
     get weight 1, Adam at 1e-3 and source-validation accuracy's epoch.
@@ -230,8 +226,7 @@ def method_recipe(name: str | None) -> dict:
     import copy
 
     key = "source_only" if name is None else name
-    rec = METHOD_RECIPES.get(key, {"weight": 1.0, "optimizer": METHOD_RECIPES["source_only"]["optimizer"],
-                                   "selection": "source_val"})
+    rec = METHOD_RECIPES.get(key, {**METHOD_RECIPES["source_only"], "weight": 1.0})
     return copy.deepcopy(rec)
 
 
