@@ -147,16 +147,9 @@ _add("cdan_l0.1_drop0.5_sel_iwcv", "cdan", weight=None, loss={"dropout": 0.5, "l
      est={"selection": "iwcv"})
 
 
-# ... which part of IWCV helps: its loss (the cross-entropy on held-out source, unweighted) or its weights
-# (flattened: w ** 0.5, Sugiyama et al. 2007's adaptive IWCV between the two)
-def _source_val_ce(outputs, split, cache=None) -> float:
-    import numpy as np
-
-    from da.transfer.selection import _ce
-
-    return -float(np.mean(_ce(outputs["source_val"]["logits"], split.source_val.y)))
-
-
+# ... which part of IWCV helps: its loss (the cross-entropy on held-out source, unweighted: "svce", which became
+# the library's source_val_loss; these runs first used a benchmark-side copy of it, the same formula) or its
+# weights (flattened: w ** 0.5, Sugiyama et al. 2007's adaptive IWCV between the two)
 def _iwcv_flat(outputs, split, cache=None) -> float:
     import numpy as np
 
@@ -166,14 +159,14 @@ def _iwcv_flat(outputs, split, cache=None) -> float:
     return -float(np.mean(w * _ce(outputs["source_val"]["logits"], split.source_val.y)))
 
 
-for _fn, _nm in ((_source_val_ce, "svce"), (_iwcv_flat, "iwcv0.5")):
-    _fn.needs, _fn.oracle = ("source_val",), False
+_iwcv_flat.needs, _iwcv_flat.oracle = ("source_val",), False
+for _sel, _nm in (("source_val_loss", "svce"), (_iwcv_flat, "iwcv0.5")):
     for m in ("dann", "mmd", "coral"):
-        _add(f"{m}_sel_{_nm}", m, weight=None, est={"selection": _fn})
-    _add(f"cdan_drop0.5_sel_{_nm}", "cdan", weight=None, loss={"dropout": 0.5}, est={"selection": _fn})
+        _add(f"{m}_sel_{_nm}", m, weight=None, est={"selection": _sel})
+    _add(f"cdan_drop0.5_sel_{_nm}", "cdan", weight=None, loss={"dropout": 0.5}, est={"selection": _sel})
 for m in ("jdot", "sinkhorn", "swd"):
-    _add(f"{m}_sel_svce", m, weight=None, est={"selection": _source_val_ce})
-_add("source_only_sel_svce", None, est={"selection": _source_val_ce})
+    _add(f"{m}_sel_svce", m, weight=None, est={"selection": "source_val_loss"})
+_add("source_only_sel_svce", None, est={"selection": "source_val_loss"})
 # ... and revision 6's CDAN at lambda_max 0.3, or with the entropy conditioning (CDAN+E)
 _add("cdan_drop0.5_l0.3_sel_svce", "cdan", weight=None, loss={"dropout": 0.5, "lambda_": 0.3})
 _add("cdan_drop0.5_entropy_sel_svce", "cdan", weight=None, loss={"dropout": 0.5, "entropy": True})
