@@ -7,7 +7,8 @@ import pytest
 from scipy.stats import entropy as scipy_entropy
 
 from da.transfer import CRITERIA, get_criterion
-from da.transfer.selection import dev, domain_importance_weights, iwcv, oracle, snd, source_val, source_val_loss
+from da.transfer.selection import (DRIFT_WEIGHT, dev, domain_importance_weights, iwcv, oracle, snd, source_val,
+                                   source_val_drift, source_val_loss)
 from da.transfer.selection import entropy as entropy_criterion
 
 
@@ -43,6 +44,33 @@ def test_source_val_loss_is_minus_the_mean_cross_entropy(outputs, split):
     assert CRITERIA["source_val_loss"] is source_val_loss and source_val_loss.needs == ("source_val",)
     better = {"source_val": {"logits": lg + 5.0 * np.eye(lg.shape[1])[y]}}  # more mass on the true class
     assert source_val_loss(better, split) > source_val_loss(outputs, split)
+
+
+def test_source_val_drift_against_torch_cross_entropy_and_scipy_kl(outputs, split):
+    """-CE (torch, float64) - beta KL(mean target softmax || mean source-val softmax) (scipy.stats.entropy)."""
+    import torch
+
+    lg_s, lg_t, y = outputs["source_val"]["logits"], outputs["target_val"]["logits"], split.source_val.y
+    ce = float(torch.nn.functional.cross_entropy(torch.as_tensor(lg_s, dtype=torch.float64), torch.as_tensor(y)))
+    mean_p = lambda lg: torch.softmax(torch.as_tensor(lg, dtype=torch.float64), 1).mean(0).numpy()  # noqa: E731
+    kl = float(scipy_entropy(mean_p(lg_t), mean_p(lg_s)))
+    assert kl > 1e-4  # the fixture's random logits: the two parts' proportions differ
+    assert source_val_drift(outputs, split) == pytest.approx(-ce - DRIFT_WEIGHT * kl, rel=1e-12)
+    assert source_val_drift(outputs, split, beta=2.0) == pytest.approx(-ce - 2.0 * kl, rel=1e-12)
+    assert CRITERIA["source_val_drift"] is source_val_drift
+    assert set(source_val_drift.needs) == {"source_val", "target_val"} and DRIFT_WEIGHT == 0.3
+
+
+def test_source_val_drift_penalises_target_rows_sent_to_one_class(outputs, split):
+    """The same source outputs: a target whose predictions pile onto one class scores lower, and a
+    target with the source's proportions costs nothing beyond the source loss."""
+    same = {**outputs, "target_val": outputs["source_val"]}
+    assert source_val_drift(same, split) == pytest.approx(source_val_loss(outputs, split), abs=1e-12)
+    lg = outputs["target_val"]["logits"].copy()
+    lg[:, 0] += 8.0  # nearly every target row now predicted as class 0
+    piled = {**outputs, "target_val": {"logits": lg}}
+    assert source_val_drift(piled, split) < source_val_drift(outputs, split) - 0.1
+    assert source_val_loss(piled, split) == source_val_loss(outputs, split)  # the source loss cannot see it
 
 
 def test_entropy_matches_scipy(outputs, split):
@@ -103,7 +131,7 @@ def test_oracle_reads_target_val_labels_and_is_marked(outputs, split):
 
 def test_only_oracle_needs_target_labels(outputs, split):
     blind = replace(split, eval_labels=replace(split.eval_labels, train=None, val=None, test=None))
-    for name in ("source_val", "source_val_loss", "iwcv", "dev", "entropy", "snd"):
+    for name in ("source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd"):
         assert get_criterion(name)(outputs, blind) == pytest.approx(get_criterion(name)(outputs, split))
 
 

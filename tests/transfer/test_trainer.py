@@ -122,7 +122,8 @@ def test_selection_keeps_best_epoch_and_never_reads_target_labels(split, fast):
     assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
 
 
-@pytest.mark.parametrize("criterion", ["source_val", "source_val_loss", "iwcv", "dev", "entropy", "snd", "last"])
+@pytest.mark.parametrize("criterion", ["source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd",
+                                       "last"])
 def test_every_named_criterion_runs_and_is_recorded(split, fast, criterion):
     res = finetune(_model(), split, [(CORALLoss(), 1.0)], selection=criterion, **dict(fast, epochs=2))
     assert res.selection == criterion and res.config["selection"] == criterion and not res.oracle

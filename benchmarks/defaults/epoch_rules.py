@@ -1,0 +1,127 @@
+"""Epoch-selection rules compared offline on the per-epoch traces of :mod:`epoch_trace` (no training).
+
+Every rule reads only the label-free columns of a trace (held-out source accuracy and cross-entropy,
+the predicted class marginals on unlabelled target and held-out source rows); the table then reads
+each chosen epoch's ``ORACLE_acc`` (target labels of the tuning benchmark: the comparison, never the
+choice) and reports the mean gain over source-only (its own shipped selection), harms below -0.01
+and the worst pair-seed, per config.
+
+Usage: PYTHONPATH=. python benchmarks/defaults/epoch_rules.py NAME [--configs ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_grid import RESULTS  # noqa: E402
+
+TIE = 0.01
+
+
+def load(name: str) -> list:
+    rows = []
+    for f in sorted(RESULTS.glob(f"trace_{name}.*.jsonl")):
+        rows += [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
+    return rows
+
+
+def _kl(p, q) -> float:
+    p, q = np.clip(np.asarray(p, float), 1e-6, None), np.clip(np.asarray(q, float), 1e-6, None)
+    p, q = p / p.sum(), q / q.sum()
+    return float((p * np.log(p / q)).sum())
+
+
+def _first_argmax(scores) -> int:
+    """The first epoch with the highest score (``score > best``, as the trainer keeps it)."""
+    best, arg = -np.inf, 0
+    for e, s in enumerate(scores):
+        if s > best:
+            best, arg = s, e
+    return arg
+
+
+def drift(ep, kind: str = "kl") -> float:
+    """How far the target's predicted class marginal is from held-out source's: ``"kl"``:
+    KL(target || source) of the mean soft predictions; ``"rkl"``: KL(source || target); ``"hard"``:
+    KL(target || source) of the predicted-class histograms."""
+    if kind == "hard":
+        return _kl(ep["ht"], ep["hsv"])
+    return _kl(ep["pt"], ep["psv"]) if kind == "kl" else _kl(ep["psv"], ep["pt"])
+
+
+RULES = {
+    "source_val": lambda eps: _first_argmax([e["sv_acc"] for e in eps]),
+    "source_val_loss": lambda eps: _first_argmax([-e["sv_ce"] for e in eps]),
+    "last": lambda eps: len(eps) - 1,
+}
+for kind in ("kl", "rkl", "hard"):
+    for beta in (0.1, 0.3, 1.0, 3.0):
+        RULES[f"svce-{beta:g}{kind}"] = (lambda b, k: lambda eps: _first_argmax(
+            [-e["sv_ce"] - b * drift(e, k) for e in eps]))(beta, kind)
+
+
+def _guarded(eps, delta: float) -> int:
+    """source_val_loss among the epochs whose drift is within ``delta`` of the smallest drift of the
+    trained epochs (sv_acc at least half its best)."""
+    best_acc = max(e["sv_acc"] for e in eps)
+    trained = [i for i, e in enumerate(eps) if e["sv_acc"] >= 0.5 * best_acc]
+    d = {i: drift(eps[i]) for i in trained}
+    floor = min(d.values())
+    ok = [i for i in trained if d[i] <= floor + delta]
+    return max(ok, key=lambda i: (-eps[i]["sv_ce"], -i))
+
+
+for delta in (0.05, 0.1, 0.2, 0.5):
+    RULES[f"svce|drift+{delta:g}"] = (lambda dl: lambda eps: _guarded(eps, dl))(delta)
+
+
+def evaluate(rows, configs=None, rules=None):
+    """``{(config, rule): [(gain, pair, seed), ...]}`` against source-only's shipped selection."""
+    so = {(r["pair"], r["seed"]): r for r in rows if r["config"] == "source_only"}
+    out = {}
+    for r in rows:
+        if r["config"] == "source_only" or (configs and r["config"] not in configs) or not r["epochs"]:
+            continue
+        base = so.get((r["pair"], r["seed"]))
+        if base is None:
+            continue
+        b = base["epochs"][base["best_epoch"]]["ORACLE_acc"]
+        for name, rule in (rules or RULES).items():
+            acc = r["epochs"][rule(r["epochs"])]["ORACLE_acc"] if "failed" not in r else np.nan
+            out.setdefault((r["config"], name), []).append((acc - b, r["pair"], r["seed"]))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("name")
+    ap.add_argument("--configs", nargs="+")
+    args = ap.parse_args(argv)
+    rows = load(args.name)
+    # consistency: the shipped selection's epoch is the one the run kept
+    bad = [(r["config"], r["pair"], r["seed"]) for r in rows if "best_epoch" in r and
+           abs(r["epochs"][r["best_epoch"]]["ORACLE_acc"] - r["target_acc"]) > 1e-9]
+    print(f"{len(rows)} traces; kept epoch's ORACLE_acc != final target_acc: {bad[:5]}")
+    res = evaluate(rows, args.configs)
+    configs = sorted({c for c, _ in res})
+    print("| config | rule | n | mean gain | harms | worst |")
+    print("|---|---|---:|---:|---:|---|")
+    for c in configs:
+        for name in RULES:
+            g = res.get((c, name))
+            if not g:
+                continue
+            v = np.array([x[0] for x in g])
+            w = min(g, key=lambda x: x[0] if np.isfinite(x[0]) else -9)
+            print(f"| {c} | {name} | {len(v)} | {np.nanmean(v):+.4f} | {int((v < -TIE).sum())} | "
+                  f"{w[0]:+.3f} {w[1]} s{w[2]} |")
+
+
+if __name__ == "__main__":
+    main()
