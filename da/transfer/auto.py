@@ -70,7 +70,7 @@ AUTO_CANDIDATE_TRAINING = "finetune"
 WARMUP_DIVISOR = 5
 #: criteria scored for every candidate (all label-free on the target); each candidate's record also
 #: gets ``"ensv"``, its agreement with the whole pool's ensemble (:func:`ensemble_agreement`)
-AUTO_CRITERIA = ("source_val", "source_val_loss", "iwcv", "dev", "entropy", "snd")
+AUTO_CRITERIA = ("source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd")
 #: the criteria whose ranks ``rule="borda"`` sums (:func:`choose`)
 BORDA_CRITERIA = ("dev", "entropy", "snd")
 #: tolerance tau on the source validation accuracy (see :func:`choose`)

@@ -55,10 +55,11 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
     epochs, batch_size, weight_decay, horizon, grad_clip, patience
         See :class:`~da.transfer.TrainConfig`.
     selection : str, optional
-        Named epoch-selection criterion (``"source_val"``, ``"source_val_loss"``, ``"iwcv"``, ``"dev"``,
-        ``"entropy"``, ``"snd"``, ``"last"``). ``None``: the method's recipe
+        Named epoch-selection criterion (``"source_val"``, ``"source_val_loss"``, ``"source_val_drift"``,
+        ``"iwcv"``, ``"dev"``, ``"entropy"``, ``"snd"``, ``"last"``). ``None``: the method's recipe
         (:data:`~da.transfer.losses.METHOD_RECIPES`: ``"source_val_loss"`` for MMD,
-        CORAL, DANN, CDAN and SWD, where the benchmark says so, ``"source_val"`` otherwise),
+        CORAL, DANN and SWD, ``"source_val_drift"`` for CDAN, where the benchmark says so,
+        ``"source_val"`` otherwise),
         recorded in ``recipe_``. ``"oracle"`` is not available here
         (no labelled target validation data); use :func:`da.transfer.finetune` with a Split.
     val_fraction : float

@@ -168,8 +168,8 @@ _SMALL_FEATURES = 256
 #: reg 0.2 (relative) and weight 0.1 (stage 4 of the benchmark: weight 1 collapsed the features);
 #: 5: CORAL's weight 3e4 (stage 5: Deep CORAL's 1/(4 d^2) left the term ~1e-5 of the loss at 100);
 #: 6: stage 6: ``source_val_loss`` epochs for MMD, CORAL, DANN, CDAN and SWD (``METHOD_RECIPES``),
-#: dropout 0.5 in CDAN's small discriminator.
-ALIGNMENT_DEFAULTS_REVISION = 6
+#: dropout 0.5 in CDAN's small discriminator; 7: stage 7: ``source_val_drift`` epochs for CDAN.
+ALIGNMENT_DEFAULTS_REVISION = 7
 
 #: bandwidth multipliers of the default MMD: 2^-4 .. 2^4 times the median distance
 _LAPLACIAN_MULTIPLIERS = tuple(2.0 ** k for k in range(-4, 5))
@@ -185,11 +185,11 @@ _ADAM = {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}
 _SGD_GANIN = {"optimizer": "sgd", "lr": 0.1, "lr_schedule": "ganin"}
 METHOD_RECIPES = {
     "source_only": {"weight": None, "optimizer": dict(_ADAM), "selection": "source_val"},
-    # source_val_loss (revision 6) where it beat source_val in both regimes: held-out source accuracy ties
-    # on a few hundred rows and the first tie won (DANN's kept epoch: median 5.5 of 30; docs/defaults.md)
+    # source_val_loss (rev. 6): held-out source accuracy ties on a few hundred rows and the first tie won
     "mmd": {"weight": 10.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},
     "dann": {"weight": 1.0, "optimizer": dict(_SGD_GANIN), "selection": "source_val_loss"},
-    "cdan": {"weight": 1.0, "optimizer": dict(_SGD_GANIN), "selection": "source_val_loss"},
+    # rev. 7: the source loss alone kept epochs whose target rows had piled onto one class (docs/defaults.md)
+    "cdan": {"weight": 1.0, "optimizer": dict(_SGD_GANIN), "selection": "source_val_drift"},
     "jdot": {"weight": 1.0, "optimizer": dict(_ADAM), "selection": "source_val"},
     # Deep CORAL's 1/(4 d^2) makes ||C_s - C_t||_F^2 tiny on wide features: 3e4 / (4 * 128^2) ~ 0.46 at d = 128
     "coral": {"weight": 30000.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},

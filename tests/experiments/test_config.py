@@ -206,6 +206,7 @@ def test_alignment_defaults_revision_matches_the_rules():
     expected_at[5] = expected_at[4]  # 5 changed CORAL's weight only (METHOD_RECIPES)
     # 6: stage 6: dropout 0.5 in CDAN's small discriminator (and the epoch selection, METHOD_RECIPES)
     expected_at[6] = {**expected_at[5], "cdan": [{**r, "dropout": 0.5} if r else r for r in expected_at[5]["cdan"]]}
+    expected_at[7] = expected_at[6]  # 7 changed CDAN's epoch selection only (METHOD_RECIPES)
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]
 
 
@@ -219,11 +220,14 @@ def test_method_recipes_match_the_revision():
            "jdot": (1.0, adam), "coral": (100.0, adam), "sinkhorn": (1.0, adam), "swd": (1.0, adam)}
     expected_at = {3: at3, 4: {**at3, "sinkhorn": (0.1, adam)}}
     expected_at[5] = {**expected_at[4], "coral": (30000.0, adam)}  # stage 5 of the benchmark
-    expected_at[6] = expected_at[5]  # 6 changed the epoch selection only (below)
+    expected_at[6] = expected_at[7] = expected_at[5]  # 6 and 7 changed the epoch selection only (below)
     got = {m: (r["weight"], tuple(r["optimizer"][k] for k in ("optimizer", "lr", "lr_schedule")))
            for m, r in METHOD_RECIPES.items()}
     assert got == expected_at[ALIGNMENT_DEFAULTS_REVISION]
     selection_at = {r: dict.fromkeys(METHOD_RECIPES, "source_val") for r in (3, 4, 5)}
     # 6: stage 6 of the benchmark: the held-out source cross-entropy's epoch where it was better on both regimes
     selection_at[6] = {**selection_at[5], **dict.fromkeys(("mmd", "coral", "dann", "cdan", "swd"), "source_val_loss")}
+    # 7: stage 7: CDAN's epoch by the source loss with the class-proportion drift penalty (no harm on average in
+    # either regime; the source loss alone harmed on the short one)
+    selection_at[7] = {**selection_at[6], "cdan": "source_val_drift"}
     assert {m: r["selection"] for m, r in METHOD_RECIPES.items()} == selection_at[ALIGNMENT_DEFAULTS_REVISION]
