@@ -8,8 +8,10 @@ seed0 = [r for r in rows if r["seed"] == 0]
 seed1 = [r for r in rows if r["seed"] == 1 and not r["config"].startswith("skada")]
 rows_rev5 = M.current(M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5")),
                       M.ALIAS_REV5)
+rows_rev6 = M.current(M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5",
+                                          "stage6")), M.ALIAS_REV6)
 rows_now = M.current(M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5",
-                                         "stage6")))
+                                         "stage6")) + M.stage7_rows())
 # revision 4's CORAL (weight 100) and CDAN (no entropy conditioning) under their own names, next to stage 5's
 # candidates: the revision-4 defaults' records (seed 0: their stage-1/2 configurations; seeds 1-2: final, seed2)
 rev4_names = {"coral_default": "coral_w100"}
@@ -29,9 +31,11 @@ stage6 = (["source_only_sgd", "source_only_sgd_wd1e-3", "source_only_sel_iwcv"]
           + [f"{m}_sel_{c}" for m in ("mmd", "coral") for c in ("iwcv", "iwcv0.5", "svce")]
           + [f"{m}_sel_{c}" for m in ("jdot", "sinkhorn", "swd") for c in ("iwcv", "svce")]
           + ["source_only_sel_svce"])
-res = ["**Revision 6 (now), the defaults as shipped, seeds 0, 1 and 2** (mean gain over source-only on the "
+res = ["**Revision 7 (now), the defaults as shipped, seeds 0, 1 and 2** (mean gain over source-only on the "
        "23 pairs; win / tie / harm; worst pair; then over all 69 pair-seeds)", "",
        M.md_seeds(rows_now, M.SHIPPED), "",
+       "**Revision 6, the defaults as it shipped them** (the same columns)", "",
+       M.md_seeds(rows_rev6, M.SHIPPED), "",
        "**Revision 5, the defaults as it shipped them** (the same columns)", "",
        M.md_seeds(rows_rev5, M.SHIPPED), "",
        "**Stage 6 (revision 6), every candidate on seeds 0-2** (`results/stage6.*.jsonl`; sel_X: the epoch chosen "
@@ -48,17 +52,18 @@ res = ["**Revision 6 (now), the defaults as shipped, seeds 0, 1 and 2** (mean ga
 # shipped CDAN (no entropy conditioning) is their cdan_sgd_lr0.1_noentropy, the same constructor arguments
 long_rows = load("long")
 long_rows += [{**r, "config": "cdan_default"} for r in long_rows if r["config"] == "cdan_sgd_lr0.1_noentropy"]
+long_rows += M.stage7_rows("cdan7long")  # revision 7's CDAN (stage7.sh shipped)
 short_rows = rows_rev5 + [r for r in rows_rev4 if r["config"] == "coral_w100"]
-short_rows += [r for r in rows_now if r["config"].endswith(("_sel_iwcv", "_sel_svce"))]
+short_rows += [r for r in rows_now if r["config"].endswith(("_sel_iwcv", "_sel_svce")) or r["config"] == "cdan_rev7"]
 long_cfgs = ["source_only_sgd", "mmd_default", "mmd_sel_svce", "mmd_sel_iwcv", "dann_default", "dann_sel_svce",
-             "dann_sel_iwcv", "dann_sgd_lr0.1_l0.1", "cdan_default", "cdan_drop0.5_sel_svce", "cdan_drop0.5_sel_iwcv",
+             "dann_sel_iwcv", "dann_sgd_lr0.1_l0.1", "cdan_default", "cdan_drop0.5_sel_svce", "cdan_rev7", "cdan_drop0.5_sel_iwcv",
              "cdan_l0.1_sel_iwcv", "cdan_sgd_lr0.1_entropy", "coral_default", "coral_sel_svce", "coral_sel_iwcv",
              "coral_w100", "jdot_default", "jdot_scaled_a0.01_l0.1", "swd_default", "swd_sel_svce", "sinkhorn_default",
              "sinkhorn_sel_svce", "sinkhorn_sel_iwcv", "sinkhorn_w0.03_reg0.2"]
 res += ["**The long-game regime** (4000 samples per domain on the 17 pairs that can grow: about 4x the "
         "steps; `results/long*.jsonl`), next to the short regime on the same 17 pairs. The `*_default` rows are "
         "revision 5's defaults; revision 6's MMD, CORAL, DANN, CDAN and SWD are mmd_sel_svce, "
-        "coral_sel_svce, dann_sel_svce, cdan_drop0.5_sel_svce and swd_sel_svce (svce: the epoch of the lowest held-out source cross-entropy). cdan_sgd_lr0.1_entropy is CDAN+E (a withdrawn draft of "
+        "coral_sel_svce, dann_sel_svce, cdan_drop0.5_sel_svce and swd_sel_svce (svce: the epoch of the lowest held-out source cross-entropy); cdan_rev7 is revision 7's CDAN (the epoch of source_val_drift). cdan_sgd_lr0.1_entropy is CDAN+E (a withdrawn draft of "
         "revision 5), coral_w100 revision 4's CORAL", "",
         M.md_regimes(short_rows, long_rows, long_cfgs), ""]
 res.append("Target accuracy, mean over the 23 pairs (seed 0; each shipped default's seed-0 runs are its stage "

@@ -45,14 +45,23 @@ ALIAS_REV5 = {"sinkhorn_default": "sinkhorn_w0.1_reg0.2", "coral_default": "cora
 #: the shipped defaults (revision 6): as revision 5, with stage 6's MMD, CORAL, DANN, CDAN and SWD whose epoch is
 #: the lowest held-out source cross-entropy's (``*_sel_svce``, seeds 0-2; checked bit-identical with
 #: ``align=name`` on digits_blur1 and moons_rot35, seed 0)
-ALIAS_NOW = {**ALIAS_REV5, "mmd_default": "mmd_sel_svce", "coral_default": "coral_sel_svce",
-             "dann_default": "dann_sel_svce", "cdan_default": "cdan_drop0.5_sel_svce", "swd_default": "swd_sel_svce"}
+ALIAS_REV6 = {**ALIAS_REV5, "mmd_default": "mmd_sel_svce", "coral_default": "coral_sel_svce",
+              "dann_default": "dann_sel_svce", "cdan_default": "cdan_drop0.5_sel_svce", "swd_default": "swd_sel_svce"}
+#: revision 7: as revision 6, with CDAN's records those of ``stage7.sh shipped`` (``cdan_default`` at revision 7,
+#: renamed ``cdan_rev7`` by :func:`stage7_rows`; the epoch of ``source_val_drift``)
+ALIAS_NOW = {**ALIAS_REV6, "cdan_default": "cdan_rev7"}
+
+
+def stage7_rows(stage: str = "stage7") -> list:
+    """The revision-7 CDAN records of ``results/STAGE.*.jsonl`` (``stage7``: short, ``cdan7long``: long), renamed
+    ``cdan_rev7`` so that they do not mix with the ``cdan_default`` records of earlier revisions."""
+    return [{**r, "config": "cdan_rev7"} for r in load(stage)]
 
 
 def current(rows, aliases=None):
     """``rows`` (aliases applied) with each ``aliases`` default's rows (default :data:`ALIAS_NOW`) replaced by
     its stage configuration's wherever that configuration ran the same pair and seed: the defaults as the
-    revision ships them (``aliases=ALIAS_REV5``: as revision 5 shipped them)."""
+    revision ships them (``aliases=ALIAS_REV5`` or ``ALIAS_REV6``: as that revision shipped them)."""
     aliases = ALIAS_NOW if aliases is None else aliases
     have = defaultdict(set)
     for r in rows:
@@ -217,7 +226,7 @@ def md_auto_rules(rows, tolerances=(None, 0.02), margins=(0.0, 0.005)):
 
 #: the first defaults revision whose held-out check records are the method as shipped now (a method's
 #: records from earlier revisions ran a default that has since changed)
-CHECK_CURRENT_FROM = {"sinkhorn": 4, "coral": 6, "mmd": 6, "dann": 6, "cdan": 6, "swd": 6}
+CHECK_CURRENT_FROM = {"sinkhorn": 4, "coral": 6, "mmd": 6, "dann": 6, "cdan": 7, "swd": 6}
 
 
 def check_current(rec, revision: int, valid_from=None) -> bool:

@@ -8,7 +8,7 @@
 #   stage7.sh trace-short   the 23 pairs x seeds 0-2, the eight shipped configs (results/trace_short.*)
 #   stage7.sh trace-long    the long-game regime, 17 pairs x seeds 0-2 (results/trace_long.*)
 #   stage7.sh shipped       revision 7's CDAN as shipped, after the choice, through run_grid
-#                           (results/stage7.*.jsonl), then in the long-game regime (results/long7.*.jsonl)
+#                           (results/stage7.*.jsonl), then in the long-game regime (results/cdan7long.*.jsonl)
 #   stage7.sh auto          align="auto" again, to record every candidate's source_val_drift (results/autodrift.*)
 # Rules: PYTHONPATH=. .venv/bin/python benchmarks/defaults/epoch_rules.py short   (and: long)
 # Then the held-out check, run once after the choice (revision 7):
@@ -34,7 +34,7 @@ case "$1" in
   trace-short) two epoch_trace.py short trace_short --configs $SHIPPED ;;
   trace-long) DA_DEFAULTS_N=4000 two epoch_trace.py long trace_long --pairs $LONG_PAIRS --configs $SHIPPED ;;
   shipped) two run_grid.py stage7 stage7 --configs cdan_default
-    DA_DEFAULTS_N=4000 two run_grid.py long7 long7 --pairs $LONG_PAIRS --configs cdan_default ;;
+    DA_DEFAULTS_N=4000 two run_grid.py cdan7long cdan7long --pairs $LONG_PAIRS --configs cdan_default ;;
   auto) two run_grid.py autodrift autodrift --configs auto ;;
   *) echo "usage: $0 trace-short | trace-long | shipped | auto"; exit 2 ;;
 esac
