@@ -42,7 +42,7 @@ def revision4(rows):
 #: (stage 4, seeds 0-1; seed 2 ran as ``sinkhorn_default`` at revision 4) and revision 5's CORAL (stage 5,
 #: seeds 0-2; checked bit-identical with ``align="coral"`` on digits_blur1 and moons_rot35, seed 0)
 ALIAS_REV5 = {"sinkhorn_default": "sinkhorn_w0.1_reg0.2", "coral_default": "coral_w30000"}
-#: the shipped defaults (revision 6): as revision 5, with stage 6's MMD, CORAL, DANN, CDAN and SWD whose epoch is
+#: the defaults revision 6 shipped: as revision 5, with stage 6's MMD, CORAL, DANN, CDAN and SWD whose epoch is
 #: the lowest held-out source cross-entropy's (``*_sel_svce``, seeds 0-2; checked bit-identical with
 #: ``align=name`` on digits_blur1 and moons_rot35, seed 0)
 ALIAS_REV6 = {**ALIAS_REV5, "mmd_default": "mmd_sel_svce", "coral_default": "coral_sel_svce",
