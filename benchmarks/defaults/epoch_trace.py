@@ -33,8 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from configs import CONFIGS, build_estimator  # noqa: E402
-from pairs import N_PER_DOMAIN, PAIRS, make_split  # noqa: E402
-from run_grid import RESULTS, _target_eval  # noqa: E402
+from pairs import N_PER_DOMAIN, PAIRS  # noqa: E402
+from run_grid import RESULTS, run_data  # noqa: E402
 
 
 def _stats(model, split, Xe, ye) -> dict:
@@ -58,11 +58,7 @@ def _stats(model, split, Xe, ye) -> dict:
 def trace_one(config: str, pair: str, seed: int) -> dict:
     import da.transfer.estimator as E
 
-    split0 = make_split(pair, seed)
-    Xs = np.concatenate([split0.source_train.X, split0.source_val.X])
-    ys = np.concatenate([split0.source_train.y, split0.source_val.y])
-    Xt = split0.target_train.X
-    Xe, ye = _target_eval(split0)
+    split0, Xs, ys, Xt, Xe, ye = run_data(pair, seed)
     epochs, seen = [], {}
 
     class Traced(E.Trainer):

@@ -42,12 +42,17 @@ def _target_eval(split):
     return X, y
 
 
-def run_one(config: str, pair: str, seed: int) -> dict:
+def run_data(pair: str, seed: int):
+    """``(split, Xs, ys, Xt, Xe, ye)`` of a run: source = source train+val, target = the unlabelled target
+    train part, and the target evaluation rows (val + test) with their labels."""
     split = make_split(pair, seed)
     Xs = np.concatenate([split.source_train.X, split.source_val.X])
     ys = np.concatenate([split.source_train.y, split.source_val.y])
-    Xt = split.target_train.X
-    Xe, ye = _target_eval(split)
+    return (split, Xs, ys, split.target_train.X, *_target_eval(split))
+
+
+def run_one(config: str, pair: str, seed: int) -> dict:
+    split, Xs, ys, Xt, Xe, ye = run_data(pair, seed)
     t0 = time.perf_counter()
     clf = build_estimator(config, n_features=Xs.shape[1], n_classes=split.n_classes, seed=seed)
     if CONFIGS[config].get("auto"):  # align="auto" with its own options (candidate training)
