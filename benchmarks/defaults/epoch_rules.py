@@ -37,6 +37,10 @@ def load(name: str) -> list:
 
 
 def _kl(p, q) -> float:
+    """KL(p || q) of two class-proportion vectors, as in :func:`da.transfer.selection.source_val_drift` but on
+    the traces' stored proportions: rounded to 5 decimals, and histograms with empty classes, hence a floor
+    of 1e-6 and a renormalisation (the library's 1e-12 floor on unrounded soft means gave the same epochs:
+    ``stage7.sh shipped`` reproduced this rule on all 120 runs)."""
     p, q = np.clip(np.asarray(p, float), 1e-6, None), np.clip(np.asarray(q, float), 1e-6, None)
     p, q = p / p.sum(), q / q.sum()
     return float((p * np.log(p / q)).sum())

@@ -8,10 +8,10 @@ seed0 = [r for r in rows if r["seed"] == 0]
 seed1 = [r for r in rows if r["seed"] == 1 and not r["config"].startswith("skada")]
 rows_rev5 = M.current(M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5")),
                       M.ALIAS_REV5)
-rows_rev6 = M.current(M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5",
-                                          "stage6")), M.ALIAS_REV6)
-rows_now = M.current(M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5",
-                                         "stage6")) + M.stage7_rows())
+# the records of stages 1-6, read once: revision 6 as it shipped, and revision 7 (stage 7's CDAN added)
+rows_to6 = M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5", "stage6"))
+rows_rev6 = M.current(rows_to6, M.ALIAS_REV6)
+rows_now = M.current(rows_to6 + M.stage7_rows())
 # revision 4's CORAL (weight 100) and CDAN (no entropy conditioning) under their own names, next to stage 5's
 # candidates: the revision-4 defaults' records (seed 0: their stage-1/2 configurations; seeds 1-2: final, seed2)
 rev4_names = {"coral_default": "coral_w100"}

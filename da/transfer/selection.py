@@ -75,7 +75,7 @@ def source_val_loss(outputs, split, cache=None) -> float:
     keeps ranking epochs once held-out source accuracy saturates: on a few
     hundred rows, accuracy ties across most epochs and the first of them wins,
     often before an alignment term has acted. The defaults benchmark chose it for
-    MMD, CORAL, DANN, CDAN and SWD (revision 6, docs/defaults.md).
+    MMD, CORAL, DANN and SWD (revision 6; CDAN's until revision 7, docs/defaults.md).
     """
     return -float(np.mean(_ce(outputs["source_val"]["logits"], split.source_val.y)))
 
