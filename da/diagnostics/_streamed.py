@@ -64,8 +64,9 @@ def _block_buffer(N: int) -> torch.Tensor:
     return torch.empty(_block_rows(N) * N, dtype=torch.float64)
 
 
-def _streamed_median(Z: torch.Tensor) -> float:
-    """Median-heuristic bandwidth: the lower median of the pair distances, exactly, in one pass."""
+def _streamed_median(Z: torch.Tensor, buffer: torch.Tensor | None = None) -> float:
+    """Median-heuristic bandwidth: the lower median of the pair distances, exactly, in one pass
+    (``buffer``: a :func:`_block_buffer` to reuse)."""
     N = Z.shape[0]
     sq = (Z * Z).sum(-1, keepdim=True)
     rank = (N * (N - 1) // 2 - 1) // 2
@@ -78,7 +79,7 @@ def _streamed_median(Z: torch.Tensor) -> float:
     lo = sample[max(0, int(pos) - _BRACKET_HALF_WIDTH)]
     hi = sample[min(sample.size - 1, int(pos) + _BRACKET_HALF_WIDTH + 1)]
     below, inside = 0, []
-    rows, buffer = _block_rows(N), _block_buffer(N)
+    rows, buffer = _block_rows(N), _block_buffer(N) if buffer is None else buffer
     for s in range(0, N, rows):
         blk = _sq_dist_block(Z, sq, s, s + rows, buffer)
         w = blk.shape[0]
@@ -96,7 +97,7 @@ def _streamed_median(Z: torch.Tensor) -> float:
     return float(median_bandwidth(pairwise_sq_dists(Z)))  # ties at zero: the shared fallback
 
 
-def _streamed_forms(Z: torch.Tensor, A: torch.Tensor, coefs=None):
+def _streamed_forms(Z: torch.Tensor, A: torch.Tensor, coefs=None, buffer: torch.Tensor | None = None):
     r"""``q``, ``r``, ``t`` of :func:`da.diagnostics._quadratic._quadratic_forms` and the totals.
 
     Parameters
@@ -108,6 +109,8 @@ def _streamed_forms(Z: torch.Tensor, A: torch.Tensor, coefs=None):
     coefs : sequence of float or None
         Gaussian kernels :math:`\exp(c_\ell d^2)` for each :math:`c_\ell = -1/(2h_\ell^2)`;
         ``None`` is the Euclidean distance :math:`\sqrt{d^2}`.
+    buffer : tensor or None
+        A :func:`_block_buffer` of ``N`` rows to reuse (else a fresh one).
 
     Returns
     -------
@@ -120,7 +123,7 @@ def _streamed_forms(Z: torch.Tensor, A: torch.Tensor, coefs=None):
     q = torch.zeros(L, B, dtype=torch.float64)
     rowsum = torch.zeros(L, N, dtype=torch.float64)
     diag = torch.zeros(L, N, dtype=torch.float64)
-    rows, buffer = _block_rows(N), _block_buffer(N)
+    rows, buffer = _block_rows(N), _block_buffer(N) if buffer is None else buffer
     for s in range(0, N, rows):
         d2 = _sq_dist_block(Z, sq, s, s + rows, buffer)
         w = d2.shape[0]

@@ -26,7 +26,7 @@ import torch
 from da.diagnostics._quadratic import (_MAX_BYTES, _as_tensor, _energy_vstat, _kernel_stack,
                                        _median_bandwidths, _mmd2_unbiased, _pooled_sq_dists,
                                        _quadratic_forms, _totals)
-from da.diagnostics._streamed import _streamed_forms, _streamed_median
+from da.diagnostics._streamed import _block_buffer, _streamed_forms, _streamed_median
 
 #: From this many pooled rows on, one data set at a time is streamed in blocks of
 #: rows (:mod:`da.diagnostics._streamed`) instead of batched on stored matrices.
@@ -43,16 +43,18 @@ def _split_indicators(rng: np.random.Generator, n: int, m: int, n_permutations: 
 
     Column 0 is the observed split (the first ``n`` rows). A uniform random
     subset is the set of the ``n`` smallest of ``N`` i.i.d. uniforms, found with
-    one ``np.partition`` per row (linear time, no sort).
+    one ``np.partition`` per row (linear time, no sort). The indicators are
+    written split by split, contiguously, into a ``(batch, B + 1, N)`` array
+    whose transposed view is returned (the products take either layout).
     """
     N = n + m
     u = rng.random((batch, n_permutations, N))
     kth = np.partition(u, n - 1, axis=-1)[..., n - 1:n]
-    A = np.empty((batch, N, n_permutations + 1))
-    A[:, :, 0] = 0.0
-    A[:, :n, 0] = 1.0
-    A[:, :, 1:] = (u <= kth).transpose(0, 2, 1)
-    return torch.from_numpy(A)
+    At = np.empty((batch, n_permutations + 1, N))
+    At[:, 0, :n] = 1.0
+    At[:, 0, n:] = 0.0
+    np.less_equal(u, kth, out=At[:, 1:, :])
+    return torch.from_numpy(At).transpose(1, 2)
 
 
 def _permutation_pvalues(stats: torch.Tensor) -> torch.Tensor:
@@ -126,12 +128,13 @@ def _mmd_forms_streamed(Xs, Xt, n_permutations, rng, fixed, scales):
     """The same for one data set (r = 1), its kernels streamed in blocks of rows."""
     n, m = Xs.shape[1], Xt.shape[1]
     Z = torch.cat([_as_tensor(Xs[0]), _as_tensor(Xt[0])])
+    buffer = _block_buffer(Z.shape[0])  # one block of rows for both passes (fresh memory faults)
     if fixed is None:
-        h = _streamed_median(Z) * torch.as_tensor(scales, dtype=torch.float64)[None, :]
+        h = _streamed_median(Z, buffer) * torch.as_tensor(scales, dtype=torch.float64)[None, :]
     else:
         h = fixed[None, :]
     A = _split_indicators(rng, n, m, n_permutations, 1)[0]
-    forms = _streamed_forms(Z, A, (-0.5 / (h[0] * h[0])).tolist())
+    forms = _streamed_forms(Z, A, (-0.5 / (h[0] * h[0])).tolist(), buffer)
     return (*(v[None] for v in forms), h)
 
 
