@@ -55,7 +55,9 @@ __all__ = ["ConfigError", "SCHEMA", "METHODS", "LOSSES", "SHIFTS", "DOMAINS", "T
 
 
 # keys that label or file a run without changing what it computes: not hashed.
-_UNHASHED = ("name", "output", "figures", "summary")
+_UNHASHED = ("name", "output", "figures", "summary", "recipe")
+#: the ``train`` keys that ``recipe: true`` fills from the method's recipe when the config leaves them out
+RECIPE_KEYS = ("optimizer", "lr", "lr_schedule", "selection")
 # keys that only sweeps use: removed by expand_sweep, rejected by resolve_config.
 _SWEEP_KEYS = ("grid", "zip")
 
@@ -113,6 +115,8 @@ def resolve_config(raw: dict) -> dict:
         if got != want:
             raise ConfigError("align", f"method {cfg['method']!r} means align losses {want}, got {got}; "
                                        "set method: custom for another combination")
+    if cfg["recipe"]:
+        _fill_from_recipe(cfg, raw.get("train") or {})
     if cfg["model"]["arch"] == "lenet" and data["generator"] is not None:
         raise ConfigError("model.arch", "lenet needs image inputs; synthetic domains are vectors (use mlp)")
     if data["generator"] is not None and data["pair"] is None:
@@ -127,6 +131,23 @@ def resolve_config(raw: dict) -> dict:
             len(cfg["label_shift"]["estimators"]):
         raise ConfigError("label_shift.estimators", "duplicate estimator")
     return cfg
+
+
+def _fill_from_recipe(cfg: dict, given: dict) -> None:
+    """``recipe: true``: the :data:`RECIPE_KEYS` of ``train`` that the raw config did not give (``given``)
+    take the values of the method's recipe, resolved as the estimator resolves them (a ``custom``
+    combination trains under :func:`da.transfer.losses.method_of_terms`' method; a name without a
+    recipe gets the generic one: Adam at 1e-3, source-validation accuracy)."""
+    from da.transfer.losses import method_of, method_of_terms, method_recipe
+
+    method = cfg["method"]
+    if method == "custom":
+        method = method_of_terms([method_of(e["loss"]) for e in cfg["align"]])
+    recipe = method_recipe(method)
+    values = {**recipe["optimizer"], "selection": recipe["selection"]}
+    for key in RECIPE_KEYS:
+        if key not in given:
+            cfg["train"][key] = values[key]
 
 
 # --------------------------------------------------------------------------------------

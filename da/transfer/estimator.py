@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from da._lazy import lazy_function
 from da._validation import check_array, check_labels
-from da.transfer.losses import _json_value, check_weight, method_of, method_recipe
+from da.transfer.losses import _json_value, check_weight, method_of, method_of_terms, method_recipe
 from da.transfer.models import FeaturizerHead, mlp
 from da.transfer.trainer import TrainConfig, Trainer, make_split
 
@@ -127,9 +127,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         align = self.align if align is None else align
         if isinstance(align, (list, tuple)):
             items = [t[-2] if isinstance(t, (list, tuple)) else getattr(t, "loss", t) for t in align]
-            methods = [method_of(x) for x in items]
-            adversarial = [m for m in methods if m in ("dann", "cdan")]
-            method = adversarial[0] if adversarial else (methods[0] if len(methods) == 1 else None)
+            method = method_of_terms([method_of(x) for x in items])
         else:
             method = method_of(align)
         rec = method_recipe(method)

@@ -212,6 +212,13 @@ def method_of(loss) -> str | None:
     return _CLASS_TO_METHOD.get(type(loss).__name__)
 
 
+def method_of_terms(methods: list) -> str | None:
+    """The method whose recipe a combination of losses (their method names) trains under: the first
+    adversarial one, whose game needs its optimizer; else the only one (None for several others)."""
+    adversarial = [m for m in methods if m in ("dann", "cdan")]
+    return adversarial[0] if adversarial else (methods[0] if len(methods) == 1 else None)
+
+
 def method_recipe(name: str | None) -> dict:
     """The recipe of method ``name`` (``None``: source only): its weight, optimizer and epoch selection.
 

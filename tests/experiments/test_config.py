@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from da.experiments.config import (SCHEMA, ConfigError, apply_overrides, defaults, expand_sweep,
+from da.experiments.config import (RECIPE_KEYS, SCHEMA, ConfigError, apply_overrides, defaults, expand_sweep,
                                    load_config, parse_override, pretrain_key, resolve_config, run_id)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +39,7 @@ def _err(cfg) -> str:
      "data.generator.severity: must be in [0, 1] for shift 'label'"),
     ({"method": "danm"}, "method: unknown value 'danm' (did you mean 'dann'?)"),
     ({"lambda": -1}, "lambda: must be >= 0.0"),
+    ({"recipe": "yes"}, "recipe: expected true or false, got 'yes'"),
     ({"data": {"pair": "mnist->digits", "generator": {}}}, "data: give exactly one of data.pair"),
     ({"grid": {"seed": [0, 1]}}, "grid: a sweep block"),
 ])
@@ -163,6 +164,54 @@ def test_an_explicit_align_list_must_match_the_method_label(tiny):
         dict(tiny, method="source_only", align=[{"loss": "dann"}]))
     r = resolve_config(dict(tiny, method="custom", align=[{"loss": "dann"}, {"loss": "mmd"}]))
     assert [a["loss"] for a in r["align"]] == ["dann", "mmd"]
+
+
+def _recipe_part(cfg: dict) -> dict:
+    return {k: cfg["train"][k] for k in RECIPE_KEYS}
+
+
+@pytest.mark.parametrize("method, align", [
+    ("source_only", None), ("mmd", None), ("dann", None), ("cdan", None), ("coral", None), ("jdot", None),
+    ("sinkhorn", None), ("swd", None), ("jan", None),
+    ("custom", ["mmd", "cdan"]), ("custom", ["mmd", "coral"]), ("custom", ["coral"]),
+])
+def test_recipe_true_trains_a_method_as_the_one_liner_does(tiny, method, align):
+    """``recipe: true`` fills what the config leaves out of ``train`` with the values that
+    ``DomainAdaptationClassifier(align=...)`` resolves for the same losses (its own resolution: the
+    reference), an adversarial loss's recipe winning in a combination."""
+    from da import DomainAdaptationClassifier
+
+    cfg = dict(tiny, method=method, recipe=True, train={"epochs": 2})
+    if align:
+        cfg["align"] = [{"loss": a} for a in align]
+    got = _recipe_part(resolve_config(cfg))
+    want = DomainAdaptationClassifier(align=align or (None if method == "source_only" else method))._recipe()
+    assert got == {k: want[k] for k in RECIPE_KEYS}
+    if method in ("dann", "cdan") or "cdan" in (align or []):
+        assert got["optimizer"] == "sgd" and got["lr_schedule"] == "ganin"
+
+
+def test_recipe_keeps_what_the_config_gives_is_off_by_default_and_is_not_hashed(tiny):
+    given = resolve_config(dict(tiny, method="dann", recipe=True, train={"epochs": 2, "lr": 0.01,
+                                                                          "selection": "last"}))
+    assert _recipe_part(given) == {"optimizer": "sgd", "lr": 0.01, "lr_schedule": "ganin", "selection": "last"}
+    assert resolve_config(given) == given
+    off = resolve_config(dict(tiny, method="dann"))
+    assert _recipe_part(off) == {k: SCHEMA["train"][k].default for k in RECIPE_KEYS}
+    # the flag says where values came from; the run id hashes the values themselves
+    assert run_id(dict(tiny, method="dann")) == run_id(dict(tiny, method="dann", recipe=False))
+    filled = resolve_config(dict(tiny, method="dann", recipe=True))
+    spelled = dict(tiny, method="dann", train={**tiny["train"], **_recipe_part(filled)})
+    assert run_id(dict(tiny, method="dann", recipe=True)) == run_id(spelled) != run_id(dict(tiny, method="dann"))
+
+
+def test_recipe_applies_per_sweep_point_and_after_overrides(tiny):
+    raw = dict(tiny, recipe=True, grid={"method": ["source_only", "dann", "cdan"]})
+    raw["train"] = {"epochs": 2}
+    pts = expand_sweep(raw, overrides=["train.lr=0.05"])
+    assert [(p["method"], p["train"]["optimizer"], p["train"]["lr"], p["train"]["selection"]) for p in pts] == [
+        ("source_only", "adam", 0.05, "source_val"), ("dann", "sgd", 0.05, "source_val_loss"),
+        ("cdan", "sgd", 0.05, "source_val_drift")]
 
 
 def test_run_ids_of_aligned_runs_follow_the_name_based_defaults(tiny, monkeypatch):

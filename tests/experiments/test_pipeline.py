@@ -113,6 +113,13 @@ def test_moons_dann_with_schedules_runs(tmp_path, tiny):
     assert loss["class"] == "DANNLoss" and loss["params"]["hidden"] == [8]
 
 
+def test_a_config_with_recipe_true_trains_under_the_methods_recipe(tmp_path, tiny):
+    res = run_experiment(dict(tiny, method="cdan", recipe=True), tmp_path)
+    train = json.loads((tmp_path / res["run_id"] / "result.json").read_text())["config"]["train"]
+    assert (train["optimizer"], train["lr"], train["lr_schedule"]) == ("sgd", 0.1, "ganin")
+    assert res["selection"] == "source_val_drift" and res["status"] == "completed"
+
+
 def test_weight_schedules():
     assert weight_schedule(0.3, 2.0)(0.7) == pytest.approx(0.6)
     g = weight_schedule({"schedule": "ganin", "max": 1.0, "gamma": 10.0}, 1.0)
