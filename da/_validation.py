@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = [
     "check_array", "check_labels", "check_same_dim", "check_prior", "check_random_state",
-    "check_positive_int", "check_not_constant", "check_cov",
+    "check_positive_int", "check_not_constant", "check_alignment_target", "check_cov",
     # numbers and choices
     "check_positive", "check_nonnegative", "check_fraction", "check_choice", "check_option",
     # torch batches
@@ -168,11 +168,18 @@ def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_not_constant(X, name: str = "X") -> None:
-    """Reject data whose rows are all identical (a zero median bandwidth, a singular scale)."""
+def check_not_constant(X, name: str = "X", why: str = "distances and bandwidths are undefined") -> None:
+    """Reject data whose rows are all identical (a zero median bandwidth, a singular scale); ``why``
+    ends the message."""
     if X.shape[0] >= 1 and bool((X == X[:1]).all()):
-        raise ValueError(f"{name} is constant (all {X.shape[0]} rows identical); "
-                         "distances and bandwidths are undefined")
+        raise ValueError(f"{name} is constant (all {X.shape[0]} rows identical); {why}")
+
+
+def check_alignment_target(X, name: str = "Xt") -> None:
+    """An unlabelled target that an alignment loss can use: two samples at least, not all identical."""
+    if X.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 samples for alignment, got shape {tuple(X.shape)}")
+    check_not_constant(X, name, why="an alignment loss would pull every source feature onto that one point")
 
 
 # --- numbers and choices -----------------------------------------------------------------

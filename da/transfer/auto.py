@@ -376,7 +376,7 @@ def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=N
     """
     from sklearn.base import clone
 
-    from da._validation import check_array
+    from da._validation import check_alignment_target, check_array
     from da.transfer.trainer import make_split
 
     t0 = time.perf_counter()
@@ -385,8 +385,7 @@ def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=N
         raise ValueError(f"candidate_training must be one of {', '.join(CANDIDATE_TRAININGS)}, "
                          f"got {candidate_training!r}")
     Xt_arr = check_array(Xt, "Xt", ndim=None, min_samples=1)
-    if Xt_arr.shape[0] < 2:
-        raise ValueError(f"Xt needs at least 2 samples for alignment, got shape {tuple(Xt_arr.shape)}")
+    check_alignment_target(Xt_arr)
     base = clone(est).set_params(align=None, weight=None)
     base.fit(Xs, ys, Xt, yt_labeled=yt_labeled, labeled_idx=labeled_idx)  # validates; the source model
     Xs_arr = check_array(Xs, "Xs", ndim=None, min_samples=2)

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from da._lazy import lazy_function
-from da._validation import check_array, check_labels
+from da._validation import check_alignment_target, check_array, check_labels, check_not_constant
 from da.transfer.losses import _json_value, check_weight, method_of, method_of_terms, method_recipe
 from da.transfer.models import FeaturizerHead, mlp
 from da.transfer.trainer import TrainConfig, Trainer, make_split
@@ -185,10 +185,11 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
             check_weight(self.weight, "weight")
         cfg = self._config(recipe)
         Xs = check_array(Xs, "Xs", ndim=None, min_samples=2)
-        # alignment losses compare two target samples at least (a covariance, a U-statistic)
+        check_not_constant(Xs, "Xs", why="no class can be learned from it")
+        # alignment losses compare two distinct target samples at least (a covariance, a U-statistic)
         Xt = check_array(Xt, "Xt", ndim=None, min_samples=1 if self.align is not None else 0)
-        if self.align is not None and Xt.shape[0] < 2:
-            raise ValueError(f"Xt needs at least 2 samples for alignment, got shape {tuple(Xt.shape)}")
+        if self.align is not None:
+            check_alignment_target(Xt)
         ys = np.asarray(ys.detach().cpu() if isinstance(ys, torch.Tensor) else ys)
         if ys.ndim != 1 or ys.shape[0] != Xs.shape[0]:
             raise ValueError(f"ys must be 1-D with {Xs.shape[0]} labels, got shape {ys.shape}")

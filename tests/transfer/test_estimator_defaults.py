@@ -54,6 +54,20 @@ def test_one_row_xt_names_xt(data):
     DomainAdaptationClassifier(align=None, **FAST).fit(Xs, ys, Xt[:1])  # source only never reads Xt
 
 
+def test_constant_data_is_a_value_error_naming_the_argument(data):
+    Xs, ys, Xt = data
+    for align in (None, "mmd", "auto"):
+        with pytest.raises(ValueError, match=r"Xs is constant \(all 80 rows identical\); no class can be learned"):
+            DomainAdaptationClassifier(align=align, **FAST).fit(np.full_like(Xs, 0.5), ys, Xt)
+    for align in ("mmd", "dann", "auto"):
+        with pytest.raises(ValueError, match=r"Xt is constant \(all 60 rows identical\); an alignment loss"):
+            DomainAdaptationClassifier(align=align, **FAST).fit(Xs, ys, np.ones_like(Xt))
+    DomainAdaptationClassifier(align=None, **FAST).fit(Xs, ys, np.ones_like(Xt))  # source only never reads Xt
+    nearly = np.ones_like(Xt)
+    nearly[0, 0] = 1.5  # one distinct row is data, not a constant
+    DomainAdaptationClassifier(align="mmd", **FAST).fit(Xs, ys, nearly)
+
+
 @pytest.mark.parametrize("align", [None, "mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd"])
 def test_unset_weight_and_optimizer_resolve_to_the_methods_recipe_and_are_recorded(data, align):
     Xs, ys, Xt = data
