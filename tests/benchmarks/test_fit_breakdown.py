@@ -1,0 +1,31 @@
+"""benchmarks/fit_breakdown.py: its phases split the whole fit exactly, and the trainer is left as it was."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from da.transfer.trainer import Trainer
+
+_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "fit_breakdown.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("fit_breakdown", _SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_phases_add_up_to_the_fit_and_the_trainer_is_restored(bench):
+    before = {name: getattr(Trainer, name) for name in bench.PHASES}
+    best = bench.breakdown(["source_only", "coral"], rounds=1, epochs=2)
+    assert {name: getattr(Trainer, name) for name in bench.PHASES} == before
+    for r in best.values():
+        parts = [r[p] for p in bench.ORDER]
+        assert min(parts) >= 0.0 and sum(parts) == pytest.approx(r["total"], rel=1e-9)
+        assert r["n_steps"] == 2 * 25  # 3500 source rows at batch 128 (the larger domain): 25 steps per epoch
+        assert r["steps"] > 0.5 * r["total"]
+    text = bench.format_tables(best)
+    assert "| coral |" in text and "Extra seconds over source-only" in text
