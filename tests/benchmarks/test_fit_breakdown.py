@@ -1,21 +1,14 @@
 """benchmarks/fit_breakdown.py: its phases split the whole fit exactly, and the trainer is left as it was."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from da.transfer.trainer import Trainer
-
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "fit_breakdown.py"
+from tests.benchmarks._scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("fit_breakdown", _SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("fit_breakdown", "fit_breakdown_bench")
 
 
 def test_phases_add_up_to_the_fit_and_the_trainer_is_restored(bench):

@@ -1,21 +1,16 @@
 """benchmarks/gpu.py: the no-GPU line, and a CPU smoke run of every section on tiny sizes."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu.py"
+from tests.benchmarks._scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def gpu_bench():
-    spec = importlib.util.spec_from_file_location("gpu_bench", _SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gpu", "gpu_bench")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
