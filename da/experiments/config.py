@@ -136,9 +136,9 @@ def resolve_config(raw: dict) -> dict:
 def _fill_from_recipe(cfg: dict, given: dict) -> None:
     """``recipe: true``: the :data:`RECIPE_KEYS` of ``train`` that the raw config did not give (``given``)
     take the values of the method's recipe, resolved as the estimator resolves them (a ``custom``
-    combination trains under :func:`da.transfer.losses.method_of_terms`' method; a name without a
+    combination trains under :func:`da.transfer.recipes.method_of_terms`' method; a name without a
     recipe gets the generic one: Adam at 1e-3, source-validation accuracy)."""
-    from da.transfer.losses import method_of, method_of_terms, method_recipe
+    from da.transfer.recipes import method_of, method_of_terms, method_recipe
 
     method = cfg["method"]
     if method == "custom":

@@ -35,9 +35,9 @@ LOSSES = dict(LOSS_CLASSES)
 #: method preset -> the ``align`` list it stands for (``lambda`` multiplies every weight);
 #: its keys are :data:`da._names.METHODS`, its weights the methods' recipes.
 def _preset(loss: str, **params) -> list:
-    """A one-loss preset at the method's recipe weight (:data:`da.transfer.losses.METHOD_RECIPES`,
+    """A one-loss preset at the method's recipe weight (:data:`da.transfer.recipes.METHOD_RECIPES`,
     the weights the one-liner uses too), so that YAML and Python share one default."""
-    from da.transfer.losses import METHOD_RECIPES
+    from da.transfer.recipes import METHOD_RECIPES
 
     entry = {"loss": loss, "weight": float(METHOD_RECIPES[loss]["weight"])}
     return [{**entry, "params": params} if params else entry]
@@ -351,7 +351,7 @@ SCHEMA: dict[str, Any] = {
     "method": Str("source_only", "method preset: fills `align` when align is absent",
                   choices=tuple(METHODS) + ("custom",)),
     "recipe": Bool(False, "take train.optimizer, lr, lr_schedule and selection left out of the config from the "
-                          "method's recipe (da.transfer.method_recipe), as DomainAdaptationClassifier(align="
+                          "method's recipe (da.transfer.recipes.method_recipe), as DomainAdaptationClassifier(align="
                           "method) does; not hashed (the values it fills are)"),
     "lambda": Num(1.0, "global alignment weight: loss = CE + lambda * sum_i w_i(p) L_i", lo=0.0),
     "data": _DATA,

@@ -289,7 +289,7 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
         The chosen candidate's name, ``name -> model``, and the JSON record
         (strategy, rule, every candidate's scores and recipe, the choice and why).
     """
-    from da.transfer.losses import method_recipe
+    from da.transfer.recipes import method_recipe
     from da.transfer.trainer import TrainConfig, Trainer
 
     t0 = time.perf_counter()

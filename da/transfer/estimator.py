@@ -11,7 +11,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from da._lazy import lazy_function
 from da._validation import check_alignment_target, check_array, check_labels, check_not_constant
-from da.transfer.losses import _json_value, check_weight, method_of, method_of_terms, method_recipe
+from da.transfer.losses import _json_value, check_weight
+from da.transfer.recipes import method_of, method_of_terms, method_recipe
 from da.transfer.models import FeaturizerHead, mlp
 from da.transfer.trainer import TrainConfig, Trainer, make_split
 
@@ -44,11 +45,11 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
     weight : float, str, callable or None
         Weight λ of a single ``align`` given by name or module: a number ``>= 0``,
         a schedule name (``"ganin"``) or a callable ``p -> lambda >= 0``. ``None``:
-        the method's own weight (:data:`da.transfer.losses.METHOD_RECIPES`).
+        the method's own weight (:data:`da.transfer.recipes.METHOD_RECIPES`).
     hidden : tuple of int
         Hidden widths of the default MLP.
     optimizer, lr, lr_schedule : optional
-        ``None`` (each): the method's own recipe (:func:`da.transfer.losses.method_recipe`;
+        ``None`` (each): the method's own recipe (:func:`da.transfer.recipes.method_recipe`;
         e.g. SGD with momentum and Ganin's annealing where the benchmark says so),
         recorded in ``recipe_``. Any value given is used as is; Adam for an
         adversarial loss keeps the trainer's memorised-source warning.
@@ -57,7 +58,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
     selection : str, optional
         Named epoch-selection criterion (``"source_val"``, ``"source_val_loss"``, ``"source_val_drift"``,
         ``"iwcv"``, ``"dev"``, ``"entropy"``, ``"snd"``, ``"last"``). ``None``: the method's recipe
-        (:data:`~da.transfer.losses.METHOD_RECIPES`: ``"source_val_loss"`` for MMD,
+        (:data:`~da.transfer.recipes.METHOD_RECIPES`: ``"source_val_loss"`` for MMD,
         CORAL, DANN and SWD, ``"source_val_drift"`` for CDAN, where the benchmark says so,
         ``"source_val"`` otherwise),
         recorded in ``recipe_``. ``"oracle"`` is not available here

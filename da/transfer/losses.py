@@ -22,7 +22,8 @@ from typing import Callable
 
 from torch import nn
 
-from da._names import LOSS_CLASSES, LOSSES
+from da._names import LOSSES
+from da.transfer.recipes import METHOD_RECIPES, method_of, method_of_terms, method_recipe  # noqa: F401 (re-exported)
 
 __all__ = ["LossTerm", "FeatureScaleNormalized", "check_weight", "make_alignment", "METHOD_RECIPES",
            "method_recipe", "method_of", "alignment_defaults", "as_terms", "ALIGN_METHODS",
@@ -173,68 +174,6 @@ ALIGNMENT_DEFAULTS_REVISION = 7
 
 #: bandwidth multipliers of the default MMD: 2^-4 .. 2^4 times the median distance
 _LAPLACIAN_MULTIPLIERS = tuple(2.0 ** k for k in range(-4, 5))
-
-
-#: The method's own recipe: the weight of its term, the optimizer that trains it and the criterion that
-#: picks its epoch, used where the user left them unset (``DomainAdaptationClassifier(weight=None,
-#: optimizer=None, selection=None)``). Chosen on the generated benchmark of ``benchmarks/defaults``
-#: (docs/defaults.md). ``"optimizer"`` entries are :class:`~da.transfer.TrainConfig` fields;
-#: ``"selection"`` a criterion of :mod:`da.transfer.selection` (label-free: no target labels).
-_ADAM = {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "constant"}
-#: SGD with momentum 0.9 (TrainConfig's default) and Ganin & Lempitsky's annealing of the learning rate
-_SGD_GANIN = {"optimizer": "sgd", "lr": 0.1, "lr_schedule": "ganin"}
-METHOD_RECIPES = {
-    "source_only": {"weight": None, "optimizer": dict(_ADAM), "selection": "source_val"},
-    # source_val_loss (rev. 6): held-out source accuracy ties on a few hundred rows and the first tie won
-    "mmd": {"weight": 10.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},
-    "dann": {"weight": 1.0, "optimizer": dict(_SGD_GANIN), "selection": "source_val_loss"},
-    # rev. 7: the source loss alone kept epochs whose target rows had piled onto one class (docs/defaults.md)
-    "cdan": {"weight": 1.0, "optimizer": dict(_SGD_GANIN), "selection": "source_val_drift"},
-    "jdot": {"weight": 1.0, "optimizer": dict(_ADAM), "selection": "source_val"},
-    # Deep CORAL's 1/(4 d^2) makes ||C_s - C_t||_F^2 tiny on wide features: 3e4 / (4 * 128^2) ~ 0.46 at d = 128
-    "coral": {"weight": 30000.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},
-    # S_eps is in squared feature distances and, with eps relative to them, S(cx, cy) = c^2 S(x, y): at
-    # weight 1 shrinking every feature was the cheapest descent (dead ReLUs, collapsed digits features)
-    "sinkhorn": {"weight": 0.1, "optimizer": dict(_ADAM), "selection": "source_val"},
-    "swd": {"weight": 1.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},
-}
-
-# loss class -> method name, for recipes of losses given as modules
-_CLASS_TO_METHOD = {cls: name for name, cls in LOSS_CLASSES.items()}
-
-
-def method_of(loss) -> str | None:
-    """The method name of a loss given by name or as a :mod:`da.align` module (None if unknown)."""
-    if loss is None:
-        return "source_only"
-    if isinstance(loss, str):
-        return loss if loss in METHOD_RECIPES else None
-    return _CLASS_TO_METHOD.get(type(loss).__name__)
-
-
-def method_of_terms(methods: list) -> str | None:
-    """The method whose recipe a combination of losses (their method names) trains under: the first
-    adversarial one, whose game needs its optimizer; else the only one (None for several others)."""
-    adversarial = [m for m in methods if m in ("dann", "cdan")]
-    return adversarial[0] if adversarial else (methods[0] if len(methods) == 1 else None)
-
-
-def method_recipe(name: str | None) -> dict:
-    """The recipe of method ``name`` (``None``: source only): its weight, optimizer and epoch selection.
-
-    A copy of :data:`METHOD_RECIPES` ``[name]``; unknown names (custom losses)
-    get weight 1, Adam at 1e-3 and source-validation accuracy's epoch.
-
-    Examples
-    --------
-    >>> method_recipe(None)["optimizer"]["optimizer"]
-    'adam'
-    """
-    import copy
-
-    key = "source_only" if name is None else name
-    rec = METHOD_RECIPES.get(key, {**METHOD_RECIPES["source_only"], "weight": 1.0})
-    return copy.deepcopy(rec)
 
 
 def _discriminator_width(in_features: int) -> int:
@@ -398,7 +337,7 @@ def _name_of(loss: nn.Module) -> str:
     """A loss module's record name: its registry name (:data:`da._names.LOSS_CLASSES`), else the
     lower-cased class name without ``Loss``."""
     n = type(loss).__name__
-    return _CLASS_TO_METHOD.get(n) or (n[:-4] if n.endswith("Loss") else n).lower() or "loss"
+    return method_of(loss) or (n[:-4] if n.endswith("Loss") else n).lower() or "loss"
 
 
 def as_terms(losses, *, in_features: int | None = None, n_classes: int | None = None, seed=0,

@@ -1,24 +1,13 @@
 """benchmarks/train_speed.py: the table's ratios and same-result column, and a tiny whole-fit round."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "train_speed.py"
+from tests.benchmarks._scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def train_speed():
-    spec = importlib.util.spec_from_file_location("train_speed_bench", _SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(_SCRIPT.parent))  # for its _baseline import
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(_SCRIPT.parent))
-    return module
+    return load_script("train_speed", "train_speed_bench")
 
 
 def test_table_ratios_to_source_only_and_to_the_baseline(train_speed):
