@@ -43,11 +43,14 @@ def test_jdot_plan_equals_ot_emd_and_loss_equals_numpy_sum(alpha, lambda_t):
     assert loss.last_stats_["feature_cost"] + loss.last_stats_["label_cost"] == pytest.approx(float(value))
 
 
-def test_jdot_gradient_flows_through_cost_with_plan_fixed_closed_form():
-    """dL/dfs_i = 2 alpha sum_j gamma_ij (fs_i - ft_j), dL/da_t^j = lambda_t sum_i gamma_ij (softmax(a_t^j) - e_{y_i})."""
-    xs, xt, ys, at = _instance(seed=1)
+@pytest.mark.parametrize("n,m", [(7, 5), (8, 8)])
+def test_jdot_gradient_flows_through_cost_with_plan_fixed_closed_form(n, m):
+    """dL/dfs_i = 2 alpha sum_j gamma_ij (fs_i - ft_j), dL/da_t^j = lambda_t sum_i gamma_ij (softmax(a_t^j) - e_{y_i}).
+
+    N != M goes through the (N, M) cost matrix, N = M through the N matched pairs of the assignment."""
+    xs, xt, ys, at = _instance(n=n, m=m, seed=1)
     alpha, lam = 0.5, 1.5
-    plan = ot.emd(np.full(7, 1 / 7), np.full(5, 1 / 5), _np_cost(xs, xt, ys, at, alpha, lam))
+    plan = ot.emd(np.full(n, 1 / n), np.full(m, 1 / m), _np_cost(xs, xt, ys, at, alpha, lam))
     fs = torch.tensor(xs, requires_grad=True)
     ft = torch.tensor(xt, requires_grad=True)
     logits = torch.tensor(at, requires_grad=True)
@@ -110,3 +113,32 @@ def test_jdot_equal_sizes_assignment_plan_equals_ot_emd(dtype):
     assert loss.last_plan_.dtype == dtype
     np.testing.assert_allclose(loss.last_plan_.double().numpy(), plan, atol=1e-7)
     np.testing.assert_allclose(float(value), float((plan * cost).sum()), rtol=1e-6 if dtype == torch.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("scale", [None, "mean", "median"])
+def test_jdot_assignment_value_gradient_and_stats_equal_the_dense_sum(scale):
+    """N = M: the loss on the matched pairs equals sum(gamma * C) through the full cost (float64), in
+    value, statistics and the gradients of fs, ft and the target logits."""
+    xs, xt, ys, at = _instance(n=10, m=10, d=4, c=3, seed=6)
+    loss = JDOTLoss(alpha=0.7, lambda_t=0.4, scale=scale)
+    fs, ft, logits = (torch.tensor(v, requires_grad=True) for v in (xs, xt, at))
+    value = loss(fs, ft, ys=torch.tensor(ys), logits_t=logits)
+    value.backward()
+    plan = loss.last_plan_.numpy()
+    feat = ((xs[:, None, :] - xt[None, :, :]) ** 2).sum(-1)
+    alpha = 0.7 if scale is None else 0.7 / (feat.mean() if scale == "mean" else np.quantile(feat, 0.5))
+    cost = _np_cost(xs, xt, ys, at, alpha, 0.4)
+    np.testing.assert_allclose(plan, ot.emd(np.full(10, 0.1), np.full(10, 0.1), cost), atol=1e-12)
+    # the dense value and gradient in float64 autograd, the plan held fixed
+    dfs, dft, dlog = (torch.tensor(v, requires_grad=True) for v in (xs, xt, at))
+    dense_cost = (alpha * ((dfs[:, None, :] - dft[None, :, :]) ** 2).sum(-1)
+                  - 0.4 * torch.log_softmax(dlog, 1)[:, torch.tensor(ys)].T)
+    dense = (torch.tensor(plan) * dense_cost).sum()
+    dense.backward()
+    assert float(value) == pytest.approx(float(dense), rel=1e-12)
+    for got, want in [(fs, dfs), (ft, dft), (logits, dlog)]:
+        np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), atol=1e-12)
+    stats = loss.last_stats_
+    assert stats["transport_cost"] == pytest.approx(float(dense), rel=1e-12)
+    assert stats["feature_cost"] == pytest.approx(float((plan * alpha * feat).sum()), rel=1e-12)
+    assert stats["feature_cost"] + stats["label_cost"] == pytest.approx(stats["transport_cost"], rel=1e-12)
