@@ -13,15 +13,21 @@ __all__ = ["make_optimizer", "lr_factor", "Precision", "accelerate"]
 
 
 def make_optimizer(config, groups) -> torch.optim.Optimizer:
-    """One optimizer (``config.optimizer``) over every parameter group."""
+    """One optimizer (``config.optimizer``) over every parameter group.
+
+    Always torch's ``foreach`` implementation (each update one call over all the tensors), which
+    torch picks by default on CUDA only: on the CPU it gives the same parameters bit for bit as the
+    per-tensor loop, in less time (Adam on the quickstart's MLP: 0.43 ms a step instead of 0.60;
+    with a discriminator's 4 more tensors, 0.60 instead of 1.06).
+    """
     c = config
     if c.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov,
-                               weight_decay=c.weight_decay)
+                               weight_decay=c.weight_decay, foreach=True)
     if c.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=c.lr, weight_decay=c.weight_decay)
+        return torch.optim.Adam(groups, lr=c.lr, weight_decay=c.weight_decay, foreach=True)
     if c.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=c.lr, weight_decay=c.weight_decay)
+        return torch.optim.AdamW(groups, lr=c.lr, weight_decay=c.weight_decay, foreach=True)
     raise ValueError(f"optimizer must be one of sgd, adam, adamw, got {c.optimizer!r}")
 
 
