@@ -21,7 +21,11 @@ accuracy of the fitted model (target labels read for this evaluation only) and a
 checksum of its logits, so that two trees can be seen to give the same model.
 
 Each method is timed in ``--rounds`` interleaved rounds and the minimum is
-reported (the machine is shared; the minimum is the least disturbed run).
+reported (the machine is shared; the minimum is the least disturbed run). The
+ratio of two minima can come from rounds minutes apart, and this machine's speed
+drifts by up to 1.5x within minutes, so the table also gives the median (and the
+range) over rounds of each round's own ratio to source-only, two runs seconds
+apart.
 ``--baseline REV`` also times ``da/`` at git revision ``REV`` (exported to a
 temporary folder, :mod:`_baseline`): each round then runs one fresh process per
 tree, alternating the trees, and the table gives each method's ratio to the
@@ -176,14 +180,19 @@ print(json.dumps(out))
 """
 
 
-def timed_rounds(args, methods) -> dict:
-    """``{tree: {method: [best seconds, checksum, ...]}}``: ``args.rounds`` interleaved rounds, the minimum."""
+def timed_rounds(args, methods) -> tuple[dict, dict]:
+    """``{tree: {method: [best seconds, checksum, ...]}}``: ``args.rounds`` interleaved rounds, the
+    minimum; and ``{tree: {method: [ratio to source-only in round r, ...]}}``, each ratio of two runs
+    of the same round (seconds apart), which the machine's drift between rounds does not move."""
     best: dict = {}
+    paired: dict = {}
 
     def keep(tree, res):
         for m, r in res.items():
             if m not in best.setdefault(tree, {}) or r[0] < best[tree][m][0]:
                 best[tree][m] = r
+            if "source_only" in res:
+                paired.setdefault(tree, {}).setdefault(m, []).append(r[0] / res["source_only"][0])
 
     if not args.baseline:  # in this process, as every round before --baseline existed
         split = load_pair("mnist->digits").sample(seed=0)
@@ -195,7 +204,7 @@ def timed_rounds(args, methods) -> dict:
         for r in range(args.rounds):  # round 0 warms up first: lazy imports, first-call allocations
             keep("this tree", one_round(methods, whole_fit=args.whole_fit, epochs=args.epochs, clock=args.clock,
                                         start=start, split=split, warm=r == 0, losses=args.losses))
-        return best
+        return best, paired
     from _baseline import ROOT, export_revision, run_child
 
     trees = {"this tree": ROOT, f"da/ at {args.baseline}": export_revision(args.baseline)}
@@ -205,7 +214,7 @@ def timed_rounds(args, methods) -> dict:
     for _ in range(args.rounds):  # alternate the trees so that both see the same load
         for tree, path in trees.items():
             keep(tree, run_child(code, path, args.threads))
-    return best
+    return best, paired
 
 
 def main(argv=None):
@@ -236,7 +245,7 @@ def main(argv=None):
         ap.error("--pretrain and --losses do not apply to --whole-fit (the estimator trains from its own init)")
     args.epochs = args.epochs or (20 if args.whole_fit else 1)
     torch.set_num_threads(args.threads)
-    best = timed_rounds(args, methods)
+    best, paired = timed_rounds(args, methods)
     print(f"{' '.join(sys.argv[1:] if argv is None else argv)}\n")
     if args.losses:
         init = f"after {args.pretrain} source-only epochs" if args.pretrain else "from the random init"
@@ -252,13 +261,14 @@ def main(argv=None):
         init = f"after {args.pretrain} source-only epochs" if args.pretrain else "from the random init"
         print(f"MNIST->digits, MLP 64-256-128-10 {init}, batch 128+128, {args.threads} threads, "
               f"{args.epochs} epoch(s) of 28 steps, min over {args.rounds} rounds, {args.clock} clock\n")
-    print(format_table(best, "s/fit" if args.whole_fit else "s/epoch"))
+    print(format_table(best, "s/fit" if args.whole_fit else "s/epoch", paired=paired))
 
 
-def format_table(best: dict, unit: str = "s/epoch", scale: float = 1.0) -> str:
+def format_table(best: dict, unit: str = "s/epoch", scale: float = 1.0, paired: dict | None = None) -> str:
     """Markdown rows: seconds (times ``scale``), the ratio to source-only, for a replacement the ratio
     to what it replaces, with a baseline its seconds and ratios and whether the results are
-    bit-identical."""
+    bit-identical. ``paired`` (:func:`timed_rounds`): also the median and range over rounds of each
+    round's own ratio to source-only, for this tree (and the baseline)."""
     if best and not isinstance(next(iter(best.values())), dict):  # {method: seconds}: one tree
         best = {"this tree": {m: [s] for m, s in best.items()}}
     trees = list(best)
@@ -266,6 +276,10 @@ def format_table(best: dict, unit: str = "s/epoch", scale: float = 1.0) -> str:
     old = best[trees[1]] if len(trees) > 1 else None
     head = f"| method | {unit} | x source-only | x replaced |"
     rule = "|---|---:|---:|---:|"
+    pairs = [(t, paired[t]) for t in trees[:2] if t in paired] if paired else []
+    for t, _ in pairs:
+        head += f" x source-only per round, median (range){'' if t == trees[0] else ' at baseline'} |"
+        rule += "---:|"
     if old is not None:
         head += f" {trees[1]} {unit} | x source-only | this tree / baseline | same result |"
         rule += "---:|---:|---:|:---:|"
@@ -279,6 +293,9 @@ def format_table(best: dict, unit: str = "s/epoch", scale: float = 1.0) -> str:
         ref = REPLACES.get(m)
         line = f"| {m} | {s:.3f} | {s / (base * scale):.2f} |" if base else f"| {m} | {s:.3f} | - |"
         line += f" {s / (new[ref][0] * scale):.2f} ({ref}) |" if ref in new else " - |"
+        for _, ratios in pairs:
+            r = sorted(ratios.get(m, []))
+            line += f" {float(np.median(r)):.2f} ({r[0]:.2f}-{r[-1]:.2f}) |" if r else " - |"
         if old is not None and m in old:
             o, obase = old[m][0] * scale, old.get("source_only", [None])[0]
             same = "yes" if len(row) > 1 and row[1] == old[m][1] else "no"

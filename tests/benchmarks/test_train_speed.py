@@ -44,3 +44,26 @@ def test_loss_round_times_each_loss_and_checksums_value_and_gradients(train_spee
     assert all(seconds > 0 and len(checksum) == 8 for seconds, checksum in res.values())
     again = train_speed.one_round(["swd"], whole_fit=False, epochs=1, clock="cpu", losses=3)
     assert again["swd"][1] == res["swd"][1]
+
+
+def test_table_gives_the_median_and_range_of_each_rounds_own_ratio(train_speed):
+    best = {"this tree": {"source_only": [0.5, "aaaa"], "mmd": [1.2, "bbbb"]},
+            "da/ at abc": {"source_only": [0.5, "aaaa"], "mmd": [1.5, "cccc"]}}
+    paired = {"this tree": {"source_only": [1.0, 1.0, 1.0], "mmd": [2.5, 2.0, 2.1]},
+              "da/ at abc": {"source_only": [1.0, 1.0], "mmd": [3.0, 2.8]}}
+    rows = train_speed.format_table(best, paired=paired).splitlines()
+    assert "x source-only per round, median (range) |" in rows[0] and "median (range) at baseline" in rows[0]
+    mmd = [c.strip() for c in rows[3].split("|")]
+    assert mmd[3] == "2.40"  # the ratio of the minima
+    assert mmd[5:7] == ["2.10 (2.00-2.50)", "2.90 (2.80-3.00)"]
+
+
+def test_timed_rounds_pairs_each_method_with_source_only_of_its_own_round(train_speed, monkeypatch):
+    rounds = iter([{"source_only": [1.0, "a"], "mmd": [2.0, "b"]}, {"source_only": [2.0, "a"], "mmd": [3.0, "b"]}])
+    monkeypatch.setattr(train_speed, "one_round", lambda *a, **k: next(rounds))
+    monkeypatch.setattr(train_speed, "load_pair", lambda name: type("P", (), {"sample": lambda self, seed: None})())
+    args = type("A", (), dict(baseline=None, pretrain=0, rounds=2, whole_fit=False, epochs=1, clock="wall",
+                              losses=0))()
+    best, paired = train_speed.timed_rounds(args, ["source_only", "mmd"])
+    assert best["this tree"]["mmd"][0] == 2.0 and best["this tree"]["source_only"][0] == 1.0
+    assert paired["this tree"]["mmd"] == [2.0, 1.5]
