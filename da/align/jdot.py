@@ -154,7 +154,7 @@ class JDOTLoss(nn.Module):
                 ref = d2.detach().mean() if self.scale == "mean" else d2.detach().reshape(-1).quantile(0.5)
                 alpha = alpha / ref.clamp_min(torch.finfo(d2.dtype).tiny)
             feature_cost = alpha * d2
-            label_cost = self.lambda_t * -(log_p if not assignment else log_p.detach()).index_select(1, ys).T
+            label_cost = self.lambda_t * -log_p.index_select(1, ys).T
             cost = feature_cost + label_cost
         if assignment:
             return self._assignment_loss(fs, ft, log_p, ys, cost, alpha)
@@ -181,13 +181,14 @@ class JDOTLoss(nn.Module):
         # Equal sizes and uniform weights: the vertices of the transport polytope are the
         # permutation matrices / n (Birkhoff), so the exact plan is an assignment, which
         # scipy's Jonker-Volgenant solver finds about 3x faster than the network simplex.
-        rows, cols = linear_sum_assignment(cost.detach().cpu().double().numpy())
-        rows, cols = torch.as_tensor(rows, device=fs.device), torch.as_tensor(cols, device=fs.device)
+        # a square problem's row indices are 0..n-1 in order: source row i is matched to cols[i]
+        _, cols = linear_sum_assignment(cost.detach().cpu().double().numpy())
+        cols = torch.as_tensor(cols, device=fs.device)
         plan = torch.zeros_like(cost)
-        plan[rows, cols] = 1.0 / n
-        diff = fs.index_select(0, rows) - ft.index_select(0, cols)
+        plan[torch.arange(n, device=fs.device), cols] = 1.0 / n
+        diff = fs - ft.index_select(0, cols)
         feature = alpha * (diff * diff).sum(1)
-        label = self.lambda_t * -log_p[cols, ys.index_select(0, rows)]
+        label = self.lambda_t * -log_p[cols, ys]
         value = (feature + label).sum() / n
         self.last_plan_ = plan
         stats = torch.stack([value.detach(), feature.detach().sum() / n, label.detach().sum() / n]).tolist()
