@@ -17,7 +17,7 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["pairwise_sq_dists", "median_bandwidth", "gaussian_kernels"]
+__all__ = ["pairwise_sq_dists", "mean_sq_dist", "median_bandwidth", "gaussian_kernels"]
 
 
 def pairwise_sq_dists(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -36,6 +36,17 @@ def pairwise_sq_dists(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.T
 
 
 @functools.lru_cache(maxsize=8)
+def mean_sq_dist(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""The mean squared distance between two sets, without the :math:`(N, M)` matrix.
+
+    .. math:: \frac{1}{NM}\sum_{i,j}\lVert x_i - y_j\rVert^2 = \overline{\lVert x\rVert^2}
+              + \overline{\lVert y\rVert^2} - 2\,\bar x^\top \bar y,
+
+    exact, differentiable, :math:`O((N + M) d)`.
+    """
+    return x.pow(2).sum(1).mean() + y.pow(2).sum(1).mean() - 2.0 * (x.mean(0) * y.mean(0)).sum()
+
+
 def _upper_flat_index(n: int, device: torch.device) -> torch.Tensor:
     """Flat indices of the entries ``i < j`` of an ``n x n`` matrix (cached: losses call this every step)."""
     iu = torch.triu_indices(n, n, offset=1, device=device)

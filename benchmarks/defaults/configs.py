@@ -170,3 +170,11 @@ _add("source_only_sel_svce", None, est={"selection": "source_val_loss"})
 # ... and revision 6's CDAN at lambda_max 0.3, or with the entropy conditioning (CDAN+E)
 _add("cdan_drop0.5_l0.3_sel_svce", "cdan", weight=None, loss={"dropout": 0.5, "lambda_": 0.3})
 _add("cdan_drop0.5_entropy_sel_svce", "cdan", weight=None, loss={"dropout": 0.5, "entropy": True})
+# stage 8 (issue #13, the long-game harm of JDOT and Sinkhorn): their feature-scale normaliser kept in the graph,
+# so the loss is invariant to rescaling the features and has no pull to shrink them (the detached one did)
+for w in (1, 3, 10):
+    _add(f"sinkhorn_fsg_w{w}", "sinkhorn", w, {"feature_scale_power": 1.0, "feature_scale_grad": True})
+for a in (0.1, 0.3, 1.0):
+    _add(f"jdot_sg_a{a:g}", "jdot", 1.0, {"alpha": a, "lambda_t": 0.1, "scale": "mean", "scale_grad": True})
+_add("sinkhorn_fsg_w0.3", "sinkhorn", 0.3, {"feature_scale_power": 1.0, "feature_scale_grad": True})
+_add("jdot_sg_a3", "jdot", 1.0, {"alpha": 3.0, "lambda_t": 0.1, "scale": "mean", "scale_grad": True})

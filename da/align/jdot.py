@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from da._kernels import pairwise_sq_dists
+from da._kernels import mean_sq_dist, pairwise_sq_dists
 from da._lazy import lazy_function, lazy_module
 from da._validation import check_positive_int
 from da._validation import (check_option as _check_choice, check_class_labels as _check_class_labels,
@@ -118,7 +118,7 @@ class JDOTLoss(nn.Module):
     """
 
     def __init__(self, alpha: float = 1.0, lambda_t: float = 1.0, solver: str = "emd", reg: float = 0.1,
-                 max_iter: int = 1000, tol: float = 1e-6, scale: str | None = None):
+                 max_iter: int = 1000, tol: float = 1e-6, scale: str | None = None, scale_grad: bool = False):
         super().__init__()
         self.alpha = alpha
         self.lambda_t = lambda_t
@@ -127,8 +127,14 @@ class JDOTLoss(nn.Module):
         self.max_iter = max_iter
         self.tol = tol
         self.scale = scale
+        self.scale_grad = scale_grad
         if scale is not None:
             _check_choice(scale, "scale", _SCALES)
+        if not isinstance(scale_grad, bool):
+            raise ValueError(f"scale_grad must be True or False, got {scale_grad!r}")
+        if scale_grad and scale != "mean":
+            raise ValueError(f"scale_grad=True needs scale='mean' (the normaliser it keeps in the graph), got "
+                             f"scale={scale!r}")
         _check_nonnegative(alpha, "alpha")
         _check_nonnegative(lambda_t, "lambda_t")
         _check_choice(solver, "solver", _SOLVERS)
@@ -146,11 +152,13 @@ class JDOTLoss(nn.Module):
         assignment = self.solver == "emd" and n == m
         # log softmax(a_t) once; CE(y_s^i, a_t^j) = -log softmax(a_t^j)[y_s^i]
         log_p = F.log_softmax(logits_t.to(fs.dtype), dim=1)
+        alpha = self.alpha
+        if self.scale_grad:  # relative to the mean squared distance, kept in the graph (exactly, O((N + M) d))
+            alpha = alpha / mean_sq_dist(fs, ft).clamp_min(torch.finfo(fs.dtype).tiny)
         # an assignment's value is differentiated on its N pairs only: the (N, M) cost needs no graph
         with torch.set_grad_enabled(torch.is_grad_enabled() and not assignment):
             d2 = pairwise_sq_dists(fs, ft)
-            alpha = self.alpha
-            if self.scale is not None:
+            if self.scale is not None and not self.scale_grad:
                 ref = d2.detach().mean() if self.scale == "mean" else d2.detach().reshape(-1).quantile(0.5)
                 alpha = alpha / ref.clamp_min(torch.finfo(d2.dtype).tiny)
             feature_cost = alpha * d2
@@ -206,4 +214,5 @@ class JDOTLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"alpha={self.alpha}, lambda_t={self.lambda_t}, solver={self.solver!r}, reg={self.reg}, "
-                f"scale={self.scale!r}")
+                f"scale={self.scale!r}, scale_grad={self.scale_grad}")
+

@@ -129,29 +129,36 @@ class FeatureScaleNormalized(nn.Module):
         The wrapped loss's statistics plus ``feature_scale`` (:math:`\bar D`).
     """
 
-    def __init__(self, loss: nn.Module, power: float = 1.0):
+    def __init__(self, loss: nn.Module, power: float = 1.0, grad: bool = False):
         super().__init__()
         self.loss = loss
         self.power = power
+        self.grad = grad
         if not isinstance(loss, nn.Module):
             raise ValueError(f"loss must be an nn.Module, got {type(loss).__name__}")
         if isinstance(power, bool) or not isinstance(power, numbers.Real) or not math.isfinite(power) or power <= 0:
             raise ValueError(f"power must be a finite number > 0, got {power!r}")
+        if not isinstance(grad, bool):
+            raise ValueError(f"grad must be True or False, got {grad!r}")
 
     def forward(self, fs, ft, **kw):
         import torch
 
+        from da._kernels import mean_sq_dist
+
         value = self.loss(fs, ft, **kw)
-        with torch.no_grad():
-            fs_, ft_ = fs.detach().float(), ft.detach().float()
-            # mean ||fs_i - ft_j||^2 = mean|fs|^2 + mean|ft|^2 - 2 <mean fs, mean ft>, exactly, in O((N+M) d)
-            scale = (fs_.pow(2).sum(1).mean() + ft_.pow(2).sum(1).mean()
-                     - 2.0 * (fs_.mean(0) * ft_.mean(0)).sum()).clamp_min(torch.finfo(torch.float32).tiny)
-        self.last_stats_ = {**(getattr(self.loss, "last_stats_", None) or {}), "feature_scale": float(scale)}
+        if self.grad:  # in the graph, in the features' dtype
+            scale = mean_sq_dist(fs, ft).clamp_min(torch.finfo(fs.dtype).tiny)
+        else:
+            with torch.no_grad():
+                scale = mean_sq_dist(fs.detach().float(), ft.detach().float()).clamp_min(
+                    torch.finfo(torch.float32).tiny)
+        self.last_stats_ = {**(getattr(self.loss, "last_stats_", None) or {}), "feature_scale": float(scale.detach())}
         return value / scale.to(value.dtype) ** self.power
 
     def extra_repr(self) -> str:
-        return f"power={self.power}"
+        return f"power={self.power}, grad={self.grad}"
+
 
 
 # features narrower than this get the small-feature defaults of make_alignment
@@ -169,8 +176,10 @@ _SMALL_FEATURES = 256
 #: reg 0.2 (relative) and weight 0.1 (stage 4 of the benchmark: weight 1 collapsed the features);
 #: 5: CORAL's weight 3e4 (stage 5: Deep CORAL's 1/(4 d^2) left the term ~1e-5 of the loss at 100);
 #: 6: stage 6: ``source_val_loss`` epochs for MMD, CORAL, DANN, CDAN and SWD (``METHOD_RECIPES``),
-#: dropout 0.5 in CDAN's small discriminator; 7: stage 7: ``source_val_drift`` epochs for CDAN.
-ALIGNMENT_DEFAULTS_REVISION = 7
+#: dropout 0.5 in CDAN's small discriminator; 7: stage 7: ``source_val_drift`` epochs for CDAN;
+#: 8: stage 8: Sinkhorn divided by the mean squared feature distance in the graph (``normalize=True``)
+#: at weight 1, JDOT's relative alpha 1 with its normaliser in the graph (``scale_grad=True``).
+ALIGNMENT_DEFAULTS_REVISION = 8
 
 #: bandwidth multipliers of the default MMD: 2^-4 .. 2^4 times the median distance
 _LAPLACIAN_MULTIPLIERS = tuple(2.0 ** k for k in range(-4, 5))
@@ -204,9 +213,9 @@ def alignment_defaults(name: str, in_features: int, n_classes: int) -> dict:
     elif name == "mmd":
         out = {"kernel": "laplacian", "multipliers": _LAPLACIAN_MULTIPLIERS}
     elif name == "jdot":
-        out = {"alpha": 0.03, "lambda_t": 0.1, "scale": "mean"}
+        out = {"alpha": 1.0, "lambda_t": 0.1, "scale": "mean", "scale_grad": True}
     elif name == "sinkhorn":
-        out = {"reg": 0.2, "scale": "median", "tol": 1e-4, "method": "symmetric"}
+        out = {"reg": 0.2, "scale": "median", "tol": 1e-4, "method": "symmetric", "normalize": True}
     return out
 
 
@@ -246,15 +255,21 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
       MNIST features, far below the minibatch noise) and ``method="symmetric"``
       (our solver, :func:`da.align.symmetric_sinkhorn`: the symmetric update of
       the two self terms and ε-scaling; about 3x faster than POT's batched solve
-      and the same value to the tolerance, ``docs/benchmarks.md``).
+      and the same value to the tolerance, ``docs/benchmarks.md``), and
+      ``normalize=True`` (revision 8: the divergence divided by the batch's mean
+      squared distance, kept in the graph, so it is invariant to the feature
+      scale and has no pull to shrink the features; with it the recipe's weight
+      is 1, where the unnormalised divergence at weight 1 collapsed them).
     - ``mmd``: ``kernel="laplacian"`` with multipliers 2^-4 .. 2^4 (nine
       Laplacian kernels around the median distance; the Gaussian family of the
       class default has no gradient between distant points, which rotated
       classes need).
-    - ``jdot``: ``scale="mean"``, ``alpha=0.03``, ``lambda_t=0.1`` (the feature
-      cost relative to the batch's mean squared distance, so one setting works
-      at any feature scale; an absolute alpha of 1 gained on 2-d data and
-      collapsed 64-d digits features).
+    - ``jdot``: ``scale="mean"``, ``scale_grad=True``, ``alpha=1``,
+      ``lambda_t=0.1`` (the feature cost relative to the batch's mean squared
+      distance, so one setting works at any feature scale; an absolute alpha
+      of 1 gained on 2-d data and collapsed 64-d digits features. Revision 8
+      keeps the normaliser in the graph: detached, it rewarded shrinking every
+      feature, which held the relative alpha at 0.03).
     - The other names (``coral``, ``swd``) use their class defaults.
 
     The weight and optimizer of each method are in :data:`METHOD_RECIPES`; the
@@ -284,8 +299,9 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
                          "loss module or a list of (loss, weight) pairs")
     kwargs = {**alignment_defaults(name, in_features, n_classes), **kwargs}
     power = kwargs.pop("feature_scale_power", None)
+    grad = bool(kwargs.pop("feature_scale_grad", False))
     loss = _build(A, name, in_features, n_classes, seed, kwargs)
-    return loss if not power else FeatureScaleNormalized(loss, power)
+    return loss if not power else FeatureScaleNormalized(loss, power, grad=grad)
 
 
 def _build(A, name, in_features, n_classes, seed, kwargs):

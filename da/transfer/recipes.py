@@ -29,9 +29,10 @@ METHOD_RECIPES = {
     "jdot": {"weight": 1.0, "optimizer": dict(_ADAM), "selection": "source_val"},
     # Deep CORAL's 1/(4 d^2) makes ||C_s - C_t||_F^2 tiny on wide features: 3e4 / (4 * 128^2) ~ 0.46 at d = 128
     "coral": {"weight": 30000.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},
-    # S_eps is in squared feature distances and, with eps relative to them, S(cx, cy) = c^2 S(x, y): at
-    # weight 1 shrinking every feature was the cheapest descent (dead ReLUs, collapsed digits features)
-    "sinkhorn": {"weight": 0.1, "optimizer": dict(_ADAM), "selection": "source_val"},
+    # S_eps is in squared feature distances and, with eps relative to them, S(cx, cy) = c^2 S(x, y): at weight 1
+    # shrinking every feature was the cheapest descent (dead ReLUs, collapsed digits features) until revision 8
+    # divided it by the mean squared distance, in the graph (normalize=True): scale-free, weight 1 again
+    "sinkhorn": {"weight": 1.0, "optimizer": dict(_ADAM), "selection": "source_val"},
     "swd": {"weight": 1.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},
 }
 

@@ -208,3 +208,40 @@ def test_sliced_wasserstein_equal_sizes_bit_identical_to_the_torch_sort_closed_f
     ref.backward()
     assert torch.equal(got.detach(), ref.detach())
     assert torch.equal(x.grad, rx.grad) and torch.equal(y.grad, ry.grad)
+
+
+@pytest.mark.parametrize("method", ["sinkhorn_log", "symmetric"])
+def test_sinkhorn_normalize_value_and_gradient_match_pot_over_the_dense_mean_distance(method):
+    """normalize=True: S / Dbar with Dbar = mean_ij ||x_i - y_j||^2 in the graph. Reference: the value from three
+    ot.sinkhorn2 terms over the mean of ot.dist; the gradient by the quotient rule, grad S / Dbar - S grad Dbar /
+    Dbar^2, with grad S from POT's envelope solves (ot.solve) and grad Dbar by torch through ot.dist."""
+    x, y = _data(n=9, m=7, d=3, seed=5)  # 63 costs: an odd count, so np.median is torch.median
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    loss = SinkhornLoss(reg=0.3, scale="median", tol=1e-10, max_iter=5000, method=method, normalize=True)
+    value = loss(tx, ty)
+    value.backward()
+    eps = 0.3 * float(np.median(ot.dist(x, y)))
+    s = (_np_sinkhorn2(x, y, eps, 1e-12) - 0.5 * (_np_sinkhorn2(x, x, eps, 1e-12) + _np_sinkhorn2(y, y, eps, 1e-12)))
+    rx, ry = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    w = [ot.solve(ot.dist(a, b), reg=eps, grad="envelope", tol=1e-12, max_iter=20000).value
+         for a, b in ((rx, ry), (rx, rx), (ry, ry))]
+    grad_s = w[0] - 0.5 * (w[1] + w[2])
+    dbar = ot.dist(rx, ry).mean()
+    ref = (grad_s - grad_s.detach()) / dbar.detach() + s / dbar  # value s / dbar, gradient by the quotient rule
+    ref.backward()
+    np.testing.assert_allclose(float(value.detach()), float(ref.detach()), rtol=1e-7)
+    assert loss.last_stats_["feature_scale"] == pytest.approx(float(dbar.detach()), rel=1e-12)
+    assert loss.last_stats_["sinkhorn"] == pytest.approx(float(value.detach()), rel=1e-15)
+    torch.testing.assert_close(tx.grad, rx.grad, rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(ty.grad, ry.grad, rtol=1e-5, atol=1e-8)
+    # scale-free: rescaling the features leaves the value as it was; the unnormalised divergence moves by c^2
+    x10, y10 = torch.tensor(10 * x), torch.tensor(10 * y)
+    np.testing.assert_allclose(float(loss(x10, y10)), float(value.detach()), rtol=1e-6)
+    plain = SinkhornLoss(reg=0.3, scale="median", tol=1e-10, max_iter=5000, method=method)
+    np.testing.assert_allclose(float(plain(x10, y10)), 100 * float(plain(torch.tensor(x), torch.tensor(y))),
+                               rtol=1e-6)
+
+
+def test_sinkhorn_normalize_must_be_a_bool():
+    with pytest.raises(ValueError, match="normalize must be True or False"):
+        SinkhornLoss(normalize="yes")

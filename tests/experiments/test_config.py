@@ -256,6 +256,10 @@ def test_alignment_defaults_revision_matches_the_rules():
     # 6: stage 6: dropout 0.5 in CDAN's small discriminator (and the epoch selection, METHOD_RECIPES)
     expected_at[6] = {**expected_at[5], "cdan": [{**r, "dropout": 0.5} if r else r for r in expected_at[5]["cdan"]]}
     expected_at[7] = expected_at[6]  # 7 changed CDAN's epoch selection only (METHOD_RECIPES)
+    # 8: stage 8: the feature-scale normalisers of Sinkhorn and JDOT kept in the graph; JDOT's relative alpha 1
+    expected_at[8] = {**expected_at[7],
+                      "jdot": [{"alpha": 1.0, "lambda_t": 0.1, "scale": "mean", "scale_grad": True}] * 6,
+                      "sinkhorn": [{**r, "normalize": True} for r in expected_at[7]["sinkhorn"]]}
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]
 
 
@@ -270,6 +274,7 @@ def test_method_recipes_match_the_revision():
     expected_at = {3: at3, 4: {**at3, "sinkhorn": (0.1, adam)}}
     expected_at[5] = {**expected_at[4], "coral": (30000.0, adam)}  # stage 5 of the benchmark
     expected_at[6] = expected_at[7] = expected_at[5]  # 6 and 7 changed the epoch selection only (below)
+    expected_at[8] = {**expected_at[7], "sinkhorn": (1.0, adam)}  # stage 8: the normalised divergence at weight 1
     got = {m: (r["weight"], tuple(r["optimizer"][k] for k in ("optimizer", "lr", "lr_schedule")))
            for m, r in METHOD_RECIPES.items()}
     assert got == expected_at[ALIGNMENT_DEFAULTS_REVISION]
@@ -279,4 +284,5 @@ def test_method_recipes_match_the_revision():
     # 7: stage 7: CDAN's epoch by the source loss with the class-proportion drift penalty (no harm on average in
     # either regime; the source loss alone harmed on the short one)
     selection_at[7] = {**selection_at[6], "cdan": "source_val_drift"}
+    selection_at[8] = selection_at[7]
     assert {m: r["selection"] for m, r in METHOD_RECIPES.items()} == selection_at[ALIGNMENT_DEFAULTS_REVISION]

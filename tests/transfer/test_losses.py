@@ -36,7 +36,8 @@ def test_cdan_small_features_randomized_map_as_wide_as_the_discriminator():
 
 def test_sinkhorn_name_defaults_relative_reg_looser_tol_auto_method():
     loss = make_alignment("sinkhorn", 128, 10)
-    assert (loss.reg, loss.scale, loss.tol, loss.method) == (0.2, "median", 1e-4, "symmetric")
+    assert (loss.reg, loss.scale, loss.tol, loss.method, loss.normalize) == (0.2, "median", 1e-4, "symmetric", True)
+    assert not SinkhornLoss().normalize  # revision 8 normalises the name's divergence only
     assert SinkhornLoss().reg == 0.1  # revision 4 doubled the relative reg of the name only
     assert SinkhornLoss().scale is None  # the class default is unchanged
 
@@ -46,7 +47,7 @@ def test_revision_3_name_defaults():
     mmd = make_alignment("mmd", 128, 10)
     assert mmd.kernel == "laplacian" and mmd.multipliers == tuple(2.0 ** k for k in range(-4, 5))
     jdot = make_alignment("jdot", 128, 10)
-    assert (jdot.alpha, jdot.lambda_t, jdot.scale) == (0.03, 0.1, "mean")
+    assert (jdot.alpha, jdot.lambda_t, jdot.scale, jdot.scale_grad) == (1.0, 0.1, "mean", True)  # revision 8
     assert alignment_defaults("coral", 128, 10) == {} and alignment_defaults("swd", 128, 10) == {}
     assert MMDLoss().kernel == "gaussian" and JDOTLoss().scale is None  # the classes keep their papers' defaults
 
@@ -84,10 +85,11 @@ def test_resolved_config_records_the_constructor_arguments(split, fast):
     dann, sink = res.config["losses"]
     assert dann["class"] == "DANNLoss" and dann["params"]["hidden"] == [100] and dann["params"]["in_features"] == 8
     assert sink["params"]["scale"] == "median" and sink["params"]["tol"] == 1e-4 and sink["params"]["method"] == "symmetric"
-    assert sink["params"]["reg"] == 0.2
+    assert sink["params"]["reg"] == 0.2 and sink["params"]["normalize"] is True
     explicit = finetune(FeaturizerHead(*mlp(4, (16, 8), 3, seed=0)), split, [(DANNLoss(8, hidden=(100,)), 1.0),
                                                                           (SinkhornLoss(reg=0.2, scale="median", tol=1e-4,
-                                                                                        method="symmetric"), 0.5)],
+                                                                                        method="symmetric",
+                                                                                        normalize=True), 0.5)],
                         **fast)
     assert [t["params"] for t in explicit.config["losses"]] == [dann["params"], sink["params"]]
     assert explicit.metrics == res.metrics  # the name is only a spelling of those arguments
@@ -124,9 +126,46 @@ def test_feature_scale_normalized_divides_by_the_mean_cross_distance_float64_loo
         FeatureScaleNormalized(CORALLoss(), power=0)
 
 
+def test_feature_scale_normalized_with_grad_keeps_the_normaliser_in_the_graph():
+    """grad=True: the same value, and the gradient of L / Dbar^q with Dbar differentiated too (reference: float64
+    autograd through the dense mean of the (N, M) distances); a scale-free loss has no pull along the scale."""
+    import numpy as np
+    import torch
+
+    from da.align import CORALLoss
+    from da.transfer.losses import FeatureScaleNormalized
+
+    g = torch.Generator().manual_seed(1)
+    fs = (torch.randn(7, 4, generator=g, dtype=torch.float64) * 3).requires_grad_()
+    ft = (torch.randn(5, 4, generator=g, dtype=torch.float64) + 1).requires_grad_()
+    loss = FeatureScaleNormalized(CORALLoss(), power=2, grad=True)
+    value = loss(fs, ft)
+    value.backward()
+    a, b = fs.detach().clone().requires_grad_(), ft.detach().clone().requires_grad_()
+    dense = ((a[:, None] - b[None]) ** 2).sum(-1).mean()
+    ref = CORALLoss()(a, b) / dense ** 2
+    ref.backward()
+    np.testing.assert_allclose(float(value.detach()), float(ref.detach()), rtol=1e-12)
+    np.testing.assert_allclose(fs.grad.numpy(), a.grad.numpy(), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(ft.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-15)
+    assert value.dtype == torch.float64
+    # CORAL / Dbar^2 is homogeneous of degree 0: no gradient along (fs, ft) (the detached normaliser's is 4 L)
+    pull = float((fs.grad * fs.detach()).sum() + (ft.grad * ft.detach()).sum())
+    assert abs(pull) < 1e-9 * float(value.detach())
+    fs.grad = ft.grad = None
+    detached = FeatureScaleNormalized(CORALLoss(), power=2)(fs, ft)
+    detached.backward()
+    pull = float((fs.grad * fs.detach()).sum() + (ft.grad * ft.detach()).sum())
+    np.testing.assert_allclose(pull, 4 * float(detached.detach()), rtol=1e-5)
+    with pytest.raises(ValueError, match="grad must be True or False"):
+        FeatureScaleNormalized(CORALLoss(), grad="yes")
+
+
 def test_make_alignment_feature_scale_power_wraps_the_loss():
     from da.align import SinkhornLoss
     from da.transfer.losses import FeatureScaleNormalized
 
     loss = make_alignment("sinkhorn", 8, 3, feature_scale_power=1.0)
     assert isinstance(loss, FeatureScaleNormalized) and isinstance(loss.loss, SinkhornLoss) and loss.power == 1.0
+    assert not loss.grad
+    assert make_alignment("sinkhorn", 8, 3, feature_scale_power=1.0, feature_scale_grad=True).grad
