@@ -256,10 +256,8 @@ def test_alignment_defaults_revision_matches_the_rules():
     # 6: stage 6: dropout 0.5 in CDAN's small discriminator (and the epoch selection, METHOD_RECIPES)
     expected_at[6] = {**expected_at[5], "cdan": [{**r, "dropout": 0.5} if r else r for r in expected_at[5]["cdan"]]}
     expected_at[7] = expected_at[6]  # 7 changed CDAN's epoch selection only (METHOD_RECIPES)
-    # 8: stage 8: the feature-scale normalisers of Sinkhorn and JDOT kept in the graph; JDOT's relative alpha 1
-    expected_at[8] = {**expected_at[7],
-                      "jdot": [{"alpha": 1.0, "lambda_t": 0.1, "scale": "mean", "scale_grad": True}] * 6,
-                      "sinkhorn": [{**r, "normalize": True} for r in expected_at[7]["sinkhorn"]]}
+    # 8: stage 8: Sinkhorn's divergence divided by the mean squared feature distance, in the graph
+    expected_at[8] = {**expected_at[7], "sinkhorn": [{**r, "normalize": True} for r in expected_at[7]["sinkhorn"]]}
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]
 
 

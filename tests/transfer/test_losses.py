@@ -47,7 +47,7 @@ def test_revision_3_name_defaults():
     mmd = make_alignment("mmd", 128, 10)
     assert mmd.kernel == "laplacian" and mmd.multipliers == tuple(2.0 ** k for k in range(-4, 5))
     jdot = make_alignment("jdot", 128, 10)
-    assert (jdot.alpha, jdot.lambda_t, jdot.scale, jdot.scale_grad) == (1.0, 0.1, "mean", True)  # revision 8
+    assert (jdot.alpha, jdot.lambda_t, jdot.scale, jdot.scale_grad) == (0.03, 0.1, "mean", False)
     assert alignment_defaults("coral", 128, 10) == {} and alignment_defaults("swd", 128, 10) == {}
     assert MMDLoss().kernel == "gaussian" and JDOTLoss().scale is None  # the classes keep their papers' defaults
 
