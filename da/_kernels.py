@@ -35,7 +35,6 @@ def pairwise_sq_dists(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.T
     return d2
 
 
-@functools.lru_cache(maxsize=8)
 def mean_sq_dist(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""The mean squared distance between two sets, without the :math:`(N, M)` matrix.
 
@@ -47,6 +46,7 @@ def mean_sq_dist(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return x.pow(2).sum(1).mean() + y.pow(2).sum(1).mean() - 2.0 * (x.mean(0) * y.mean(0)).sum()
 
 
+@functools.lru_cache(maxsize=8)
 def _upper_flat_index(n: int, device: torch.device) -> torch.Tensor:
     """Flat indices of the entries ``i < j`` of an ``n x n`` matrix (cached: losses call this every step)."""
     iu = torch.triu_indices(n, n, offset=1, device=device)

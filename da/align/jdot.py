@@ -215,4 +215,3 @@ class JDOTLoss(nn.Module):
     def extra_repr(self) -> str:
         return (f"alpha={self.alpha}, lambda_t={self.lambda_t}, solver={self.solver!r}, reg={self.reg}, "
                 f"scale={self.scale!r}, scale_grad={self.scale_grad}")
-

@@ -167,7 +167,6 @@ class FeatureScaleNormalized(nn.Module):
         return f"power={self.power}, grad={self.grad}"
 
 
-
 # features narrower than this get the small-feature defaults of make_alignment
 _SMALL_FEATURES = 256
 
