@@ -169,3 +169,19 @@ def test_make_alignment_feature_scale_power_wraps_the_loss():
     assert isinstance(loss, FeatureScaleNormalized) and isinstance(loss.loss, SinkhornLoss) and loss.power == 1.0
     assert not loss.grad
     assert make_alignment("sinkhorn", 8, 3, feature_scale_power=1.0, feature_scale_grad=True).grad
+
+
+def test_revision_7_sinkhorn_as_documented_is_the_name_without_normalize():
+    """docs/defaults.md (stage 8) tells users how to get revision 7's Sinkhorn back as a module: it must be
+    the name's loss with normalize=False, value for value, and the normalised one its value over the mean
+    squared distance."""
+    import torch
+
+    from da._kernels import mean_sq_dist
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(16, 6, generator=g), torch.randn(16, 6, generator=g) + 1
+    old = SinkhornLoss(reg=0.2, scale="median", tol=1e-4, method="symmetric")
+    assert float(old(x, y)) == float(make_alignment("sinkhorn", 6, 3, normalize=False)(x, y))
+    new = make_alignment("sinkhorn", 6, 3)(x, y)
+    assert float(new) == pytest.approx(float(old(x, y)) / float(mean_sq_dist(x, y)), rel=1e-6)
