@@ -178,3 +178,6 @@ for a in (0.1, 0.3, 1.0):
     _add(f"jdot_sg_a{a:g}", "jdot", 1.0, {"alpha": a, "lambda_t": 0.1, "scale": "mean", "scale_grad": True})
 _add("sinkhorn_fsg_w0.3", "sinkhorn", 0.3, {"feature_scale_power": 1.0, "feature_scale_grad": True})
 _add("jdot_sg_a3", "jdot", 1.0, {"alpha": 3.0, "lambda_t": 0.1, "scale": "mean", "scale_grad": True})
+# ... and SWD (sliced W2, homogeneous of degree 1: q = 1/2) over the same mean, in the graph
+for w in (1, 3, 10):
+    _add(f"swd_fsg_w{w}", "swd", w, {"feature_scale_power": 0.5, "feature_scale_grad": True})
