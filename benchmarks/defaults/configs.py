@@ -181,3 +181,10 @@ _add("jdot_sg_a3", "jdot", 1.0, {"alpha": 3.0, "lambda_t": 0.1, "scale": "mean",
 # ... and SWD (sliced W2, homogeneous of degree 1: q = 1/2) over the same mean, in the graph
 for w in (1, 3, 10):
     _add(f"swd_fsg_w{w}", "swd", w, {"feature_scale_power": 0.5, "feature_scale_grad": True})
+# stage 9 (issue #13, align="auto" far from the oracle): every revision-8 default as a candidate, trained from
+# scratch (each exactly align=name's fit), with MixVal's mixed-sample probes recorded for every candidate
+_add("auto_pool8_scratch", "auto", weight=None)
+CONFIGS["auto_pool8_scratch"]["auto"] = {
+    "candidate_training": "scratch",
+    "candidates": (("source_only", None, None),) + tuple(
+        (m, m, None) for m in ("mmd", "dann", "cdan", "jdot", "coral", "swd", "sinkhorn"))}

@@ -51,8 +51,8 @@ import torch
 from da.transfer.selection import get_criterion
 
 __all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_RULE", "AUTO_TOLERANCE",
-           "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "auto_finetune", "auto_select", "choose", "ensemble_agreement",
-           "fit_auto", "score_model"]
+           "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "MIXVAL_CRITERIA", "RANK_RULES", "auto_finetune", "auto_select",
+           "choose", "ensemble_agreement", "fit_auto", "score_model"]
 
 #: (name, method, weight) of the candidates; weight None = the method's recipe weight.
 AUTO_CANDIDATES = (
@@ -73,6 +73,10 @@ WARMUP_DIVISOR = 5
 AUTO_CRITERIA = ("source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd")
 #: the criteria whose ranks ``rule="borda"`` sums (:func:`choose`)
 BORDA_CRITERIA = ("dev", "entropy", "snd")
+#: the mixed-sample probes whose ranks ``rule="mixval"`` sums (:func:`da.transfer.probes.mixup_probes`)
+MIXVAL_CRITERIA = ("ice_intra", "ice_inter")
+#: the rank-sum rules of :func:`choose`: rule -> the criteria whose ranks are summed
+RANK_RULES = {"borda": BORDA_CRITERIA, "mixval": MIXVAL_CRITERIA}
 #: tolerance tau on the source validation accuracy (see :func:`choose`)
 SOURCE_TOLERANCE = 0.02
 #: the rule of ``align="auto"`` and ``method: auto``, and its source guard (None: no guard)
@@ -159,10 +163,17 @@ def ensemble_agreement(models: dict, X, *, max_samples: int = 2000, seed=0) -> d
 
 def _score_pool(records: list, models: dict, split, seed) -> None:
     """Add each candidate's ``"ensv"`` (:func:`ensemble_agreement` on the unlabelled target rows) to its
-    record's scores: a score of the whole pool, known once every candidate is trained."""
+    record's scores: a score of the whole pool, known once every candidate is trained; and its mixed-sample
+    probes ``"ice_intra"``/``"ice_inter"`` (:func:`da.transfer.probes.mixup_probes`, pair counts in
+    ``"probes"``)."""
+    from da.transfer.probes import mixup_probes
+
     agree = ensemble_agreement(models, split.target_train.X, seed=seed)
     for rec in records:
         rec["scores"]["ensv"] = agree[rec["name"]]
+        probes = mixup_probes(models[rec["name"]], split.target_train.X, seed=seed)
+        rec["scores"].update(ice_intra=probes["ice_intra"], ice_inter=probes["ice_inter"])
+        rec["probes"] = {"n_intra": probes["n_intra"], "n_inter": probes["n_inter"]}
 
 
 def choose(records: list, *, rule="source_val", tolerance: float | None = SOURCE_TOLERANCE,
@@ -181,7 +192,8 @@ def choose(records: list, *, rule="source_val", tolerance: float | None = SOURCE
         or ``"borda"``: the guarded candidate :math:`c` with the highest rank sum
         :math:`\sum_{k \in K} \mathrm{rank}_k(c)` over :data:`BORDA_CRITERIA` :math:`K`
         (ranks 1..n within the guarded set, ties averaged; ``margin`` unused), and
-        ``source_only`` on a tie with it.
+        ``source_only`` on a tie with it; or ``"mixval"``: the same rank sum over
+        :data:`MIXVAL_CRITERIA` (MixVal's intra- and inter-cluster probes).
     tolerance : float or None
         Candidates whose source validation accuracy is below source_only's by more
         than this are excluded (the source guard); ``None``: no guard.
@@ -202,13 +214,13 @@ def choose(records: list, *, rule="source_val", tolerance: float | None = SOURCE
         excluded = sorted(r["name"] for r in records if r not in guarded)
         why = (f"source guard: source validation accuracy >= source_only's - {tolerance:g} = {floor:.4g}"
                + (f" (excluded: {', '.join(excluded)})" if excluded else ""))
-    if rule == "borda":
+    if isinstance(rule, str) and rule in RANK_RULES:
         from scipy.stats import rankdata
 
-        total = sum(rankdata([r["scores"][k] for r in guarded]) for k in BORDA_CRITERIA)
+        total = sum(rankdata([r["scores"][k] for r in guarded]) for k in RANK_RULES[rule])
         sums = {r["name"]: float(t) for r, t in zip(guarded, total)}
         best = max(guarded, key=lambda r: (sums[r["name"]], r is ref))  # a tie keeps source_only
-        return best["name"], why + (f"; borda: highest rank sum over {'/'.join(BORDA_CRITERIA)}: "
+        return best["name"], why + (f"; {rule}: highest rank sum over {'/'.join(RANK_RULES[rule])}: "
                                     + ", ".join(f"{n} {v:g}" for n, v in sums.items()))
     better = [r for r in guarded if r is not ref
               and all(r["scores"][c] > ref["scores"][c] + margin for c in crits)]

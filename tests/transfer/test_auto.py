@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from da.transfer import DomainAdaptationClassifier
-from da.transfer.auto import AUTO_CRITERIA, choose
+from da.transfer.auto import AUTO_CRITERIA, MIXVAL_CRITERIA, choose
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_auto_records_every_candidate_and_its_choice(data):
     sel = clf.selection_
     assert [c["name"] for c in sel["candidates"]] == ["source_only", "mmd", "coral"]
     for c in sel["candidates"]:
-        assert set(c["scores"]) == {*AUTO_CRITERIA, "ensv"} and "source_val_loss" in AUTO_CRITERIA
+        assert set(c["scores"]) == {*AUTO_CRITERIA, "ensv", *MIXVAL_CRITERIA} and "source_val_loss" in AUTO_CRITERIA
         assert all(np.isfinite(v) for v in c["scores"].values())
     assert sel["chosen"] in clf.candidates_ and clf.model_ is clf.candidates_[sel["chosen"]]
     assert sel["oracle"] is False and sel["rule"] in sel["why"]
@@ -62,6 +62,13 @@ def test_auto_records_every_candidate_and_its_choice(data):
 
     agree = ensemble_agreement(clf.candidates_, data[2])
     assert [c["scores"]["ensv"] for c in sel["candidates"]] == [agree[c["name"]] for c in sel["candidates"]]
+    # and MixVal's probes are each candidate's, recomputed from its model with the run's seed
+    from da.transfer.probes import mixup_probes
+
+    for c in sel["candidates"]:
+        got = mixup_probes(clf.candidates_[c["name"]], data[2], seed=0)
+        assert (c["scores"]["ice_intra"], c["scores"]["ice_inter"]) == (got["ice_intra"], got["ice_inter"])
+        assert c["probes"] == {"n_intra": got["n_intra"], "n_inter": got["n_inter"]}
 
 
 def test_source_only_candidate_is_the_shared_source_model(data):
@@ -162,6 +169,23 @@ def test_borda_rule_sums_ranks_over_the_guarded_candidates_and_a_tie_keeps_sourc
     assert name == "c" and why.startswith("no source guard")
     tie = [rec("source_only", 0.9, 0.0, 0.0, 2.0), rec("a", 0.9, 0.0, 0.0, 2.0)]
     assert choose(tie, rule="borda")[0] == "source_only"
+
+
+def test_mixval_rule_sums_the_two_probe_ranks_over_the_guarded_candidates():
+    def rec(name, sv, intra, inter):
+        return {"name": name, "scores": {"source_val": sv, "ice_intra": intra, "ice_inter": inter}}
+
+    recs = [rec("source_only", 0.90, 0.80, 0.40),   # ranks 1 + 1 = 2
+            rec("a", 0.90, 0.95, 0.45),             # ranks 3 + 2 = 5
+            rec("b", 0.89, 0.90, 0.60),             # ranks 2 + 3 = 5: a tie with a, the first listed wins
+            rec("c", 0.60, 1.00, 1.00)]             # forgets the source: excluded by the guard
+    name, why = choose(recs, rule="mixval", tolerance=0.02)
+    assert name == "a" and "excluded: c" in why and "ice_intra/ice_inter" in why
+    recs[1]["scores"]["ice_inter"] = 0.30  # a: 3 + 1 = 4 < b: 2 + 3 = 5
+    assert choose(recs, rule="mixval", tolerance=0.02)[0] == "b"
+    assert choose(recs, rule="mixval", tolerance=None)[0] == "c"
+    tie = [rec("source_only", 0.9, 0.5, 0.5), rec("a", 0.9, 0.5, 0.5)]
+    assert choose(tie, rule="mixval")[0] == "source_only"
 
 
 def test_ensemble_agreement_against_a_float64_loop():
