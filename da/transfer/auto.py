@@ -37,13 +37,17 @@ and says so).
 
 Everything is recorded in ``clf.selection_``: the candidate training, each
 candidate's method, weight, recipe, scores, selected epoch and time, the rule,
-the chosen one and the reason.
+the chosen one and the reason. A candidate whose training diverges
+(:class:`~da.transfer.TrainingDivergedError`) is recorded with its error under
+``failed`` and no scores, a ``RuntimeWarning`` names it, and the choice is made
+among the others; the source-only fit, the reference, still raises.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -184,7 +188,9 @@ def choose(records: list, *, rule="source_val", tolerance: float | None = SOURCE
     ----------
     records : list of dict
         One per candidate, with ``name`` and ``scores`` (criterion -> score,
-        higher is better); the one named ``source_only`` is the reference.
+        higher is better); the one named ``source_only`` is the reference. A
+        candidate whose training diverged (``scores`` None, ``failed`` its error) is
+        never chosen.
     rule : str or tuple of str
         A criterion maximised over the guarded set; or a tuple of criteria
         (a consensus): a candidate must beat source_only on **every** one of
@@ -205,6 +211,7 @@ def choose(records: list, *, rule="source_val", tolerance: float | None = SOURCE
     (name, reason) : tuple of str
     """
     crits = (rule,) if isinstance(rule, str) else tuple(rule)
+    records = [r for r in records if r.get("scores") is not None]  # a diverged candidate has none
     ref = next(r for r in records if r["name"] == "source_only")
     if tolerance is None:
         guarded, why = list(records), "no source guard"
@@ -301,6 +308,7 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
         The chosen candidate's name, ``name -> model``, and the JSON record
         (strategy, rule, every candidate's scores and recipe, the choice and why).
     """
+    from da.transfer.fit_result import TrainingDivergedError
     from da.transfer.recipes import method_recipe
     from da.transfer.trainer import TrainConfig, Trainer
 
@@ -335,14 +343,20 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
             # source-trained model, so source_val would keep the unadapted first epoch; the label-free choice
             # between the candidates' final models is the selection
             cfg = TrainConfig.from_kwargs(base, epochs=plan["epochs"], **opt)
-            res = Trainer(cfg, [(method, w)], strategy, tags={"auto_candidate": name}).fit(copy.deepcopy(init),
-                                                                                           split)
+            rec = {"name": name, "method": method, "weight": w, "recipe": {"weight": w, **opt}}
+            try:
+                res = Trainer(cfg, [(method, w)], strategy, tags={"auto_candidate": name}).fit(copy.deepcopy(init),
+                                                                                               split)
+            except TrainingDivergedError as exc:  # one candidate's divergence leaves the others' choice intact
+                warnings.warn(f"align='auto': candidate {name!r} is left out of the choice: {exc}", RuntimeWarning,
+                              stacklevel=2)
+                records.append({**rec, "failed": str(exc), "scores": None})
+                continue
             models[name] = res.model
-            rec = {"name": name, "method": method, "weight": w, "recipe": {"weight": w, **opt},
-                   "best_epoch": int(res.best_epoch), "seconds": float(res.seconds)}
+            rec.update(best_epoch=int(res.best_epoch), seconds=float(res.seconds))
         rec["scores"] = score_model(models[name], split, seed=base.seed)
         records.append(rec)
-    _score_pool(records, models, split, base.seed)
+    _score_pool([r for r in records if r["scores"] is not None], models, split, base.seed)
     chosen, why = choose(records, rule=rule, tolerance=tolerance)
     record = {"candidate_training": candidate_training, "rule": rule, "tolerance": tolerance,
               "margin": MARGIN, "chosen": chosen, "why": why, "candidate_epochs": plan["epochs"],

@@ -242,3 +242,29 @@ def test_ensemble_agreement_against_a_float64_loop():
         ensemble_agreement({}, X)
     with pytest.raises(ValueError, match=r"X must hold at least one target row .*shape \(0, 4\)"):
         ensemble_agreement(models, X[:0])
+
+
+def test_a_diverging_candidate_is_recorded_and_left_out_of_the_choice(data):
+    """One candidate's NaN loss (a TrainingDivergedError in its own fit) must not sink the others: it is
+    recorded with its error and no scores, named in a RuntimeWarning, never chosen; the rest are scored as
+    without it."""
+    import torch
+
+    from da.transfer.auto import fit_auto
+
+    class Exploding(torch.nn.Module):
+        def forward(self, fs, ft, **kw):
+            return (fs.mean() - ft.mean()) ** 2 * float("nan")
+
+    Xs, ys, Xt, _ = data
+    cands = (("source_only", None, None), ("bad", Exploding(), 1.0), ("mmd", "mmd", None))
+    with pytest.warns(RuntimeWarning, match="candidate 'bad' is left out of the choice: training diverged at step 0"):
+        clf = fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidates=cands,
+                       candidate_training="scratch")
+    recs = {c["name"]: c for c in clf.selection_["candidates"]}
+    assert recs["bad"]["scores"] is None and "loss term 'exploding' is nan" in recs["bad"]["failed"]
+    assert set(clf.candidates_) == {"source_only", "mmd"} and clf.selection_["chosen"] != "bad"
+    ref = fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidates=(cands[0], cands[2]),
+                   candidate_training="scratch")
+    assert [c["scores"] for c in ref.selection_["candidates"]] == [recs[n]["scores"] for n in ("source_only", "mmd")]
+    assert choose(clf.selection_["candidates"], rule="mixval")[0] in {"source_only", "mmd"}
