@@ -26,9 +26,10 @@ higher accuracy on the held-out source validation rows:
         \mathrm{acc}_{S,\mathrm{val}}(\text{source\_only})\}
 
 (``source_only`` when :math:`\mathcal B` is empty). Other rules: IWCV, DEV,
-entropy, SND, consensus tuples such as ``("iwcv", "dev")``, and ``"borda"`` (the
-rank sum over DEV, entropy and SND), each with or without a source-accuracy
-guard. On the generated benchmark (23 pairs, 3 seeds) only the source-validation
+entropy, SND, EnsV, consensus tuples such as ``("iwcv", "dev")``, ``"borda"`` (the
+rank sum over DEV, entropy and SND) and ``"mixval"`` (the rank sum of MixVal's two
+mixed-sample probes, :mod:`da.transfer.probes`), each with or without a
+source-accuracy guard. On the generated benchmark (23 pairs, 3 seeds) only the source-validation
 rule never ended more than 0.01 below source-only under any candidate training;
 ``"scratch"`` with ``"borda"`` came closest to the best method chosen with target
 labels on seeds 0 and 1 but ended below source-only on 3 pairs of seed 2

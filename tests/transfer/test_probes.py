@@ -125,3 +125,15 @@ def test_lam_outside_the_open_interval_is_refused(lam):
 def test_too_few_rows_are_refused_naming_X(X):
     with pytest.raises(ValueError, match="X needs at least 2 target rows"):
         mixup_probes(_model(_Threshold(0.0)), X)
+
+
+def test_lazy_rows_give_the_probes_of_the_same_array():
+    """Image-folder rows (DatasetRows, read through their DataLoader) are probed as the array they hold."""
+    from da.data.lazy import DatasetRows
+    from da.transfer.models import mlp
+
+    X = np.random.default_rng(1).normal(size=(90, 3)).astype("float32")
+    ds = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.zeros(90, dtype=torch.long))
+    model = FeaturizerHead(*mlp(3, hidden=(8,), n_classes=3, seed=1))
+    assert mixup_probes(model, DatasetRows(ds), seed=2, max_samples=60) == mixup_probes(model, X, seed=2,
+                                                                                         max_samples=60)
