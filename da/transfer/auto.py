@@ -309,8 +309,6 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
         The chosen candidate's name, ``name -> model``, and the JSON record
         (strategy, rule, every candidate's scores and recipe, the choice and why).
     """
-    from da.transfer.fit_result import TrainingDivergedError
-    from da.transfer.recipes import method_recipe
     from da.transfer.trainer import TrainConfig, Trainer
 
     t0 = time.perf_counter()
@@ -336,25 +334,11 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
             rec = {"name": name, "method": None, "weight": None, "recipe": src.get("recipe"),
                    "best_epoch": src.get("best_epoch"), "seconds": float(src.get("seconds", 0.0))}
         else:
-            rcp = method_recipe(method)
-            opt = {**rcp["optimizer"], "selection": plan["selection"] or overrides.get("selection", rcp["selection"]),
-                   **{k: overrides[k] for k in ("optimizer", "lr", "lr_schedule") if k in overrides}}
-            w = weight if weight is not None else overrides.get("weight", rcp["weight"])
-            # finetune/warmup keep the last epoch: source accuracy saturates within an epoch of training a
-            # source-trained model, so source_val would keep the unadapted first epoch; the label-free choice
-            # between the candidates' final models is the selection
-            cfg = TrainConfig.from_kwargs(base, epochs=plan["epochs"], **opt)
-            rec = {"name": name, "method": method, "weight": w, "recipe": {"weight": w, **opt}}
-            try:
-                res = Trainer(cfg, [(method, w)], strategy, tags={"auto_candidate": name}).fit(copy.deepcopy(init),
-                                                                                               split)
-            except TrainingDivergedError as exc:  # one candidate's divergence leaves the others' choice intact
-                warnings.warn(f"align='auto': candidate {name!r} is left out of the choice: {exc}", RuntimeWarning,
-                              stacklevel=2)
-                records.append({**rec, "failed": str(exc), "scores": None})
+            rec, model = _train_candidate(name, method, weight, base, plan, overrides, strategy, init, split)
+            if model is None:
+                records.append(rec)
                 continue
-            models[name] = res.model
-            rec.update(best_epoch=int(res.best_epoch), seconds=float(res.seconds))
+            models[name] = model
         rec["scores"] = score_model(models[name], split, seed=base.seed)
         records.append(rec)
     _score_pool([r for r in records if r["scores"] is not None], models, split, base.seed)
@@ -365,6 +349,32 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
               "finetune_epochs": plan["epochs"] if candidate_training == "finetune" else None,
               "candidates": records, "seconds": time.perf_counter() - t0, "oracle": False}
     return chosen, models, record
+
+
+def _train_candidate(name, method, weight, base, plan, overrides, strategy, init, split) -> tuple:
+    """``(record, model)`` of one aligned candidate under its method's recipe; a candidate whose training
+    diverges gets ``(record with "failed" and no scores, None)`` and a ``RuntimeWarning``."""
+    from da.transfer.fit_result import TrainingDivergedError
+    from da.transfer.recipes import method_recipe
+    from da.transfer.trainer import TrainConfig, Trainer
+
+    rcp = method_recipe(method)
+    opt = {**rcp["optimizer"], "selection": plan["selection"] or overrides.get("selection", rcp["selection"]),
+           **{k: overrides[k] for k in ("optimizer", "lr", "lr_schedule") if k in overrides}}
+    w = weight if weight is not None else overrides.get("weight", rcp["weight"])
+    # finetune/warmup keep the last epoch: source accuracy saturates within an epoch of training a
+    # source-trained model, so source_val would keep the unadapted first epoch; the label-free choice
+    # between the candidates' final models is the selection
+    cfg = TrainConfig.from_kwargs(base, epochs=plan["epochs"], **opt)
+    rec = {"name": name, "method": method, "weight": w, "recipe": {"weight": w, **opt}}
+    try:
+        res = Trainer(cfg, [(method, w)], strategy, tags={"auto_candidate": name}).fit(copy.deepcopy(init), split)
+    except TrainingDivergedError as exc:  # one candidate's divergence leaves the others' choice intact
+        warnings.warn(f"align='auto': candidate {name!r} is left out of the choice: {exc}", RuntimeWarning,
+                      stacklevel=3)
+        return {**rec, "failed": str(exc), "scores": None}, None
+    rec.update(best_epoch=int(res.best_epoch), seconds=float(res.seconds))
+    return rec, res.model
 
 
 def auto_finetune(model, split, *, config=None, candidates=None, finetune_epochs=None, rule="source_val",
