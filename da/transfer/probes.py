@@ -24,7 +24,7 @@ the model still gives it the label of the dominant row:
   target's clusters rather than through them.
 
 MixVal ranks candidate models by both (:func:`da.transfer.auto.choose` with
-``rule="mixval"``: the mean of the two ranks). The authors pair rows by
+``rule="mixval"``: the sum of the two ranks). The authors pair rows by
 reversing each batch of a shuffled list (a sorted one for the intra pairs);
 random pairings are the same construction without the batch. A model that
 gives every probed row one class has no inter-cluster pair: its
