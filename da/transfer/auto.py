@@ -53,6 +53,7 @@ import warnings
 import numpy as np
 import torch
 
+from da.transfer.probes import ensemble_agreement, mixup_probes
 from da.transfer.selection import get_criterion
 
 __all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_RULE", "AUTO_TOLERANCE",
@@ -119,60 +120,11 @@ def score_model(model, split, criteria=AUTO_CRITERIA, *, max_samples: int = 2000
     return {c: float(f(outputs, sp, cache=cache)) for c, f in fns.items()}
 
 
-def ensemble_agreement(models: dict, X, *, max_samples: int = 2000, seed=0) -> dict:
-    r"""EnsV (Hu, Luo, Liang & Foo, NeurIPS 2024): each model's agreement with the pool's ensemble.
-
-    With :math:`p_c(x)` the softmax of candidate :math:`c` on an unlabelled target row,
-    the ensemble's pseudo-label is :math:`\hat y(x) = \arg\max_k \frac1{|C|}\sum_{c \in C} p_{c,k}(x)`
-    and the score of :math:`c` is :math:`\frac1n\sum_i [\arg\max_k p_{c,k}(x_i) = \hat y(x_i)]`
-    (higher is better). No label is read. For a convex loss such as the cross-entropy, the
-    ensemble's loss is at most the members' average (Jensen): the paper's argument that the rule
-    avoids the worst candidate.
-
-    Parameters
-    ----------
-    models : dict
-        ``name -> FeaturizerHead`` (the candidate pool, source-only included).
-    X : array-like or lazy rows
-        Unlabelled target rows (an array, or the lazy rows of an image dataset); at most
-        ``max_samples`` of them are read (drawn with ``seed``).
-
-    Returns
-    -------
-    dict
-        ``name -> agreement`` in [0, 1].
-
-    Raises
-    ------
-    ValueError
-        If ``models`` is empty or ``X`` has no rows.
-    """
-    from da.data.lazy import is_lazy
-    from da.data.pair import Part
-    from da.transfer.evaluate import predict_outputs
-    from da.transfer.inputs import subsample_part
-
-    X = X if is_lazy(X) else np.asarray(X)  # lazy rows (image folders) are read batch by batch
-    if not models:
-        raise ValueError("models must hold at least one candidate model")
-    if len(X.shape) < 2 or len(X) == 0:
-        raise ValueError(f"X must hold at least one target row (rows x features), got shape {X.shape}")
-    X = subsample_part(Part(X), max_samples, np.random.default_rng(seed)).X
-    probs = {}
-    for name, m in models.items():
-        logits = torch.from_numpy(predict_outputs(m, X, features=False)["logits"]).double()
-        probs[name] = torch.softmax(logits, dim=1).numpy()
-    pseudo = np.mean(list(probs.values()), axis=0).argmax(1)
-    return {name: float((p.argmax(1) == pseudo).mean()) for name, p in probs.items()}
-
-
 def _score_pool(records: list, models: dict, split, seed) -> None:
     """Add each candidate's ``"ensv"`` (:func:`ensemble_agreement` on the unlabelled target rows) to its
     record's scores: a score of the whole pool, known once every candidate is trained; and its mixed-sample
     probes ``"ice_intra"``/``"ice_inter"`` (:func:`da.transfer.probes.mixup_probes`, pair counts in
     ``"probes"``)."""
-    from da.transfer.probes import mixup_probes
-
     agree = ensemble_agreement(models, split.target_train.X, seed=seed)
     for rec in records:
         rec["scores"]["ensv"] = agree[rec["name"]]

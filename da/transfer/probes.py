@@ -1,6 +1,8 @@
-r"""Mixed samples as probes of a trained model (MixVal; Hu, Liang, Liew, Xue, Bai & Wang, NeurIPS 2023).
+r"""Label-free scores of trained models on unlabelled target rows: MixVal's mixed-sample probes
+(:func:`mixup_probes`; Hu, Liang, Liew, Xue, Bai & Wang, NeurIPS 2023) and EnsV's agreement with a pool's
+ensemble (:func:`ensemble_agreement`; Hu, Luo, Liang & Foo, NeurIPS 2024).
 
-A label-free score of a model on unlabelled target rows :math:`x_1..x_n`. With
+MixVal scores a model on unlabelled target rows :math:`x_1..x_n`. With
 :math:`\hat y_i = \arg\max_k f_k(x_i)` the model's pseudo-labels and a fixed
 mixing weight :math:`\lambda` (0.55, the authors' default), a probe mixes two
 target rows, :math:`\tilde x = \lambda x_i + (1-\lambda) x_j`, and asks whether
@@ -38,10 +40,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["MIXUP_LAMBDA", "mixup_probes"]
+__all__ = ["MIXUP_LAMBDA", "ensemble_agreement", "mixup_probes"]
 
 #: the mixing weight of the dominant row (the authors' default)
 MIXUP_LAMBDA = 0.55
+
+
+def _target_rows(X, min_rows: int, need: str, max_samples: int, rng: np.random.Generator):
+    """At most ``max_samples`` rows of ``X`` (an array, or lazy rows read batch by batch), drawn with ``rng``;
+    a ``ValueError`` "X {need} ..." when ``X`` is not rows x features with at least ``min_rows`` rows."""
+    from da.data.lazy import is_lazy
+    from da.data.pair import Part
+    from da.transfer.inputs import subsample_part
+
+    X = X if is_lazy(X) else np.asarray(X)
+    if len(X.shape) < 2 or len(X) < min_rows:
+        raise ValueError(f"X {need} (rows x features), got shape {tuple(X.shape)}")
+    return subsample_part(Part(X), max_samples, rng).X
 
 
 def _pairs(pseudo: np.ndarray, rng: np.random.Generator) -> tuple:
@@ -82,18 +97,12 @@ def mixup_probes(model, X, *, lam: float = MIXUP_LAMBDA, max_samples: int = 2000
     ValueError
         If ``lam`` is not in (0.5, 1), or ``X`` has fewer than 2 rows.
     """
-    from da.data.lazy import is_lazy
-    from da.data.pair import Part
     from da.transfer.evaluate import predict_outputs
-    from da.transfer.inputs import subsample_part
 
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0.5 < float(lam) < 1.0:
         raise ValueError(f"lam must be a number in (0.5, 1) (the dominant row's share), got {lam!r}")
-    X = X if is_lazy(X) else np.asarray(X)
-    if len(X.shape) < 2 or len(X) < 2:
-        raise ValueError(f"X needs at least 2 target rows (rows x features), got shape {tuple(X.shape)}")
     rng = np.random.default_rng(seed)
-    X = np.asarray(subsample_part(Part(X), max_samples, rng).X, dtype=np.float32)
+    X = np.asarray(_target_rows(X, 2, "needs at least 2 target rows", max_samples, rng), dtype=np.float32)
     pseudo = predict_outputs(model, X, batch_size=batch_size, features=False)["logits"].argmax(1)
     out = {}
     for name, pairs in zip(("intra", "inter"), _pairs(pseudo, rng)):
@@ -105,3 +114,44 @@ def mixup_probes(model, X, *, lam: float = MIXUP_LAMBDA, max_samples: int = 2000
         pred = predict_outputs(model, mixed, batch_size=batch_size, features=False)["logits"].argmax(1)
         out[f"ice_{name}"], out[f"n_{name}"] = float((pred == pseudo[pairs[:, 0]]).mean()), int(len(pairs))
     return out
+
+
+def ensemble_agreement(models: dict, X, *, max_samples: int = 2000, seed=0) -> dict:
+    r"""EnsV (Hu, Luo, Liang & Foo, NeurIPS 2024): each model's agreement with the pool's ensemble.
+
+    With :math:`p_c(x)` the softmax of candidate :math:`c` on an unlabelled target row,
+    the ensemble's pseudo-label is :math:`\hat y(x) = \arg\max_k \frac1{|C|}\sum_{c \in C} p_{c,k}(x)`
+    and the score of :math:`c` is :math:`\frac1n\sum_i [\arg\max_k p_{c,k}(x_i) = \hat y(x_i)]`
+    (higher is better). No label is read. For a convex loss such as the cross-entropy, the
+    ensemble's loss is at most the members' average (Jensen): the paper's argument that the rule
+    avoids the worst candidate.
+
+    Parameters
+    ----------
+    models : dict
+        ``name -> FeaturizerHead`` (the candidate pool, source-only included).
+    X : array-like or lazy rows
+        Unlabelled target rows (an array, or the lazy rows of an image dataset); at most
+        ``max_samples`` of them are read (drawn with ``seed``).
+
+    Returns
+    -------
+    dict
+        ``name -> agreement`` in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``models`` is empty or ``X`` has no rows.
+    """
+    from da.transfer.evaluate import predict_outputs
+
+    if not models:
+        raise ValueError("models must hold at least one candidate model")
+    X = _target_rows(X, 1, "must hold at least one target row", max_samples, np.random.default_rng(seed))
+    probs = {}
+    for name, m in models.items():
+        logits = torch.from_numpy(predict_outputs(m, X, features=False)["logits"]).double()
+        probs[name] = torch.softmax(logits, dim=1).numpy()
+    pseudo = np.mean(list(probs.values()), axis=0).argmax(1)
+    return {name: float((p.argmax(1) == pseudo).mean()) for name, p in probs.items()}
