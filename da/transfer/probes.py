@@ -95,7 +95,7 @@ def mixup_probes(model, X, *, lam: float = MIXUP_LAMBDA, max_samples: int = 2000
     Raises
     ------
     ValueError
-        If ``lam`` is not in (0.5, 1), or ``X`` has fewer than 2 rows.
+        If ``lam`` is not in (0.5, 1), ``X`` has fewer than 2 rows, or a row read holds NaN or inf.
     """
     from da.transfer.evaluate import predict_outputs
 
@@ -103,6 +103,8 @@ def mixup_probes(model, X, *, lam: float = MIXUP_LAMBDA, max_samples: int = 2000
         raise ValueError(f"lam must be a number in (0.5, 1) (the dominant row's share), got {lam!r}")
     rng = np.random.default_rng(seed)
     X = np.asarray(_target_rows(X, 2, "needs at least 2 target rows", max_samples, rng), dtype=np.float32)
+    if not np.isfinite(X).all():
+        raise ValueError("X holds NaN or inf values: a probe mixes rows, so every row read must be finite")
     pseudo = predict_outputs(model, X, batch_size=batch_size, features=False)["logits"].argmax(1)
     out = {}
     for name, pairs in zip(("intra", "inter"), _pairs(pseudo, rng)):

@@ -137,3 +137,11 @@ def test_lazy_rows_give_the_probes_of_the_same_array():
     model = FeaturizerHead(*mlp(3, hidden=(8,), n_classes=3, seed=1))
     assert mixup_probes(model, DatasetRows(ds), seed=2, max_samples=60) == mixup_probes(model, X, seed=2,
                                                                                          max_samples=60)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_rows_are_refused_naming_X(bad):
+    X = _two_clusters()
+    X[3, 0] = bad
+    with pytest.raises(ValueError, match="X holds NaN or inf values"):
+        mixup_probes(_model(_Threshold(0.0)), X)
