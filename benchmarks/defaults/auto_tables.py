@@ -158,17 +158,21 @@ def md_docs(rows, chosen=("auto_finetune", "source_val", 0.02, 0.0), seeds=(0, 1
     return "\n".join(parts)
 
 
-def write_docs(path="docs/defaults.md", **kw):
-    """Replace only the AUTO_TABLES block of ``path``."""
+def replace_block(path, key: str, block: str) -> None:
+    """Replace only the ``<!-- KEY -->`` ... ``<!-- /KEY -->`` block of the Markdown file ``path`` (atomically)."""
     import re
 
     from da._io import atomic_write_text
 
     doc = Path(path).read_text()
-    block = md_docs(load_rows(), **kw)
-    new = re.sub(r"<!-- AUTO_TABLES -->.*?<!-- /AUTO_TABLES -->",
-                 lambda m: f"<!-- AUTO_TABLES -->\n{block}\n<!-- /AUTO_TABLES -->", doc, flags=re.S)
+    new = re.sub(rf"<!-- {key} -->.*?<!-- /{key} -->", lambda m: f"<!-- {key} -->\n{block}\n<!-- /{key} -->", doc,
+                 flags=re.S)
     atomic_write_text(path, new)
+
+
+def write_docs(path="docs/defaults.md", **kw):
+    """Replace only the AUTO_TABLES block of ``path``."""
+    replace_block(path, "AUTO_TABLES", md_docs(load_rows(), **kw))
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 RESULTS = Path(__file__).resolve().parent / "results"
 SEARCH_SEEDS, FRESH_SEEDS = (0, 1), (2,)
 CRITERIA = ("ice_inter", "ice_intra", "ensv", "snd", "entropy", "dev", "iwcv", "source_val_loss", "source_val_drift",
@@ -83,15 +85,9 @@ def md_table(rows) -> str:
 
 def write_docs(path="docs/defaults.md"):
     """Replace only the STAGE9_TABLE block of ``path``."""
-    import re
+    from auto_tables import replace_block
 
-    from da._io import atomic_write_text
-
-    doc = Path(path).read_text()
-    block = md_table(load_rows())
-    new = re.sub(r"<!-- STAGE9_TABLE -->.*?<!-- /STAGE9_TABLE -->",
-                 lambda m: f"<!-- STAGE9_TABLE -->\n{block}\n<!-- /STAGE9_TABLE -->", doc, flags=re.S)
-    atomic_write_text(path, new)
+    replace_block(path, "STAGE9_TABLE", md_table(load_rows()))
 
 
 if __name__ == "__main__":
