@@ -188,3 +188,8 @@ CONFIGS["auto_pool8_scratch"]["auto"] = {
     "candidate_training": "scratch",
     "candidates": (("source_only", None, None),) + tuple(
         (m, m, None) for m in ("mmd", "dann", "cdan", "jdot", "coral", "swd", "sinkhorn"))}
+# stage 10 (issue #13, revision 9): the adversarial recipes (SGD at lr 0.1, momentum 0.9) with the global gradient
+# norm clipped at 100, a bound above every norm of the runs that converged (largest 66) that only the diverging
+# one crosses (DANN on digits_invert1, seed 1: 1 -> 1e10 within 50 steps, then NaN); weight/selection as shipped
+for m in ("dann", "cdan"):
+    _add(f"{m}_clip100", m, weight=None, est={"grad_clip": 100.0})

@@ -57,7 +57,7 @@ __all__ = ["ConfigError", "SCHEMA", "METHODS", "LOSSES", "SHIFTS", "DOMAINS", "T
 # keys that label or file a run without changing what it computes: not hashed.
 _UNHASHED = ("name", "output", "figures", "summary", "recipe")
 #: the ``train`` keys that ``recipe: true`` fills from the method's recipe when the config leaves them out
-RECIPE_KEYS = ("optimizer", "lr", "lr_schedule", "selection")
+RECIPE_KEYS = ("optimizer", "lr", "lr_schedule", "grad_clip", "selection")
 # keys that only sweeps use: removed by expand_sweep, rejected by resolve_config.
 _SWEEP_KEYS = ("grid", "zip")
 

@@ -350,7 +350,7 @@ SCHEMA: dict[str, Any] = {
     "seed": Num(0, "seed of sampling, initialisation and training", lo=0, integer=True),
     "method": Str("source_only", "method preset: fills `align` when align is absent",
                   choices=tuple(METHODS) + ("custom",)),
-    "recipe": Bool(False, "take train.optimizer, lr, lr_schedule and selection left out of the config from the "
+    "recipe": Bool(False, "take train.optimizer, lr, lr_schedule, grad_clip and selection left out of the config from the "
                           "method's recipe (da.transfer.recipes.method_recipe), as DomainAdaptationClassifier(align="
                           "method) does; not hashed (the values it fills are)"),
     "lambda": Num(1.0, "global alignment weight: loss = CE + lambda * sum_i w_i(p) L_i", lo=0.0),

@@ -244,7 +244,8 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
     tolerance : float or None
         Source guard of :func:`choose` (``None``: none).
     overrides : dict, optional
-        ``weight``/``optimizer``/``lr``/``lr_schedule``/``selection`` the user set (selection: "scratch" only).
+        ``weight``/``optimizer``/``lr``/``lr_schedule``/``grad_clip``/``selection`` the user set (selection:
+        "scratch" only).
     strategy : optional
         Transfer strategy of every run.
     source_model : FeaturizerHead, optional
@@ -312,7 +313,7 @@ def _train_candidate(name, method, weight, base, plan, overrides, strategy, init
 
     rcp = method_recipe(method)
     opt = {**rcp["optimizer"], "selection": plan["selection"] or overrides.get("selection", rcp["selection"]),
-           **{k: overrides[k] for k in ("optimizer", "lr", "lr_schedule") if k in overrides}}
+           **{k: overrides[k] for k in ("optimizer", "lr", "lr_schedule", "grad_clip") if k in overrides}}
     w = weight if weight is not None else overrides.get("weight", rcp["weight"])
     # finetune/warmup keep the last epoch: source accuracy saturates within an epoch of training a
     # source-trained model, so source_val would keep the unadapted first epoch; the label-free choice
@@ -384,7 +385,7 @@ def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=N
     split = make_split(Xs_arr, enc(ys_arr), Xt_arr, yt_labeled=yl, labeled_idx=labeled_idx,
                        val_fraction=est.val_fraction, seed=est.seed, n_classes=len(base.classes_))
     overrides = {"weight": est.weight, "optimizer": est.optimizer, "lr": est.lr, "lr_schedule": est.lr_schedule,
-                 "selection": est.selection}
+                 "grad_clip": est.grad_clip, "selection": est.selection}
     chosen, models, record = auto_select(
         base._initial_model(Xs_arr, len(base.classes_)), split,
         config=_finetune_config(base.result_.config["train"], est), candidates=candidates,

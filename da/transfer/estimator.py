@@ -48,12 +48,13 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         the method's own weight (:data:`da.transfer.recipes.METHOD_RECIPES`).
     hidden : tuple of int
         Hidden widths of the default MLP.
-    optimizer, lr, lr_schedule : optional
+    optimizer, lr, lr_schedule, grad_clip : optional
         ``None`` (each): the method's own recipe (:func:`da.transfer.recipes.method_recipe`;
-        e.g. SGD with momentum and Ganin's annealing where the benchmark says so),
+        e.g. SGD with momentum and Ganin's annealing where the benchmark says so, and
+        for those adversarial recipes a gradient-norm clip at 100; none otherwise),
         recorded in ``recipe_``. Any value given is used as is; Adam for an
         adversarial loss keeps the trainer's memorised-source warning.
-    epochs, batch_size, weight_decay, horizon, grad_clip, patience
+    epochs, batch_size, weight_decay, horizon, patience
         See :class:`~da.transfer.TrainConfig`.
     selection : str, optional
         Named epoch-selection criterion (``"source_val"``, ``"source_val_loss"``, ``"source_val_drift"``,
@@ -84,7 +85,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         The epoch-selection criterion's name; with ``align="auto"``, the record of
         the method choice (every candidate's scores, the chosen one and why).
     recipe_ : dict
-        The resolved ``weight``, ``optimizer``, ``lr``, ``lr_schedule`` and ``selection``,
+        The resolved ``weight``, ``optimizer``, ``lr``, ``lr_schedule``, ``grad_clip`` and ``selection``,
         and for each whether it came from the user or from the method's recipe.
 
     Examples
@@ -134,7 +135,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         rec = method_recipe(method)
         out = {"method": method, "from": {}}
         user = {"weight": self.weight, "optimizer": self.optimizer, "lr": self.lr, "lr_schedule": self.lr_schedule,
-                "selection": self.selection}
+                "grad_clip": self.grad_clip, "selection": self.selection}
         defaults = {"weight": rec["weight"] if rec["weight"] is not None else 1.0, **rec["optimizer"],
                     "selection": rec["selection"]}
         for k, v in user.items():
@@ -149,7 +150,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         return TrainConfig.from_kwargs(
             epochs=self.epochs, batch_size=self.batch_size, lr=recipe["lr"], optimizer=recipe["optimizer"],
             weight_decay=self.weight_decay, lr_schedule=recipe["lr_schedule"], horizon=self.horizon,
-            grad_clip=self.grad_clip, patience=self.patience, selection=recipe["selection"],
+            grad_clip=recipe["grad_clip"], patience=self.patience, selection=recipe["selection"],
             val_fraction=self.val_fraction, device=self.device, seed=self.seed)
 
     def _terms(self, recipe: dict):

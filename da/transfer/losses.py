@@ -184,8 +184,9 @@ _SMALL_FEATURES = 256
 #: 6: stage 6: ``source_val_loss`` epochs for MMD, CORAL, DANN, CDAN and SWD (``METHOD_RECIPES``),
 #: dropout 0.5 in CDAN's small discriminator; 7: stage 7: ``source_val_drift`` epochs for CDAN;
 #: 8: stage 8: Sinkhorn divided by the mean squared feature distance in the graph (``normalize=True``)
-#: at weight 1 (JDOT's stage-8 candidate, ``scale_grad=True``, was withdrawn after the held-out check).
-ALIGNMENT_DEFAULTS_REVISION = 8
+#: at weight 1 (JDOT's stage-8 candidate, ``scale_grad=True``, was withdrawn after the held-out check);
+#: 9: stage 10: DANN's and CDAN's SGD recipes clip the global gradient norm at 100 (``METHOD_RECIPES``).
+ALIGNMENT_DEFAULTS_REVISION = 9
 
 #: bandwidth multipliers of the default MMD: 2^-4 .. 2^4 times the median distance
 _LAPLACIAN_MULTIPLIERS = tuple(2.0 ** k for k in range(-4, 5))

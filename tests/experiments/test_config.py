@@ -194,7 +194,8 @@ def test_recipe_true_trains_a_method_as_the_one_liner_does(tiny, method, align):
 def test_recipe_keeps_what_the_config_gives_is_off_by_default_and_is_not_hashed(tiny):
     given = resolve_config(dict(tiny, method="dann", recipe=True, train={"epochs": 2, "lr": 0.01,
                                                                           "selection": "last"}))
-    assert _recipe_part(given) == {"optimizer": "sgd", "lr": 0.01, "lr_schedule": "ganin", "selection": "last"}
+    assert _recipe_part(given) == {"optimizer": "sgd", "lr": 0.01, "lr_schedule": "ganin", "grad_clip": 100.0,
+                                   "selection": "last"}
     assert resolve_config(given) == given
     off = resolve_config(dict(tiny, method="dann"))
     assert _recipe_part(off) == {k: SCHEMA["train"][k].default for k in RECIPE_KEYS}
@@ -258,6 +259,7 @@ def test_alignment_defaults_revision_matches_the_rules():
     expected_at[7] = expected_at[6]  # 7 changed CDAN's epoch selection only (METHOD_RECIPES)
     # 8: stage 8: Sinkhorn's divergence divided by the mean squared feature distance, in the graph
     expected_at[8] = {**expected_at[7], "sinkhorn": [{**r, "normalize": True} for r in expected_at[7]["sinkhorn"]]}
+    expected_at[9] = expected_at[8]  # 9 changed the adversarial recipes' gradient clip only (METHOD_RECIPES)
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]
 
 
@@ -273,14 +275,19 @@ def test_method_recipes_match_the_revision():
     expected_at[5] = {**expected_at[4], "coral": (30000.0, adam)}  # stage 5 of the benchmark
     expected_at[6] = expected_at[7] = expected_at[5]  # 6 and 7 changed the epoch selection only (below)
     expected_at[8] = {**expected_at[7], "sinkhorn": (1.0, adam)}  # stage 8: the normalised divergence at weight 1
+    expected_at[9] = expected_at[8]  # 9 changed the gradient clip only (below)
     got = {m: (r["weight"], tuple(r["optimizer"][k] for k in ("optimizer", "lr", "lr_schedule")))
            for m, r in METHOD_RECIPES.items()}
     assert got == expected_at[ALIGNMENT_DEFAULTS_REVISION]
+    clip_at = {r: dict.fromkeys(METHOD_RECIPES, None) for r in range(3, 9)}
+    # 9: stage 10: the adversarial SGD recipes clip the global gradient norm at 100 (above every converged run's)
+    clip_at[9] = {**clip_at[8], "dann": 100.0, "cdan": 100.0}
+    assert {m: r["optimizer"]["grad_clip"] for m, r in METHOD_RECIPES.items()} == clip_at[ALIGNMENT_DEFAULTS_REVISION]
     selection_at = {r: dict.fromkeys(METHOD_RECIPES, "source_val") for r in (3, 4, 5)}
     # 6: stage 6 of the benchmark: the held-out source cross-entropy's epoch where it was better on both regimes
     selection_at[6] = {**selection_at[5], **dict.fromkeys(("mmd", "coral", "dann", "cdan", "swd"), "source_val_loss")}
     # 7: stage 7: CDAN's epoch by the source loss with the class-proportion drift penalty (no harm on average in
     # either regime; the source loss alone harmed on the short one)
     selection_at[7] = {**selection_at[6], "cdan": "source_val_drift"}
-    selection_at[8] = selection_at[7]
+    selection_at[8] = selection_at[9] = selection_at[7]
     assert {m: r["selection"] for m, r in METHOD_RECIPES.items()} == selection_at[ALIGNMENT_DEFAULTS_REVISION]

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from torch import nn
 
 from da.align import MMDLoss
@@ -74,13 +75,13 @@ def test_unset_weight_and_optimizer_resolve_to_the_methods_recipe_and_are_record
     clf = DomainAdaptationClassifier(align=align, **FAST).fit(Xs, ys, Xt)
     rec = method_recipe(align)
     got = clf.recipe_
-    assert {k: got[k] for k in ("optimizer", "lr", "lr_schedule")} == rec["optimizer"]
+    assert {k: got[k] for k in ("optimizer", "lr", "lr_schedule", "grad_clip")} == rec["optimizer"]
     assert got["weight"] == (rec["weight"] if rec["weight"] is not None else 1.0)
     assert got["selection"] == rec["selection"] == clf.selection_ == clf.result_.config["train"]["selection"]
     assert set(got["from"].values()) == {f"recipe of {align or 'source_only'}"}
     train = clf.result_.config["train"]
-    assert (train["optimizer"], train["lr"], train["lr_schedule"]) == (got["optimizer"], got["lr"],
-                                                                       got["lr_schedule"])
+    assert (train["optimizer"], train["lr"], train["lr_schedule"], train["grad_clip"]) == (
+        got["optimizer"], got["lr"], got["lr_schedule"], got["grad_clip"])
     assert clf.result_.config["recipe"] == got  # in the run's resolved config too
     if align is not None:
         assert clf.result_.config["losses"][0]["weight"] == got["weight"]
@@ -108,3 +109,64 @@ def test_a_loss_module_gets_its_methods_recipe(data):
     Xs, ys, Xt = data
     clf = DomainAdaptationClassifier(align=MMDLoss(), **FAST).fit(Xs, ys, Xt)
     assert clf.recipe_["method"] == "mmd" and clf.recipe_["weight"] == METHOD_RECIPES["mmd"]["weight"]
+
+
+def test_user_grad_clip_wins_and_an_unset_one_is_the_recipes(data):
+    Xs, ys, Xt = data
+    assert METHOD_RECIPES["dann"]["optimizer"]["grad_clip"] == 100.0
+    assert METHOD_RECIPES["mmd"]["optimizer"]["grad_clip"] is None
+    clf = DomainAdaptationClassifier(align="dann", grad_clip=2.5, **FAST).fit(Xs, ys, Xt)
+    assert clf.recipe_["grad_clip"] == clf.result_.config["train"]["grad_clip"] == 2.5
+    assert clf.recipe_["from"]["grad_clip"] == "user"
+    rec = DomainAdaptationClassifier(align="dann", **FAST).fit(Xs, ys, Xt)
+    assert rec.result_.config["train"]["grad_clip"] == 100.0 and rec.recipe_["from"]["grad_clip"] == "recipe of dann"
+
+
+def _inverted_digits(seed):
+    """The defaults benchmark's ``digits_invert1`` (benchmarks/defaults/pairs.py): UCI digits halves, the
+    target half inverted (1 - x); its source train+val rows, labels and target train rows for ``seed``."""
+    from sklearn.datasets import load_digits
+
+    from da.data import DomainPair, EmpiricalDomain, invert
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    idx = np.random.default_rng(12345).permutation(len(X))
+    a, b = idx[: len(X) // 2], idx[len(X) // 2:]
+    mk = lambda i, nm: EmpiricalDomain(X[i], y[i], n_classes=10, image_shape=(1, 8, 8), name=nm)  # noqa: E731
+    split = DomainPair(mk(a, "a"), invert(mk(b, "b"), 1.0)).sample(None, None, seed=seed, val_frac=0.2,
+                                                                    test_frac=0.2)
+    return (np.concatenate([split.source_train.X, split.source_val.X]),
+            np.concatenate([split.source_train.y, split.source_val.y]), split.target_train.X)
+
+
+def test_dann_recipes_gradient_clip_stops_the_game_exploding(monkeypatch):
+    """Revision 9: on the benchmark's inverted digits, seed 1, DANN's SGD recipe without the clip explodes (the
+    gradient norm grows from about 1 to 1e10 within 50 steps) and the fit stops at step 89 on a NaN source
+    loss; with the recipe's clip at 100 (crossed there on 6 steps, never in a converged run) it trains."""
+    from da.transfer.fit_result import TrainingDivergedError
+
+    Xs, ys, Xt = _inverted_digits(1)
+    kw = dict(align="dann", hidden=(256, 128), epochs=30, batch_size=128, seed=1, device="cpu")
+    clf = DomainAdaptationClassifier(**kw).fit(Xs, ys, Xt)
+    assert clf.recipe_["grad_clip"] == 100.0
+    assert all(np.isfinite(p.detach().numpy()).all() for p in clf.model_.parameters())
+    assert len(clf.history_) == 30
+    monkeypatch.setitem(METHOD_RECIPES["dann"]["optimizer"], "grad_clip", None)  # revision 8's recipe
+    with pytest.raises(TrainingDivergedError, match=r"step 89: loss term 'ce_source' is nan"):
+        DomainAdaptationClassifier(**kw).fit(Xs, ys, Xt)
+
+
+def test_a_clip_that_never_binds_trains_bit_for_bit_as_no_clip(data, monkeypatch):
+    """Where the norm stays below it, the recipe's clip multiplies the gradients by exactly 1: the revision-8
+    recipe (no clip) and revision 9's give the same parameters, as the benchmark's other runs did."""
+    Xs, ys, Xt = data
+    kw = dict(align="dann", epochs=3, batch_size=32, hidden=(8,), device="cpu", seed=3)
+    clipped = DomainAdaptationClassifier(**kw).fit(Xs, ys, Xt)
+    monkeypatch.setitem(METHOD_RECIPES["dann"]["optimizer"], "grad_clip", None)
+    plain = DomainAdaptationClassifier(**kw).fit(Xs, ys, Xt)
+    assert clipped.result_.config["train"]["grad_clip"] == 100.0 and plain.result_.config["train"]["grad_clip"] is None
+    pairs = list(zip(clipped.model_.parameters(), plain.model_.parameters()))
+    assert pairs and all(torch.equal(a, b) for a, b in pairs)
+    tight = DomainAdaptationClassifier(**kw, grad_clip=1e-3).fit(Xs, ys, Xt)  # binds: a different model
+    assert not all(torch.equal(a, b) for a, b in zip(tight.model_.parameters(), plain.model_.parameters()))
