@@ -54,7 +54,12 @@ ALIAS_REV7 = {**ALIAS_REV6, "cdan_default": "cdan_rev7"}
 #: in the graph; ``results/stage8.*.jsonl``, seeds 0-2; checked bit-identical with ``align="sinkhorn"`` on
 #: moons_rot35 and digits_blur1, seed 0: ``results/rev8check.0.jsonl``, whose JDOT runs are the withdrawn
 #: ``jdot_sg_a1``'s)
-ALIAS_NOW = {**ALIAS_REV7, "sinkhorn_default": "sinkhorn_fsg_w1"}
+ALIAS_REV8 = {**ALIAS_REV7, "sinkhorn_default": "sinkhorn_fsg_w1"}
+#: revision 9: as revision 8, with stage 10's DANN and CDAN (their SGD recipes' gradient norm clipped at 100;
+#: ``results/stage10.*.jsonl``, seeds 0-2; the same target accuracy as revision 8 on every run but the one that
+#: diverged there, ``stage10_compare.py``; checked bit-identical with ``align="dann"``/``"cdan"`` on
+#: digits_invert1 and moons_rot35, seed 1: ``results/rev9check.0.jsonl``)
+ALIAS_NOW = {**ALIAS_REV8, "dann_default": "dann_clip100", "cdan_default": "cdan_clip100"}
 
 
 def stage7_rows(stage: str = "stage7") -> list:

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_tables as M  # noqa: E402
 from summarize import TIE, load  # noqa: E402
 
-#: revision 8's records of each method, by regime (the configurations make_tables' ALIAS_NOW and fill_docs read)
+#: revision 8's records of each method (make_tables.ALIAS_REV8's configurations, in both regimes)
 REV8 = {"dann": "dann_sel_svce", "cdan": "cdan_rev7"}
 
 
