@@ -131,10 +131,10 @@ import auto_tables  # noqa: E402  (align="auto" by candidate training: results/a
 auto = auto_tables.md_docs(auto_tables.load_rows())
 ensv_rows = load("ensv")
 auto_now = ("**`align=\"auto\"` as shipped** (unchanged since revision 5: finetune candidates, which keep their "
-            "last epoch, rule source_val; `results/ensv.0.jsonl`, seeds 0-2; the gap, to the best revision-8 "
+            "last epoch, rule source_val; `results/ensv.0.jsonl`, seeds 0-2; the gap, to the best revision-9 "
             "default on each pair and seed, reads target labels: ORACLE)\n\n" + M.md_auto_now(ensv_rows, rows_now)
             + "\n\n**Every rule on the recorded scores of the revision-5 runs** (`results/ensv.0.jsonl`; gain vs "
-              "source-only / harms below -0.01 / gap to the best revision-8 default, ORACLE; auto_pool7 adds CORAL "
+              "source-only / harms below -0.01 / gap to the best revision-9 default, ORACLE; auto_pool7 adds CORAL "
               "and Sinkhorn to the candidates)\n\n"
             + M.md_auto_ensv(ensv_rows, rows_now))
 sk = M.md_skada(rows_now + [r for r in rows if r["config"].startswith("skada_")])  # revision 7 (CDAN: revision 7; the others as at revision 6)

@@ -236,7 +236,7 @@ def md_auto_rules(rows, tolerances=(None, 0.02), margins=(0.0, 0.005)):
 
 #: the first defaults revision whose held-out check records are the method as shipped now (a method's
 #: records from earlier revisions ran a default that has since changed)
-CHECK_CURRENT_FROM = {"sinkhorn": 8, "coral": 6, "mmd": 6, "dann": 6, "cdan": 7, "swd": 6}
+CHECK_CURRENT_FROM = {"sinkhorn": 8, "coral": 6, "mmd": 6, "dann": 9, "cdan": 9, "swd": 6}
 
 
 def check_current(rec, revision: int, valid_from=None) -> bool:
