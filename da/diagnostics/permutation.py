@@ -38,22 +38,35 @@ _RTOL = 1e-10
 
 
 def _split_indicators(rng: np.random.Generator, n: int, m: int, n_permutations: int,
-                      batch: int) -> torch.Tensor:
+                      batch: int, scratch: torch.Tensor | None = None) -> torch.Tensor:
     """Indicators of random size-``n`` subsets of ``N = n + m`` rows, shape (batch, N, B + 1).
 
     Column 0 is the observed split (the first ``n`` rows). A uniform random
     subset is the set of the ``n`` smallest of ``N`` i.i.d. uniforms, found with
-    one ``np.partition`` per row (linear time, no sort). The indicators are
-    written split by split, contiguously, into a ``(batch, B + 1, N)`` array
-    whose transposed view is returned (the products take either layout).
+    one in-place partition per row (linear time, no sort). The uniforms are
+    drawn straight into the ``(batch, B + 1, N)`` output, replication by
+    replication (the same stream as one ``rng.random((batch, B, N))``), and
+    each row's ``n``-th smallest is found on a copy in ``scratch`` (a float64
+    tensor of at least ``B * N`` entries to reuse, else a fresh array); the
+    comparison then overwrites the uniforms with the indicators. One array of
+    this size instead of three: on the first call of a process, fresh memory
+    costs a page fault per 4 KiB. The transposed view is returned (the products
+    take either layout).
     """
     N = n + m
-    u = rng.random((batch, n_permutations, N))
-    kth = np.partition(u, n - 1, axis=-1)[..., n - 1:n]
     At = np.empty((batch, n_permutations + 1, N))
     At[:, 0, :n] = 1.0
     At[:, 0, n:] = 0.0
-    np.less_equal(u, kth, out=At[:, 1:, :])
+    if scratch is not None and scratch.dtype == torch.float64 and scratch.numel() >= n_permutations * N:
+        work = scratch.numpy()[:n_permutations * N].reshape(n_permutations, N)
+    else:
+        work = np.empty((n_permutations, N))
+    for r in range(batch):
+        u = At[r, 1:]
+        rng.random(out=u)
+        np.copyto(work, u)
+        work.partition(n - 1, axis=-1)
+        np.less_equal(u, work[:, n - 1:n].copy(), out=u)
     return torch.from_numpy(At).transpose(1, 2)
 
 
@@ -133,7 +146,7 @@ def _mmd_forms_streamed(Xs, Xt, n_permutations, rng, fixed, scales):
         h = _streamed_median(Z, buffer) * torch.as_tensor(scales, dtype=torch.float64)[None, :]
     else:
         h = fixed[None, :]
-    A = _split_indicators(rng, n, m, n_permutations, 1)[0]
+    A = _split_indicators(rng, n, m, n_permutations, 1, scratch=buffer)[0]
     forms = _streamed_forms(Z, A, (-0.5 / (h[0] * h[0])).tolist(), buffer)
     return (*(v[None] for v in forms), h)
 

@@ -104,3 +104,23 @@ def test_streamed_path_is_taken_at_scale_and_is_reproducible():
     a = mmd_test(X, Y, n_permutations=50, seed=0)
     b = mmd_test(X, Y, n_permutations=50, seed=0)
     assert a.statistic == b.statistic and a.pvalue == b.pvalue
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_split_indicators_are_the_n_smallest_uniforms_with_or_without_scratch(batch):
+    """Independent construction: column b >= 1 marks the n smallest of N uniforms (argsort), drawn
+    replication by replication from one stream; a reused float64 scratch gives the same columns and
+    leaves the generator in the same state; a too-small or float32 scratch is not used."""
+    n, m, B = 23, 17, 60
+    u = np.random.default_rng(5).random((batch, B, n + m))
+    ref = np.zeros((batch, n + m, B + 1))
+    ref[:, :n, 0] = 1.0
+    for r in range(batch):
+        for b in range(B):
+            ref[r, np.argsort(u[r, b])[:n], b + 1] = 1.0
+    for scratch in (None, torch.full((B * (n + m),), np.nan, dtype=torch.float64),
+                    torch.empty(B, dtype=torch.float64), torch.empty(B * (n + m), dtype=torch.float32)):
+        rng = np.random.default_rng(5)
+        A = _split_indicators(rng, n, m, B, batch, scratch=scratch)
+        np.testing.assert_array_equal(A.numpy(), ref)
+        assert rng.random() == np.random.default_rng(5).random((batch * B * (n + m) + 1))[-1]
