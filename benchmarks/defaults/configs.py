@@ -193,3 +193,11 @@ CONFIGS["auto_pool8_scratch"]["auto"] = {
 # one crosses (DANN on digits_invert1, seed 1: 1 -> 1e10 within 50 steps, then NaN); weight/selection as shipped
 for m in ("dann", "cdan"):
     _add(f"{m}_clip100", m, weight=None, est={"grad_clip": 100.0})
+# stage 11 (issue #13, JDOT's long-game harm and its losses to skada's DeepJDOT): stage 8's withdrawn candidate
+# (alpha 1 relative, its normaliser in the graph) with skada's label weight (lambda_t 1, reg_cl) or 0.3, and with
+# the epoch of the lowest held-out source cross-entropy that the other methods keep since revision 6
+for lt in (0.3, 1.0):
+    _add(f"jdot_sg_a1_l{lt:g}", "jdot", 1.0, {"alpha": 1.0, "lambda_t": lt, "scale": "mean", "scale_grad": True})
+_add("jdot_sg_a1_svce", "jdot", 1.0, {"alpha": 1.0, "lambda_t": 0.1, "scale": "mean", "scale_grad": True},
+     est={"selection": "source_val_loss"})
+_add("jdot_sg_a0.3_l1", "jdot", 1.0, {"alpha": 0.3, "lambda_t": 1.0, "scale": "mean", "scale_grad": True})

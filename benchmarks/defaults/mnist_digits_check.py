@@ -15,6 +15,10 @@ Usage::
 
 Each record carries the ``ALIGNMENT_DEFAULTS_REVISION`` it ran at (none: revision 3); a run is
 skipped only if it exists at the current revision.
+
+``--config NAME --out FILE`` runs a candidate of the benchmark instead (``configs.CONFIGS[NAME]``: its loss
+arguments on top of the name's defaults, its weight and estimator arguments), recorded in ``FILE`` under
+``results/`` (a draft: never the table's ``mnist_digits_check.jsonl``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ from torch import nn
 
 from da.datasets import load_pair
 from da.transfer import DomainAdaptationClassifier
-from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION
+from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION, make_alignment
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from configs import CONFIGS, FEATURES  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "mnist_digits_check.jsonl"
 METHODS = [None, "mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "auto"]
@@ -48,14 +55,21 @@ def main(argv=None):
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--methods", nargs="+", default=[str(m) for m in METHODS])
     ap.add_argument("--adam", action="store_true")
+    ap.add_argument("--config", help="a configs.CONFIGS candidate instead of --methods")
+    ap.add_argument("--out", help="with --config: the results/ file to append to")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
+    out = OUT
+    if a.config:
+        if not a.out or Path(a.out).name == OUT.name:
+            ap.error("--config needs --out, a draft file other than " + OUT.name)
+        out, a.methods = OUT.parent / Path(a.out).name, [a.config]
     OUT.parent.mkdir(exist_ok=True)
     done = set()
-    if OUT.exists():
+    if out.exists():
         # records before revision 4 carry no "revision": they were taken at revision 3
         done = {(r["pair"], r["method"], r["seed"], r["optimizer_arg"], r.get("revision", 3)) for r in
-                map(json.loads, OUT.read_text().splitlines())}
+                map(json.loads, out.read_text().splitlines())}
     opt = "adam" if a.adam else None
     for pair in a.pairs:
         for seed in a.seeds:
@@ -69,14 +83,19 @@ def main(argv=None):
                 f, h = user_mlp(seed)
                 t0 = time.perf_counter()
                 kw = {} if opt is None else {"optimizer": "adam", "lr": 1e-3}
-                clf = DomainAdaptationClassifier(f, h, align=m, seed=seed, epochs=30, device="cpu", **kw)
+                align = m
+                if a.config:
+                    c = CONFIGS[a.config]
+                    align = make_alignment(c["align"], FEATURES, 10, seed, **c["loss"]) if c["loss"] else c["align"]
+                    kw.update(c["est"], **({} if c.get("weight") is None else {"weight": c["weight"]}))
+                clf = DomainAdaptationClassifier(f, h, align=align, seed=seed, epochs=30, device="cpu", **kw)
                 clf.fit(Xs, ys, sp.target_train.X)
                 acc = float((clf.predict(sp.target_test.X) == sp.eval_labels.test).mean())
                 rec = {"pair": pair, "method": str(m), "seed": seed, "optimizer_arg": str(opt), "target_acc": acc,
                        "revision": ALIGNMENT_DEFAULTS_REVISION, "recipe": clf.recipe_, "seconds": time.perf_counter() - t0}
                 if isinstance(clf.selection_, dict):
                     rec["auto_chosen"] = clf.selection_["chosen"]
-                with open(OUT, "a") as fh:
+                with open(out, "a") as fh:
                     fh.write(json.dumps(rec) + "\n")
                 print(pair, m, seed, opt, round(acc, 3), round(rec["seconds"], 1), flush=True)
 
