@@ -106,18 +106,51 @@ def _build() -> dict:
     return P
 
 
+def _digits_classes(k: int):
+    """The two digits halves restricted to the classes ``0..k-1`` (an image pair with ``k`` classes)."""
+    out = []
+    for d in _digits_halves():
+        keep = d.y < k
+        out.append(EmpiricalDomain(d.X[keep], d.y[keep], n_classes=k, image_shape=(1, 8, 8), name=f"{d.name}{k}"))
+    return out
+
+
+def _build_probes() -> dict:
+    """Probe pairs of stage 12, **not** in the benchmark (no default was chosen on them): the same shift
+    families with the number of classes changed, to tell a class-count effect from a data-type one (10
+    low-dimensional Gaussian classes; 3 classes of digit images)."""
+    P = {}
+    for deg in (20, 30):
+        P[f"gauss10_rot{deg}"] = ("rotation", deg, lambda deg=deg: DomainPair(
+            _gauss(10, 2, sep=6.0), rotation(_gauss(10, 2, sep=6.0), deg), name=f"gauss10_rot{deg}"))
+    def shifted(shift=3.0):
+        src = _gauss(10, 5, sep=6.0, seed=1)
+        tgt = affine_shift(src, np.eye(5), np.r_[shift, shift, np.zeros(3)] / np.sqrt(2), "shifted")
+        return DomainPair(src, tgt, name="gauss10x5_shift3")
+    P["gauss10x5_shift3"] = ("translation", 3.0, shifted)
+    for nm, fn in (("noise0.6", lambda d: additive_noise(d, 0.6, seed=0)), ("contrast0.7", lambda d: contrast(d, 0.7)),
+                   ("blur1", lambda d: blur(d, 1.0))):
+        def b(fn=fn, nm=nm):
+            a, t = _digits_classes(3)
+            return DomainPair(a, fn(t), name=f"digits3_{nm}")
+        P[f"digits3_{nm}"] = ("image", nm, b)
+    return P
+
+
 PAIRS = _build()
+PROBES = _build_probes()
 _CACHE: dict = {}
 
 
 def make_pair(name: str) -> DomainPair:
     if name not in _CACHE:
-        _CACHE[name] = PAIRS[name][2]()
+        _CACHE[name] = (PAIRS[name] if name in PAIRS else PROBES[name])[2]()
     return _CACHE[name]
 
 
 def make_split(name: str, seed: int):
-    """One seeded draw of pair ``name``: (Split, n_classes). Digits pairs use every image of each half."""
+    """One seeded draw of pair ``name`` (a benchmark pair or a probe). Digits pairs use every image of each
+    half."""
     pair = make_pair(name)
     n = None if name.startswith("digits") else N_PER_DOMAIN
     return pair.sample(n, n, seed=seed, val_frac=0.2, test_frac=0.2)
