@@ -7,18 +7,7 @@
 #                      then the held-out check (MNIST<->digits, seeds 0-2)
 # Compare: PYTHONPATH=. .venv/bin/python benchmarks/defaults/stage10_compare.py
 cd "$(dirname "$0")/../.."
-PY=${PYTHON:-.venv/bin/python}
-LOG=benchmarks/defaults/results
-LONG_PAIRS=$(PYTHONPATH=. $PY -c "import sys; sys.path.insert(0, 'benchmarks/defaults'); from pairs import PAIRS; \
-print(' '.join(p for p in PAIRS if not p.startswith('digits')))")
-two() {  # two NAME ARGS...: run_grid.py in two processes (shards) at once
-  local name=$1
-  shift
-  for i in 0 1; do
-    PYTHONPATH=. OMP_NUM_THREADS=1 $PY benchmarks/defaults/run_grid.py $name "$@" --shard $i/2 >> $LOG/$name.$i.log 2>&1 &
-  done
-  wait
-}
+. benchmarks/defaults/_stages.sh
 case "$1" in
   short) two stage10 --seeds 0 1 2 --configs dann_clip100 cdan_clip100 ;;
   long) DA_DEFAULTS_N=4000 two stage10long --pairs $LONG_PAIRS --seeds 0 1 2 --configs dann_clip100 cdan_clip100 ;;

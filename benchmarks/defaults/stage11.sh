@@ -6,18 +6,7 @@
 #   stage11.sh seed2 CONFIGS...   seed 2 for the best (results/stage11s2.*.jsonl)
 #   stage11.sh long CONFIGS...    the long-game regime, 17 pairs x seeds 0-2 (results/stage11long.*.jsonl)
 cd "$(dirname "$0")/../.."
-PY=${PYTHON:-.venv/bin/python}
-LOG=benchmarks/defaults/results
-LONG_PAIRS=$(PYTHONPATH=. $PY -c "import sys; sys.path.insert(0, 'benchmarks/defaults'); from pairs import PAIRS; \
-print(' '.join(p for p in PAIRS if not p.startswith('digits')))")
-two() {  # two NAME ARGS...: run_grid.py in two processes (shards) at once
-  local name=$1
-  shift
-  for i in 0 1; do
-    PYTHONPATH=. OMP_NUM_THREADS=1 $PY benchmarks/defaults/run_grid.py $name "$@" --shard $i/2 >> $LOG/$name.$i.log 2>&1 &
-  done
-  wait
-}
+. benchmarks/defaults/_stages.sh
 case "$1" in
   short) two stage11 --seeds 0 1 --configs jdot_sg_a1_l0.3 jdot_sg_a1_l1 jdot_sg_a1_svce jdot_sg_a0.3_l1 ;;
   seed2) shift; two stage11s2 --seeds 2 --configs "$@" ;;

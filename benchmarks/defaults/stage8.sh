@@ -13,18 +13,7 @@
 # The check's JDOT and auto runs (with the JDOT candidate) are results/mnist_digits_check.draft8.jsonl and
 # results/draft8auto.*.jsonl: that candidate was withdrawn after the check (docs/defaults.md, stage 8).
 cd "$(dirname "$0")/../.."
-PY=${PYTHON:-.venv/bin/python}
-LOG=benchmarks/defaults/results
-LONG_PAIRS=$(PYTHONPATH=. $PY -c "import sys; sys.path.insert(0, 'benchmarks/defaults'); from pairs import PAIRS; \
-print(' '.join(p for p in PAIRS if not p.startswith('digits')))")
-two() {  # two NAME ARGS...: run_grid.py in two processes (shards) at once
-  local name=$1
-  shift
-  for i in 0 1; do
-    PYTHONPATH=. OMP_NUM_THREADS=1 $PY benchmarks/defaults/run_grid.py $name "$@" --shard $i/2 >> $LOG/$name.$i.log 2>&1 &
-  done
-  wait
-}
+. benchmarks/defaults/_stages.sh
 case "$1" in
   first) two stage8 --seeds 0 1 --configs sinkhorn_fsg_w1 sinkhorn_fsg_w3 sinkhorn_fsg_w10 jdot_sg_a0.1 \
            jdot_sg_a0.3 jdot_sg_a1 ;;
