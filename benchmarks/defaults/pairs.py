@@ -115,10 +115,34 @@ def _digits_classes(k: int):
     return out
 
 
+def _photo_patches():
+    """A second image family: 8 x 8 grey patches of ``sklearn.datasets.load_sample_images``'s two photos,
+    4 classes (the top and bottom halves of each photo), 300 patches per class and domain at disjoint random
+    positions (fixed seed), in [0, 1]; returns the (source, target) halves."""
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(2024)
+    X, y = [], []
+    for k, img in enumerate(load_sample_images().images):
+        grey = img.astype(np.float32).mean(-1) / 255.0
+        for half in range(2):
+            rows = (0, grey.shape[0] // 2 - 8) if half == 0 else (grey.shape[0] // 2, grey.shape[0] - 8)
+            r = rng.integers(rows[0], rows[1], 600)
+            c = rng.integers(0, grey.shape[1] - 8, 600)
+            X += [grey[i:i + 8, j:j + 8].reshape(-1) for i, j in zip(r, c)]
+            y += [2 * k + half] * 600
+    X, y = np.stack(X), np.asarray(y)
+    idx = rng.permutation(len(X))
+    a, b = idx[: len(X) // 2], idx[len(X) // 2:]
+    mk = lambda i, nm: EmpiricalDomain(X[i], y[i], n_classes=4, image_shape=(1, 8, 8), name=nm)  # noqa: E731
+    return mk(a, "patches_a"), mk(b, "patches_b")
+
+
 def _build_probes() -> dict:
     """Probe pairs of stage 12, **not** in the benchmark (no default was chosen on them): the same shift
     families with the number of classes changed, to tell a class-count effect from a data-type one (10
-    low-dimensional Gaussian classes; 3 classes of digit images)."""
+    low-dimensional Gaussian classes; 3 classes of digit images), and a second image family (patches of
+    two photos, 4 classes) under three corruptions."""
     P = {}
     for deg in (20, 30):
         P[f"gauss10_rot{deg}"] = ("rotation", deg, lambda deg=deg: DomainPair(
@@ -134,6 +158,12 @@ def _build_probes() -> dict:
             a, t = _digits_classes(3)
             return DomainPair(a, fn(t), name=f"digits3_{nm}")
         P[f"digits3_{nm}"] = ("image", nm, b)
+    for nm, fn in (("noise0.3", lambda d: additive_noise(d, 0.3, seed=0)), ("contrast0.7", lambda d: contrast(d, 0.7)),
+                   ("blur1", lambda d: blur(d, 1.0))):
+        def b(fn=fn, nm=nm):
+            a, t = _photo_patches()
+            return DomainPair(a, fn(t), name=f"patches_{nm}")
+        P[f"patches_{nm}"] = ("image", nm, b)
     return P
 
 
@@ -152,7 +182,7 @@ def make_split(name: str, seed: int):
     """One seeded draw of pair ``name`` (a benchmark pair or a probe). Digits pairs use every image of each
     half."""
     pair = make_pair(name)
-    n = None if name.startswith("digits") else N_PER_DOMAIN
+    n = None if name.startswith(("digits", "patches")) else N_PER_DOMAIN
     return pair.sample(n, n, seed=seed, val_frac=0.2, test_frac=0.2)
 
 
