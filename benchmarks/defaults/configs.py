@@ -59,15 +59,21 @@ for a, lt in ((1.0, 1.0), (0.01, 0.1), (0.03, 0.1), (0.1, 0.1), (0.1, 0.03), (0.
 _add("jdot_abs_a0.01_l0.1", "jdot", 1.0, {"alpha": 0.01, "lambda_t": 0.1})
 
 
-def build_estimator(config: str, n_features: int, n_classes: int, seed: int):
+def estimator_args(config: str, n_classes: int, seed: int) -> dict:
+    """The ``DomainAdaptationClassifier`` arguments of ``config``: ``align`` (the name, or the loss its ``loss``
+    arguments build on top of the name's defaults, for features of width ``FEATURES``), its ``weight`` unless
+    ``None`` (the method's recipe), and its ``est`` arguments."""
     c = CONFIGS[config]
-    est = dict(c.get("est", {}))
     align = c["align"]
     if align is not None and c.get("loss"):
         align = make_alignment(align, FEATURES, n_classes, seed, **c["loss"])
     kw = {} if c.get("weight", 1.0) is None else {"weight": c.get("weight", 1.0)}
-    return DomainAdaptationClassifier(align=align, hidden=HIDDEN, epochs=30, batch_size=128, seed=seed,
-                                      device="cpu", **kw, **est)
+    return {"align": align, **kw, **dict(c.get("est", {}))}
+
+
+def build_estimator(config: str, n_features: int, n_classes: int, seed: int):
+    return DomainAdaptationClassifier(hidden=HIDDEN, epochs=30, batch_size=128, seed=seed, device="cpu",
+                                      **estimator_args(config, n_classes, seed))
 
 # stage 2: scale-free weights for the losses measured in feature distances (FeatureScaleNormalized)
 for w in (1, 10):

@@ -35,10 +35,10 @@ from torch import nn
 
 from da.datasets import load_pair
 from da.transfer import DomainAdaptationClassifier
-from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION, make_alignment
+from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from configs import CONFIGS, FEATURES  # noqa: E402
+from configs import CONFIGS, estimator_args  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "mnist_digits_check.jsonl"
 METHODS = [None, "mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "auto"]
@@ -61,6 +61,8 @@ def main(argv=None):
     torch.set_num_threads(1)
     out = OUT
     if a.config:
+        if a.config not in CONFIGS:
+            ap.error(f"--config: unknown configuration {a.config!r} (see configs.CONFIGS)")
         if not a.out or Path(a.out).name == OUT.name:
             ap.error("--config needs --out, a draft file other than " + OUT.name)
         out, a.methods = OUT.parent / Path(a.out).name, [a.config]
@@ -83,12 +85,8 @@ def main(argv=None):
                 f, h = user_mlp(seed)
                 t0 = time.perf_counter()
                 kw = {} if opt is None else {"optimizer": "adam", "lr": 1e-3}
-                align = m
-                if a.config:
-                    c = CONFIGS[a.config]
-                    align = make_alignment(c["align"], FEATURES, 10, seed, **c["loss"]) if c["loss"] else c["align"]
-                    kw.update(c["est"], **({} if c.get("weight") is None else {"weight": c["weight"]}))
-                clf = DomainAdaptationClassifier(f, h, align=align, seed=seed, epochs=30, device="cpu", **kw)
+                kw.update(estimator_args(a.config, 10, seed) if a.config else {"align": m})
+                clf = DomainAdaptationClassifier(f, h, seed=seed, epochs=30, device="cpu", **kw)
                 clf.fit(Xs, ys, sp.target_train.X)
                 acc = float((clf.predict(sp.target_test.X) == sp.eval_labels.test).mean())
                 rec = {"pair": pair, "method": str(m), "seed": seed, "optimizer_arg": str(opt), "target_acc": acc,

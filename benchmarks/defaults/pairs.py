@@ -58,6 +58,28 @@ def _moons(deg, noise=0.1):
     return DomainPair(MoonsDomain(noise), MoonsDomain(noise, rotation_deg=deg), name=f"moons_rot{deg}")
 
 
+#: the image corruptions of the digits pairs (and of the image probes), by name
+CORRUPTIONS = {
+    "noise0.3": lambda d: additive_noise(d, 0.3, seed=0),
+    "noise0.6": lambda d: additive_noise(d, 0.6, seed=0),
+    "blur1": lambda d: blur(d, 1.0),
+    "contrast0.7": lambda d: contrast(d, 0.7),
+    "invert0.5": lambda d: invert(d, 0.5),
+    "invert1": lambda d: invert(d, 1.0),
+}
+
+
+def _image_pairs(prefix: str, halves, corruptions) -> dict:
+    """``prefix_<corruption>`` -> ("image", corruption, builder): the source half of ``halves()`` against the
+    corrupted target half, for each named corruption of :data:`CORRUPTIONS`."""
+    def builder(nm):
+        def b():
+            a, t = halves()
+            return DomainPair(a, CORRUPTIONS[nm](t), name=f"{prefix}_{nm}")
+        return b
+    return {f"{prefix}_{nm}": ("image", nm, builder(nm)) for nm in corruptions}
+
+
 def _build() -> dict:
     """name -> (family, severity, builder of a DomainPair)."""
     P = {}
@@ -90,19 +112,7 @@ def _build() -> dict:
             _gauss(), label_shift(_gauss(), [0.8, 0.15, 0.05], severity=s), name=f"gauss3_label{s:g}"))
     P["moons_rot35_label"] = ("rotation+label", 35, lambda: DomainPair(
         MoonsDomain(0.1), label_shift(MoonsDomain(0.1, rotation_deg=35), [0.8, 0.2]), name="moons_rot35_label"))
-    corruptions = {
-        "noise0.3": lambda d: additive_noise(d, 0.3, seed=0),
-        "noise0.6": lambda d: additive_noise(d, 0.6, seed=0),
-        "blur1": lambda d: blur(d, 1.0),
-        "contrast0.7": lambda d: contrast(d, 0.7),
-        "invert0.5": lambda d: invert(d, 0.5),
-        "invert1": lambda d: invert(d, 1.0),
-    }
-    for nm, fn in corruptions.items():
-        def b(fn=fn, nm=nm):
-            a, t = _digits_halves()
-            return DomainPair(a, fn(t), name=f"digits_{nm}")
-        P[f"digits_{nm}"] = ("image", nm, b)
+    P.update(_image_pairs("digits", _digits_halves, tuple(CORRUPTIONS)))
     return P
 
 
@@ -152,18 +162,8 @@ def _build_probes() -> dict:
         tgt = affine_shift(src, np.eye(5), np.r_[shift, shift, np.zeros(3)] / np.sqrt(2), "shifted")
         return DomainPair(src, tgt, name="gauss10x5_shift3")
     P["gauss10x5_shift3"] = ("translation", 3.0, shifted)
-    for nm, fn in (("noise0.6", lambda d: additive_noise(d, 0.6, seed=0)), ("contrast0.7", lambda d: contrast(d, 0.7)),
-                   ("blur1", lambda d: blur(d, 1.0))):
-        def b(fn=fn, nm=nm):
-            a, t = _digits_classes(3)
-            return DomainPair(a, fn(t), name=f"digits3_{nm}")
-        P[f"digits3_{nm}"] = ("image", nm, b)
-    for nm, fn in (("noise0.3", lambda d: additive_noise(d, 0.3, seed=0)), ("contrast0.7", lambda d: contrast(d, 0.7)),
-                   ("blur1", lambda d: blur(d, 1.0))):
-        def b(fn=fn, nm=nm):
-            a, t = _photo_patches()
-            return DomainPair(a, fn(t), name=f"patches_{nm}")
-        P[f"patches_{nm}"] = ("image", nm, b)
+    P.update(_image_pairs("digits3", lambda: _digits_classes(3), ("noise0.6", "contrast0.7", "blur1")))
+    P.update(_image_pairs("patches", _photo_patches, ("noise0.3", "contrast0.7", "blur1")))
     return P
 
 
