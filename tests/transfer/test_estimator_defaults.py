@@ -153,8 +153,7 @@ def test_dann_recipes_gradient_clip_stops_the_game_exploding(monkeypatch):
     assert all(np.isfinite(p.detach().numpy()).all() for p in clf.model_.parameters())
     assert len(clf.history_) == 30
     monkeypatch.setitem(METHOD_RECIPES["dann"]["optimizer"], "grad_clip", None)  # revision 8's recipe
-    # step 89, 'ce_source' here; the step is left free: another CPU's rounding can move an explosion by a few steps
-    with pytest.raises(TrainingDivergedError, match=r"step \d+: loss term '\w+' is (nan|-?inf)"):
+    with pytest.raises(TrainingDivergedError, match=r"step 89: loss term 'ce_source' is nan"):
         DomainAdaptationClassifier(**kw).fit(Xs, ys, Xt)
 
 
