@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from da._dropout import Dropout
 from da._validation import check_positive_int
 from da._validation import check_features as _check_features
 from da.align.grl import grad_reverse
@@ -53,7 +54,7 @@ def _domain_discriminator(in_features: int, hidden: Sequence[int] = (1024, 1024)
     for a, b in zip(widths[:-1], widths[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(Dropout(dropout))
     layers.append(nn.Linear(widths[-1], 1))
     return nn.Sequential(*layers)
 

@@ -162,7 +162,7 @@ class CDANLoss(_AdversarialLoss):
         lam = self.current_lambda(p)
 
         f = torch.cat([fs, ft])
-        logits = torch.cat([logits_s, logits_t]).detach().to(f.dtype)
+        logits = torch.cat([logits_s.detach(), logits_t.detach()]).to(f.dtype)  # no graph for a detached input
         g = torch.softmax(logits, dim=1)
         if self._use_random:
             x = (f @ self.random_matrix_f) * (g @ self.random_matrix_g) / math.sqrt(self.random_dim)

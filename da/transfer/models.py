@@ -17,6 +17,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from da._dropout import Dropout
 from da._validation import check_positive_int
 from da.transfer._rng import seeded
 
@@ -132,7 +133,7 @@ def mlp(in_dim: int, hidden: Sequence[int] = (256, 128), n_classes: int = 2, *,
         for w in hidden:
             layers = [nn.Linear(d, w), act()]
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             blocks.append(nn.Sequential(*layers))
             d = w
         featurizer = nn.Sequential(nn.Flatten(), *blocks)
@@ -212,7 +213,7 @@ def lenet(image_shape: Sequence[int] = (1, 28, 28), n_classes: int = 10, *,
             blocks.append(nn.Sequential(*layers))
             c_in = c
         flat = c_in * (H // scale) * (W // scale)
-        fc = [nn.Flatten()] + ([nn.Dropout(dropout)] if dropout else []) + [nn.Linear(flat, hidden), nn.ReLU()]
+        fc = [nn.Flatten()] + ([Dropout(dropout)] if dropout else []) + [nn.Linear(flat, hidden), nn.ReLU()]
         featurizer = nn.Sequential(ToImage(shape), *blocks, nn.Sequential(*fc))
         head = nn.Linear(hidden, n_classes)
     return featurizer, head
