@@ -42,6 +42,29 @@ def lr_factor(schedule: str, p: float) -> float:
     return LR_SCHEDULES[schedule](p)
 
 
+def _clip_grad_norm(params, max_norm: float) -> None:
+    """:func:`torch.nn.utils.clip_grad_norm_`, bit for bit, skipping its multiply where it is by 1.
+
+    torch scales every gradient by :math:`\\min(1, c)`, :math:`c = \\text{max\\_norm} / (\\lVert g
+    \\rVert_2 + 10^{-6})`. When :math:`c \\ge 1` that is a multiply by 1.0, which changes no bit,
+    so on the CPU the norm is read and the multiply is skipped (half of the call's time on a small
+    network: a converged DANN or CDAN run never reaches the recipes' clip of 100). A NaN norm still
+    scales, as in torch. On other devices reading the norm would synchronise, so torch's call is used.
+    """
+    params = list(params)
+    get_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
+    clip_with = getattr(torch.nn.utils, "clip_grads_with_norm_", None)
+    if get_norm is None or clip_with is None or any(p.device.type != "cpu" for p in params):
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    norm = get_norm(grads, 2.0)
+    if not float(max_norm / (norm + 1e-6)) >= 1.0:
+        clip_with(params, max_norm, norm)
+
+
 class Precision:
     """Autocast and gradient scaling for ``precision`` on ``device``.
 
@@ -83,7 +106,7 @@ class Precision:
             return
         total.backward()
         if grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            _clip_grad_norm(params, grad_clip)
         optimizer.step()
 
     def state_dict(self) -> dict:

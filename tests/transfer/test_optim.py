@@ -1,10 +1,11 @@
-"""make_optimizer: torch's foreach implementation, bit-identical on the CPU to the per-tensor loop."""
+"""make_optimizer: torch's foreach implementation, bit-identical on the CPU to the per-tensor loop;
+_clip_grad_norm: bit-identical to torch.nn.utils.clip_grad_norm_."""
 
 import pytest
 import torch
 from torch import nn
 
-from da.transfer.optim import make_optimizer
+from da.transfer.optim import _clip_grad_norm, make_optimizer
 from da.transfer.train_config import TrainConfig
 
 _CLASSES = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
@@ -46,3 +47,30 @@ def test_unknown_optimizer_is_a_value_error():
     object.__setattr__(config, "optimizer", "lbfgs")
     with pytest.raises(ValueError, match="optimizer must be one of sgd, adam, adamw, got 'lbfgs'"):
         make_optimizer(config, [{"params": [nn.Parameter(torch.zeros(2))]}])
+
+
+@pytest.mark.parametrize("max_norm", [1e9, 5.0, 0.3, 1e-4])
+@pytest.mark.parametrize("poison", [None, float("nan"), float("inf")])
+def test_clip_grad_norm_equals_torch_clip_grad_norm_bit_for_bit(max_norm, poison):
+    """Binding or not, with a NaN or an inf gradient, and with a parameter that has no gradient."""
+    g = torch.Generator().manual_seed(2)
+    shapes = [(16, 6), (16,), (3, 16), (3,), (4, 4)]
+    grads = [torch.randn(s, generator=g, dtype=torch.float64 if i == 4 else torch.float32) * (i + 1)
+             for i, s in enumerate(shapes)]
+    if poison is not None:
+        grads[1][3] = poison
+    out = []
+    for clip in (torch.nn.utils.clip_grad_norm_, _clip_grad_norm):
+        params = [nn.Parameter(torch.zeros(s, dtype=gr.dtype)) for s, gr in zip(shapes, grads)]
+        for p, gr in zip(params[:-1], grads):
+            p.grad = gr.clone()
+        params[-1].grad = None  # no gradient: left alone by both
+        clip(params, max_norm)
+        out.append([p.grad for p in params])
+    for a, b in zip(*out):
+        assert (a is None and b is None) or torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0))
+        assert a is None or torch.equal(a.isnan(), b.isnan())
+    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(x) for x in grads[:-1]]))
+    if poison is None and max_norm < float(total):  # it did bind: the norm is now max_norm
+        clipped = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(x) for x in out[1][:-1]]))
+        assert float(clipped) == pytest.approx(max_norm, rel=1e-5)

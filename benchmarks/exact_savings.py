@@ -1,0 +1,101 @@
+"""The whole fit with and without the exact CPU savings of ``da``, paired in one process.
+
+On a VM whose speed drifts between runs (docs/benchmarks.md), two trees timed in separate processes
+can differ by more than a saving. Here each saving is switched off in this process by putting back
+the torch call it replaces, and the two variants are timed alternately, seconds apart:
+
+- ``dropout``: :class:`da._dropout.Dropout`'s mask (``torch.rand(float64) < 1 - p``) against
+  :class:`torch.nn.Dropout`'s ``bernoulli_`` (CDAN's discriminator);
+- ``clip``: :func:`da.transfer.optim._clip_grad_norm` against ``torch.nn.utils.clip_grad_norm_``
+  (the gradient clip of DANN's and CDAN's recipes).
+
+Each round fits source-only, then every method with the savings off and on, in an order that
+alternates between rounds (``DomainAdaptationClassifier(align=m, epochs=20, seed=0)`` on
+MNIST -> digits). The table gives the median over rounds of each round's own ratios, and whether
+the two variants fitted the same model (the checksum of the target logits): they must, since the
+savings are exact on this CPU (on Intel CPUs torch's dropout mask comes from MKL and differs).
+
+Usage: ``python benchmarks/exact_savings.py [--rounds 7] [--threads 2] [--methods cdan dann]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+import da._dropout as dropout_module
+import da.transfer.optim as optim_module
+from da import DomainAdaptationClassifier
+from da.datasets import load_pair
+
+
+@contextmanager
+def savings_off():
+    """Put back torch's dropout and gradient clip for the duration."""
+    forward, clip = dropout_module.Dropout.forward, optim_module._clip_grad_norm
+    dropout_module.Dropout.forward = torch.nn.Dropout.forward
+    optim_module._clip_grad_norm = lambda params, max_norm: torch.nn.utils.clip_grad_norm_(params, max_norm)
+    try:
+        yield
+    finally:
+        dropout_module.Dropout.forward, optim_module._clip_grad_norm = forward, clip
+
+
+def fit(split, method: str) -> tuple[float, str]:
+    clf = DomainAdaptationClassifier(align=None if method == "source_only" else method, epochs=20, seed=0,
+                                     device="cpu")
+    t = time.perf_counter()
+    clf.fit(split.source_train.X, split.source_train.y, split.target_train.X)
+    seconds = time.perf_counter() - t
+    logits = np.ascontiguousarray(clf.decision_function(split.target_train.X), dtype=np.float32)
+    return seconds, hashlib.sha256(logits.tobytes()).hexdigest()[:8]
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--methods", nargs="+", default=["cdan", "dann"])
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    split = load_pair("mnist->digits").sample(seed=0)  # as benchmarks/train_speed.py --whole-fit
+    for m in ["source_only", *args.methods]:  # warm-up, untimed
+        fit(split, m)
+    times = {(m, v): [] for m in args.methods for v in ("off", "on")}
+    base, sums = [], {}
+    for r in range(args.rounds):
+        base.append(fit(split, "source_only")[0])
+        for m in args.methods:
+            for v in (("off", "on") if r % 2 == 0 else ("on", "off")):
+                if v == "off":
+                    with savings_off():
+                        s, digest = fit(split, m)
+                else:
+                    s, digest = fit(split, m)
+                times[m, v].append(s)
+                sums.setdefault((m, v), set()).add(digest)
+    print(f"MNIST->digits, DomainAdaptationClassifier(align=m, epochs=20, seed=0).fit, {args.threads} threads, "
+          f"{args.rounds} rounds; per round: each variant / that round's source-only fit")
+    print()
+    print("| method | savings off: s/fit (min) | on: s/fit (min) | off x source-only, median (range) "
+          "| on x source-only, median (range) | on / off, median (range) | same model |")
+    print("|---|---:|---:|---:|---:|---:|:---:|")
+    for m in args.methods:
+        off = [a / b for a, b in zip(times[m, "off"], base)]
+        on = [a / b for a, b in zip(times[m, "on"], base)]
+        paired = [a / b for a, b in zip(times[m, "on"], times[m, "off"])]
+        same = "yes" if len(sums[m, "off"] | sums[m, "on"]) == 1 else "no"
+        cell = lambda xs: f"{statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})"  # noqa: E731
+        print(f"| {m} | {min(times[m, 'off']):.3f} | {min(times[m, 'on']):.3f} | {cell(off)} | {cell(on)} "
+              f"| {cell(paired)} | {same} |")
+    print(f"\nsource-only: {min(base):.3f} s/fit (min), median {statistics.median(base):.3f}")
+
+
+if __name__ == "__main__":
+    main()
