@@ -15,7 +15,11 @@ MNIST -> digits). The table gives the median over rounds of each round's own rat
 the two variants fitted the same model (the checksum of the target logits): they must, since the
 savings are exact on this CPU (on Intel CPUs torch's dropout mask comes from MKL and differs).
 
-Usage: ``python benchmarks/exact_savings.py [--rounds 7] [--threads 2] [--methods cdan dann]``
+``--calls N`` also times the two calls themselves, alternating off and on call by call (N each):
+CDAN's loss forward + backward at batch 128 + 128 on 128 features (its dropout), and the clip on the
+gradients of the estimator's MLP and a DANN discriminator; the 10th percentile and the median of each.
+
+Usage: ``python benchmarks/exact_savings.py [--rounds 7] [--threads 2] [--methods cdan dann] [--calls 3000]``
 """
 
 from __future__ import annotations
@@ -57,13 +61,67 @@ def fit(split, method: str) -> tuple[float, str]:
     return seconds, hashlib.sha256(logits.tobytes()).hexdigest()[:8]
 
 
+def _alternate(off, on, calls: int) -> dict:
+    """Seconds of ``off()`` and ``on()``, called alternately ``calls`` times each (after a warm-up)."""
+    for _ in range(50):
+        off(), on()
+    t_off, t_on = [], []
+    for _ in range(calls):
+        for fn, out in ((off, t_off), (on, t_on)):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    q = lambda xs: (sorted(xs)[len(xs) // 10], statistics.median(xs))  # noqa: E731
+    return {"off": q(t_off), "on": q(t_on)}
+
+
+def call_table(calls: int) -> None:
+    from da.align._adversarial import _domain_discriminator
+    from da.transfer.losses import make_alignment
+    from da.transfer.models import mlp
+
+    g = torch.Generator().manual_seed(0)
+    fs, ft = torch.randn(128, 128, generator=g), torch.randn(128, 128, generator=g)
+    ls, lt = torch.randn(128, 10, generator=g), torch.randn(128, 10, generator=g)
+    loss = make_alignment("cdan", 128, 10, seed=0)
+
+    def cdan_call():
+        leaves = [x.clone().requires_grad_() for x in (fs, ft)]
+        loss(*leaves, logits_s=ls, logits_t=lt, p=0.5).backward()
+
+    def cdan_off():
+        with savings_off():
+            cdan_call()
+
+    featurizer, head = mlp(64, (256, 128), 10)
+    params = [p for m in (featurizer, head, _domain_discriminator(128, (128,))) for p in m.parameters()]
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=g)
+    rows = [("CDAN loss, forward + backward", _alternate(cdan_off, cdan_call, calls)),
+            ("gradient clip at 100 (MLP + discriminator, 10 tensors)",
+             _alternate(lambda: torch.nn.utils.clip_grad_norm_(params, 100.0),
+                        lambda: optim_module._clip_grad_norm(params, 100.0), calls))]
+    print(f"\nThe calls, alternating off and on, {calls} each (ms)\n")
+    print("| call | off: p10 | on: p10 | on / off (p10) | off: median | on: median | on / off (median) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in rows:
+        (a10, amed), (b10, bmed) = r["off"], r["on"]
+        print(f"| {name} | {a10 * 1e3:.3f} | {b10 * 1e3:.3f} | {b10 / a10:.2f} | {amed * 1e3:.3f} "
+              f"| {bmed * 1e3:.3f} | {bmed / amed:.2f} |")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--methods", nargs="+", default=["cdan", "dann"])
+    ap.add_argument("--calls", type=int, default=0, help="also time the two calls alternately (N each)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.calls:
+        call_table(args.calls)
+        if args.rounds == 0:
+            return
     split = load_pair("mnist->digits").sample(seed=0)  # as benchmarks/train_speed.py --whole-fit
     for m in ["source_only", *args.methods]:  # warm-up, untimed
         fit(split, m)

@@ -46,22 +46,24 @@ def _clip_grad_norm(params, max_norm: float) -> None:
     """:func:`torch.nn.utils.clip_grad_norm_`, bit for bit, skipping its multiply where it is by 1.
 
     torch scales every gradient by :math:`\\min(1, c)`, :math:`c = \\text{max\\_norm} / (\\lVert g
-    \\rVert_2 + 10^{-6})`. When :math:`c \\ge 1` that is a multiply by 1.0, which changes no bit,
-    so on the CPU the norm is read and the multiply is skipped (half of the call's time on a small
-    network: a converged DANN or CDAN run never reaches the recipes' clip of 100). A NaN norm still
-    scales, as in torch. On other devices reading the norm would synchronise, so torch's call is used.
+    \\rVert_2 + 10^{-6})`. When :math:`c \\ge 1` that is a multiply by 1.0, which changes no bit.
+    So on the CPU, with one gradient dtype, the norm is computed as torch does (per tensor, then
+    the norm of the norms) and the multiply is skipped where the norm is below half the clip, which
+    no rounding can bring to :math:`c < 1`; near the clip, or with a NaN norm, torch's own scaling
+    runs on that norm. A converged DANN or CDAN run never comes near the recipes' clip of 100.
+    Elsewhere (another device, where reading the norm would synchronise; mixed dtypes) it is
+    torch's call.
     """
     params = list(params)
-    get_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
-    clip_with = getattr(torch.nn.utils, "clip_grads_with_norm_", None)
-    if get_norm is None or clip_with is None or any(p.device.type != "cpu" for p in params):
+    grads = [p.grad for p in params if p.grad is not None]
+    clip_with = getattr(torch.nn.utils, "clip_grads_with_norm_", None)  # torch >= 2.6
+    if (clip_with is None or not grads or any(g.device.type != "cpu" or g.dtype != grads[0].dtype
+                                              for g in grads)):
         torch.nn.utils.clip_grad_norm_(params, max_norm)
         return
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    norm = get_norm(grads, 2.0)
-    if not float(max_norm / (norm + 1e-6)) >= 1.0:
+    # CPU foreach ops are a loop over linalg.vector_norm, as in torch's own norm here
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+    if not float(norm) < 0.5 * max_norm:
         clip_with(params, max_norm, norm)
 
 
