@@ -49,14 +49,17 @@ def test_unknown_optimizer_is_a_value_error():
         make_optimizer(config, [{"params": [nn.Parameter(torch.zeros(2))]}])
 
 
-@pytest.mark.parametrize("max_norm", [1e9, 5.0, 0.3, 1e-4])
+@pytest.mark.parametrize("rel", [1e6, 2.0, 1.5, 1.0000001, 0.5, 1e-5])
 @pytest.mark.parametrize("poison", [None, float("nan"), float("inf")])
-def test_clip_grad_norm_equals_torch_clip_grad_norm_bit_for_bit(max_norm, poison):
-    """Binding or not, with a NaN or an inf gradient, and with a parameter that has no gradient."""
+def test_clip_grad_norm_equals_torch_clip_grad_norm_bit_for_bit(rel, poison):
+    """max_norm = rel x the gradients' norm: far above it (skipped), just above or below it (torch's
+    scaling by 1.0 or by c < 1), far below; with a NaN or an inf gradient, and with a parameter that
+    has no gradient."""
     g = torch.Generator().manual_seed(2)
     shapes = [(16, 6), (16,), (3, 16), (3,), (4, 4)]
     grads = [torch.randn(s, generator=g, dtype=torch.float64 if i == 4 else torch.float32) * (i + 1)
              for i, s in enumerate(shapes)]
+    max_norm = rel * float(torch.linalg.vector_norm(torch.cat([x.reshape(-1) for x in grads[:-1]])))
     if poison is not None:
         grads[1][3] = poison
     out = []
@@ -74,3 +77,17 @@ def test_clip_grad_norm_equals_torch_clip_grad_norm_bit_for_bit(max_norm, poison
     if poison is None and max_norm < float(total):  # it did bind: the norm is now max_norm
         clipped = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(x) for x in out[1][:-1]]))
         assert float(clipped) == pytest.approx(max_norm, rel=1e-5)
+
+
+def test_clip_grad_norm_with_mixed_dtypes_is_torch_clip_grad_norm():
+    g = torch.Generator().manual_seed(3)
+    grads = [torch.randn(5, 4, generator=g) * 3, torch.randn(7, generator=g, dtype=torch.float64) * 3]
+    out = []
+    for clip in (torch.nn.utils.clip_grad_norm_, _clip_grad_norm):
+        params = [nn.Parameter(torch.zeros_like(x)) for x in grads]
+        for p, x in zip(params, grads):
+            p.grad = x.clone()
+        clip(params, 1.0)
+        out.append([p.grad for p in params])
+    assert all(torch.equal(a, b) for a, b in zip(*out))
+    assert float(torch.linalg.vector_norm(out[1][0])) < 1.0  # it did bind
