@@ -207,3 +207,8 @@ for lt in (0.3, 1.0):
 _add("jdot_sg_a1_svce", "jdot", 1.0, {"alpha": 1.0, "lambda_t": 0.1, "scale": "mean", "scale_grad": True},
      est={"selection": "source_val_loss"})
 _add("jdot_sg_a0.3_l1", "jdot", 1.0, {"alpha": 0.3, "lambda_t": 1.0, "scale": "mean", "scale_grad": True})
+# stage 13 (issue #13, JDOT's long-game harm): the method's weight ramped up by Ganin's schedule
+# 2 / (1 + exp(-10 p)) - 1 (0 at the start, 0.987 at half-way), so that minibatch OT does not match classes on the
+# features of the first steps, which are the random init's; on the shipped JDOT and on stage 8's candidate
+_add("jdot_ramp", "jdot", "ganin")
+_add("jdot_sg_a1_ramp", "jdot", "ganin", {"alpha": 1.0, "lambda_t": 0.1, "scale": "mean", "scale_grad": True})
