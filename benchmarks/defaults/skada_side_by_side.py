@@ -12,7 +12,10 @@ default settings on the same MLP (d-256-128-C), 30 epochs, batch 128, Adam at
 
 Usage::
 
-    PYTHONPATH=. python benchmarks/defaults/skada_side_by_side.py [--seeds 0 1 2] [--pairs ...]
+    PYTHONPATH=. python benchmarks/defaults/skada_side_by_side.py [--seeds 0 1 2] [--pairs ...] [--out FILE]
+
+``--out`` (a file name in ``results/``, default ``skada.jsonl``) lets two seeds run at once, each worker
+writing its own file; ``make_tables.py`` reads every ``results/skada*.jsonl``.
 """
 
 from __future__ import annotations
@@ -64,12 +67,15 @@ def main(argv=None):
     ap.add_argument("--pairs", nargs="+", default=list(PAIRS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--methods", nargs="+", default=["SourceOnly", "DAN", "DANN", "DeepCoral", "DeepJDOT"])
+    ap.add_argument("--out", default="skada.jsonl", help="the results file, in results/ (a name starting 'skada')")
     a = ap.parse_args(argv)
+    if not a.out.startswith("skada") or not a.out.endswith(".jsonl") or "/" in a.out:
+        ap.error(f"--out must be a file name 'skada*.jsonl' in results/, got {a.out!r}")
     py = ensure_venv()
     files = write_draws(a.pairs, a.seeds)
     (HERE / "results").mkdir(exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([str(py), str(HERE / "_skada_worker.py"), str(HERE / "results" / "skada.jsonl"),
+    subprocess.run([str(py), str(HERE / "_skada_worker.py"), str(HERE / "results" / a.out),
                     ",".join(a.methods), *files], check=True, env=env)
 
 
