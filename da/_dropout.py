@@ -55,5 +55,5 @@ class Dropout(nn.Dropout):
             return x * 0.0
         keep = 1.0 - self.p
         # the same conversions as ATen's `_dropout`: a 0/1 mask in x's dtype, divided by q there
-        noise = (torch.rand(x.shape, dtype=torch.float64) < keep).to(x.dtype).div_(keep)
+        noise = (torch.rand(x.shape, dtype=torch.float64, device=x.device) < keep).to(x.dtype).div_(keep)
         return x * noise
