@@ -25,17 +25,15 @@ Usage: ``python benchmarks/exact_savings.py [--rounds 7] [--threads 2] [--method
 from __future__ import annotations
 
 import argparse
-import hashlib
 import statistics
 import time
 from contextlib import contextmanager
 
-import numpy as np
 import torch
+from train_speed import fit_seconds  # the same fit and checksum as train_speed.py --whole-fit
 
 import da._dropout as dropout_module
 import da.transfer.optim as optim_module
-from da import DomainAdaptationClassifier
 from da.datasets import load_pair
 
 
@@ -49,17 +47,6 @@ def savings_off():
         yield
     finally:
         dropout_module.Dropout.forward, optim_module._clip_grad_norm = forward, clip
-
-
-def fit(split, method: str, epochs: int = 20) -> tuple[float, str]:
-    """Seconds of one fit, and the checksum of the fitted model's target logits."""
-    clf = DomainAdaptationClassifier(align=None if method == "source_only" else method, epochs=epochs, seed=0,
-                                     device="cpu")
-    t = time.perf_counter()
-    clf.fit(split.source_train.X, split.source_train.y, split.target_train.X)
-    seconds = time.perf_counter() - t
-    logits = np.ascontiguousarray(clf.decision_function(split.target_train.X), dtype=np.float32)
-    return seconds, hashlib.sha256(logits.tobytes()).hexdigest()[:8]
 
 
 def _alternate(off, on, calls: int) -> dict:
@@ -118,6 +105,8 @@ def main(argv=None) -> None:
     ap.add_argument("--methods", nargs="+", default=["cdan", "dann"])
     ap.add_argument("--calls", type=int, default=0, help="also time the two calls alternately (N each)")
     args = ap.parse_args(argv)
+    if args.calls < 0 or args.rounds < 0 or (args.rounds == 0 and args.calls == 0):
+        ap.error("--calls and --rounds must be >= 0, and one of them > 0")
     torch.set_num_threads(args.threads)
     if args.calls:
         call_table(args.calls)
@@ -125,18 +114,18 @@ def main(argv=None) -> None:
             return
     split = load_pair("mnist->digits").sample(seed=0)  # as benchmarks/train_speed.py --whole-fit
     for m in ["source_only", *args.methods]:  # warm-up, untimed
-        fit(split, m)
+        fit_seconds(split, m, 20)
     times = {(m, v): [] for m in args.methods for v in ("off", "on")}
     base, sums = [], {}
     for r in range(args.rounds):
-        base.append(fit(split, "source_only")[0])
+        base.append(fit_seconds(split, "source_only", 20)[0])
         for m in args.methods:
             for v in (("off", "on") if r % 2 == 0 else ("on", "off")):
                 if v == "off":
                     with savings_off():
-                        s, digest = fit(split, m)
+                        s, digest, _ = fit_seconds(split, m, 20)
                 else:
-                    s, digest = fit(split, m)
+                    s, digest, _ = fit_seconds(split, m, 20)
                 times[m, v].append(s)
                 sums.setdefault((m, v), set()).add(digest)
     print(f"MNIST->digits, DomainAdaptationClassifier(align=m, epochs=20, seed=0).fit, {args.threads} threads, "

@@ -135,19 +135,22 @@ def loss_seconds(split, method: str, repeats: int, start=None, clock: str = "wal
     with torch.no_grad():
         fs, ft = (model.featurizer(torch.as_tensor(p.X[:128])) for p in (split.source_train, split.target_train))
         ls, lt = model.head(fs), model.head(ft)
+    def call(leaves):
+        value = loss(leaves[0], leaves[1], logits_s=leaves[2], logits_t=leaves[3], ys=ys, p=0.5)
+        value.backward()
+        return value
+
     times = []
     for _ in range(repeats):
         leaves = [x.clone().requires_grad_() for x in (fs, ft, ls, lt)]
         t = CLOCKS[clock]()
-        value = loss(leaves[0], leaves[1], logits_s=leaves[2], logits_t=leaves[3], ys=ys, p=0.5)
-        value.backward()
+        call(leaves)
         times.append(CLOCKS[clock]() - t)
     # the checksum's call, untimed, from a fixed global RNG state (dropout draws from it), so that
     # it does not depend on how many calls came before in this process
     torch.manual_seed(0)
     leaves = [x.clone().requires_grad_() for x in (fs, ft, ls, lt)]
-    value = loss(leaves[0], leaves[1], logits_s=leaves[2], logits_t=leaves[3], ys=ys, p=0.5)
-    value.backward()
+    value = call(leaves)
     grads = [x.grad.numpy() for x in leaves if x.grad is not None]
     return sorted(times)[len(times) // 10], _checksum([value.detach().numpy()] + grads)
 
