@@ -212,3 +212,7 @@ _add("jdot_sg_a0.3_l1", "jdot", 1.0, {"alpha": 0.3, "lambda_t": 1.0, "scale": "m
 # features of the first steps, which are the random init's; on the shipped JDOT and on stage 8's candidate
 _add("jdot_ramp", "jdot", "ganin")
 _add("jdot_sg_a1_ramp", "jdot", "ganin", {"alpha": 1.0, "lambda_t": 0.1, "scale": "mean", "scale_grad": True})
+# stage 14 (issue #14's Sinkhorn step): align="sinkhorn" as shipped, after the solver's change of path (one eps
+# level below 64 eps; the normaliser's gradient in the envelope's node); its own name so that no load() prefix
+# ("stage1" also reads stage14's files) mixes it with the earlier sinkhorn_default records
+CONFIGS["sinkhorn_solver14"] = dict(CONFIGS["sinkhorn_default"])

@@ -54,9 +54,10 @@ def _problems(costs, a, b) -> list[_Problem]:
             for (name, wa, wb, la, lb, sym), c in zip(specs, costs)]
 
 
-def _eps_schedule(diameter: float, eps: float, scaling: float) -> list[float]:
-    """``diameter * scaling**k`` for ``k = 0, 1, ...`` while above ``eps``, then ``eps``."""
-    if not diameter > eps:
+def _eps_schedule(diameter: float, eps: float, scaling: float, anneal_above: float = 0.0) -> list[float]:
+    """``diameter * scaling**k`` for ``k = 0, 1, ...`` while above ``eps``, then ``eps``; only ``[eps]``
+    when ``diameter <= anneal_above * eps`` (see :func:`da.align.symmetric_sinkhorn`)."""
+    if not diameter > max(anneal_above, 1.0) * eps:
         return [eps]
     n_levels = math.ceil(math.log(diameter / eps) / math.log(1.0 / scaling))
     return [diameter * scaling ** k for k in range(n_levels)] + [eps]
@@ -202,7 +203,8 @@ def _summary(problems: list[_Problem], n_iter: int, error: float, converged: boo
     return out
 
 
-def solve(costs, a, b, eps: float, *, scaling: float, tol: float, max_iter: int, on_numpy: bool):
+def solve(costs, a, b, eps: float, *, scaling: float, tol: float, max_iter: int, on_numpy: bool,
+          anneal_above: float = 0.0):
     """Run the eps-annealed scaling iterations on ``costs`` (cross term, then the self terms), falling
     back to log-domain iterations when a scaling over- or underflows.
 
@@ -217,8 +219,9 @@ def solve(costs, a, b, eps: float, *, scaling: float, tol: float, max_iter: int,
         diameter = max(float(c.max()) for c in arrays)
     else:
         diameter = float(torch.stack([c.detach().max() for c in costs]).max())
-    schedule = _eps_schedule(diameter, eps, scaling)
     floor = math.log(torch.finfo(costs[0].dtype).tiny) + 1.0
+    # one level at eps only where its first kernel, exp(-C / eps) >= exp(-diameter / eps), is normal
+    schedule = _eps_schedule(diameter, eps, scaling, min(anneal_above, -floor))
     if on_numpy:
         res = numpy_iterations(arrays, a_np, b_np, schedule, tol, max_iter, floor)
         if res is not None:

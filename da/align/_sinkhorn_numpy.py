@@ -123,7 +123,7 @@ def _iterations(costs, a, b, schedule, tol, max_iter, floor):
     n_iter, errors = 0, [math.inf] * len(costs)
     for level, eps in enumerate(schedule):
         final = level == len(schedule) - 1
-        if level == 0:  # zero potentials: the exponent -C / eps is in [-1, 0] (eps >= the largest cost)
+        if level == 0:  # zero potentials: the exponent -C / eps is in [-D / eps, 0], normal (solve's schedule)
             for K, cost in [(kernel, costs[0])] + [(s.kernel, s.cost) for s in selves]:
                 np.exp(np.multiply(cost, -1.0 / eps, out=K), out=K)
         else:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from da._kernels import mean_sq_dist
+from da._kernels import lower_median, mean_sq_dist
 from da._lazy import lazy_module
 from da._validation import check_positive_int
 from da._validation import (check_option as _check_choice, check_features as _check_features,
@@ -238,15 +238,17 @@ class SinkhornLoss(nn.Module):
             cost = ot.dist(fs, ft)
         eps = float(self.reg)
         if self.scale is not None:
-            stat = float(getattr(torch, self.scale)(cost.detach()))
+            stat = float(lower_median(cost) if self.scale == "median" else getattr(torch, self.scale)(cost.detach()))
             if not stat > 0:
                 raise ValueError(f"scale={self.scale!r}: the {self.scale} squared distance between fs and ft "
                                  f"is {stat}, so a relative reg is undefined")
             eps *= stat
-        if symmetric:
-            value, res = _divergence_of_points(fs, ft, _uniform(fs.shape[0], cost), _uniform(ft.shape[0], cost),
-                                               eps, debiased=self.debiased, scaling=_SCALING, tol=float(self.tol),
-                                               max_iter=self.max_iter, grad=self.grad, costs=costs)
+        scale = None
+        if symmetric:  # normalize: the scale's gradient folded into the envelope's
+            value, res, scale = _divergence_of_points(
+                fs, ft, _uniform(fs.shape[0], cost), _uniform(ft.shape[0], cost), eps, debiased=self.debiased,
+                scaling=_SCALING, tol=float(self.tol), max_iter=self.max_iter, grad=self.grad, costs=costs,
+                normalize=self.normalize)
             w_st = res["w_xy"]
         elif self.method == "auto" and self.debiased and self.grad == "envelope" \
                 and fs.shape[0] == ft.shape[0]:
@@ -258,8 +260,7 @@ class SinkhornLoss(nn.Module):
                 value = w_st - 0.5 * (self._w(ot.dist(fs, fs), eps) + self._w(ot.dist(ft, ft), eps))
             else:
                 value = w_st
-        scale = None
-        if self.normalize:  # in the graph: a scale-free value (see the docstring)
+        if self.normalize and not symmetric:  # in the graph: a scale-free value (see the docstring)
             scale = mean_sq_dist(fs, ft).clamp_min(torch.finfo(fs.dtype).tiny)
             value = value / scale.to(value.dtype)
         self.last_stats_ = {"transport_cost": float(w_st.detach()), "sinkhorn": float(value.detach()),

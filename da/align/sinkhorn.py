@@ -16,6 +16,7 @@ import math
 
 import torch
 
+from da._kernels import mean_sq_dist
 from da._validation import check_positive_int, check_same_dim
 from da._validation import check_option as _check_choice
 from da._validation import check_positive as _check_positive
@@ -26,11 +27,13 @@ from da.align._sinkhorn_iterations import _iterate_on_numpy, solve
 __all__ = ["sinkhorn_divergence", "symmetric_sinkhorn"]
 
 _GRADS = ("envelope", "autodiff")
-
+#: :func:`symmetric_sinkhorn` anneals eps only when the largest cost exceeds this multiple of it
+ANNEAL_ABOVE = 64.0
 
 
 def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None, scaling: float = 0.25,
-                       tol: float = 1e-6, max_iter: int = 1000, grad: str = "envelope") -> dict:
+                       anneal_above: float = ANNEAL_ABOVE, tol: float = 1e-6, max_iter: int = 1000,
+                       grad: str = "envelope") -> dict:
     r"""Entropic OT between ``a`` and ``b``, and the two self terms of the divergence, solved together.
 
     For each problem, with cost :math:`C`, weights :math:`\alpha, \beta` and
@@ -48,7 +51,8 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
       :math:`p \leftarrow \tfrac12\big(p + \mathrm{softmin}_\varepsilon(C_{xx}, p, a)\big)`;
     - :math:`\varepsilon`-scaling: one iteration at each of :math:`\varepsilon_k = D\,s^k`
       (:math:`D` the largest cost, :math:`s` = ``scaling``) while above ``eps``, then
-      iterations at ``eps`` until every marginal violation is below ``tol``.
+      iterations at ``eps`` until every marginal violation is below ``tol``; when
+      :math:`D \le` ``anneal_above`` :math:`\cdot\,\varepsilon`, iterations at ``eps`` alone.
 
     The plans are :math:`\gamma_{ij} = \alpha_i\beta_j e^{(f_i + g_j - C_{ij})/\varepsilon}`
     (:math:`g = f = p` for a self term).
@@ -78,6 +82,11 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
         Self costs; both or neither.
     scaling : float in (0, 1), default 0.25
         Ratio of successive :math:`\varepsilon` while annealing.
+    anneal_above : float >= 0, default 64
+        Anneal only when :math:`D / \varepsilon` exceeds it, and exceeds :math:`-\log` of the
+        dtype's smallest normal number less 1 (about 86 in float32, 8.7 in float16), where
+        :math:`e^{-C/\varepsilon}` would underflow. Below it the levels cost more than they save
+        (``benchmarks/sinkhorn_schedule.py``). ``0``: always anneal (as before 2026-12-03).
     tol : float, default 1e-6
         Stop when, for every problem, the L2 norm of the marginal violation
         :math:`\lVert\gamma^\top\mathbf 1 - \beta\rVert_2` (the cross plan's rows
@@ -120,12 +129,19 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
     """
 
     out, _ = _solve_terms(cost_xy, a, b, eps, cost_xx=cost_xx, cost_yy=cost_yy, scaling=scaling, tol=tol,
-                          max_iter=max_iter, grad=grad)
+                          max_iter=max_iter, grad=grad, anneal_above=_check_anneal_above(anneal_above))
     return out
 
 
+def _check_anneal_above(anneal_above) -> float:
+    if not (isinstance(anneal_above, (int, float)) and not isinstance(anneal_above, bool)
+            and 0 <= anneal_above < math.inf):
+        raise ValueError(f"anneal_above must be a finite number >= 0, got {anneal_above!r}")
+    return float(anneal_above)
+
+
 def _solve_terms(cost_xy, a, b, eps: float, *, cost_xx, cost_yy, scaling: float, tol: float, max_iter: int,
-                 grad: str):
+                 grad: str, anneal_above: float = ANNEAL_ABOVE):
     """:func:`symmetric_sinkhorn`, and the pooled signed plan matrix ``[[-P_xx, P_xy], [P_xy^T, -P_yy]]``
     with its row sums when the numpy iterations built them (else None)."""
     _check_choice(grad, "grad", _GRADS)
@@ -134,7 +150,8 @@ def _solve_terms(cost_xy, a, b, eps: float, *, cost_xx, cost_yy, scaling: float,
     originals = [cost_xy] if cost_xx is None else [cost_xy, cost_xx, cost_yy]
     with torch.set_grad_enabled(grad == "autodiff" and torch.is_grad_enabled()):
         costs = [c.detach() for c in originals] if grad == "envelope" else originals
-        out, plans, pooled = solve(costs, a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter,
+        out, plans, pooled = solve(costs, a, b, eps, scaling=scaling, anneal_above=anneal_above, tol=tol,
+                                   max_iter=max_iter,
                                    on_numpy=_iterate_on_numpy(cost_xy, grad))
     for name, plan, cost in zip(("xy", "xx", "yy"), plans, originals):
         out[f"plan_{name}"] = plan
@@ -156,8 +173,8 @@ def _check_weights(w, name: str, n: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def sinkhorn_divergence(x, y, eps: float, a=None, b=None, *, debiased: bool = True, scaling: float = 0.25,
-                        tol: float = 1e-6, max_iter: int = 1000, grad: str = "envelope",
-                        log: bool = False):
+                        anneal_above: float = ANNEAL_ABOVE, tol: float = 1e-6, max_iter: int = 1000,
+                        grad: str = "envelope", log: bool = False):
     r"""Sinkhorn divergence between two weighted point clouds (squared Euclidean cost).
 
     .. math:: S_\varepsilon(\alpha, \beta) = \mathrm{W}_\varepsilon(\alpha, \beta)
@@ -186,7 +203,7 @@ def sinkhorn_divergence(x, y, eps: float, a=None, b=None, *, debiased: bool = Tr
         by default.
     debiased : bool, default True
         Return :math:`S_\varepsilon`; ``False``: :math:`\mathrm{W}_\varepsilon(\alpha, \beta)` only.
-    scaling, tol, max_iter, grad
+    scaling, anneal_above, tol, max_iter, grad
         See :func:`symmetric_sinkhorn`.
     log : bool, default False
         Also return the solver's dict.
@@ -211,6 +228,7 @@ def sinkhorn_divergence(x, y, eps: float, a=None, b=None, *, debiased: bool = Tr
     eps = _check_positive(eps, "eps")
     if not (isinstance(scaling, (int, float)) and 0 < scaling < 1):
         raise ValueError(f"scaling must be a number in (0, 1), got {scaling!r}")
+    anneal_above = _check_anneal_above(anneal_above)
     _check_positive(tol, "tol")
     check_positive_int(max_iter, "max_iter")
     if debiased not in (True, False):
@@ -219,7 +237,8 @@ def sinkhorn_divergence(x, y, eps: float, a=None, b=None, *, debiased: bool = Tr
     b = _check_weights(b, "b", y.shape[0], x)
     if not math.isclose(float(a.sum()), float(b.sum()), rel_tol=1e-6):
         raise ValueError(f"a and b must have the same total mass, got {float(a.sum())} and {float(b.sum())}")
-    value, res = _divergence_of_points(x, y, a, b, eps, debiased=debiased, scaling=scaling, tol=tol,
+    value, res, _ = _divergence_of_points(x, y, a, b, eps, debiased=debiased, scaling=scaling,
+                                       anneal_above=anneal_above, tol=tol,
                                        max_iter=max_iter, grad=grad)
     return (value, res) if log else value
 
@@ -248,25 +267,39 @@ def _sq_dist_blocks(x: torch.Tensor, y: torch.Tensor, debiased: bool = True) -> 
 
 
 def _divergence_of_points(x, y, a, b, eps: float, *, debiased: bool, scaling: float, tol: float,
-                          max_iter: int, grad: str, costs=None):
-    """:func:`sinkhorn_divergence` on checked inputs; ``costs``: their :func:`_sq_dist_blocks`, if known."""
+                          max_iter: int, grad: str, costs=None, anneal_above: float = ANNEAL_ABOVE,
+                          normalize: bool = False):
+    """:func:`sinkhorn_divergence` on checked inputs; ``costs``: their :func:`_sq_dist_blocks`, if known.
+
+    Returns ``(value, res, scale)``. With ``normalize`` the value is divided by the mean squared
+    distance ``scale`` (:func:`da._kernels.mean_sq_dist`, clamped at the dtype's tiny), which stays in
+    the graph: its gradient is folded into the envelope's closed form (else ``scale`` is None).
+    """
     n = x.shape[0]
     if costs is None:
         with torch.set_grad_enabled(grad == "autodiff" and torch.is_grad_enabled()):
             costs = _sq_dist_blocks(x, y, debiased)
     cost_xy, cost_xx, cost_yy = costs
-    res, plans = _solve_terms(cost_xy, a, b, eps, scaling=scaling, tol=tol, max_iter=max_iter, grad=grad,
+    res, plans = _solve_terms(cost_xy, a, b, eps, scaling=scaling, anneal_above=anneal_above, tol=tol,
+                              max_iter=max_iter, grad=grad,
                               cost_xx=cost_xx, cost_yy=cost_yy)
     value = res["w_xy"] - 0.5 * (res["w_xx"] + res["w_yy"]) if debiased else res["w_xy"]
-    if grad == "envelope" and (x.requires_grad or y.requires_grad) and torch.is_grad_enabled():
+    envelope = grad == "envelope" and (x.requires_grad or y.requires_grad) and torch.is_grad_enabled()
+    scale = None
+    if normalize:
+        with torch.set_grad_enabled(not envelope and torch.is_grad_enabled()):
+            scale = mean_sq_dist(x, y).clamp_min(torch.finfo(x.dtype).tiny)
+    if envelope:
         if plans is None:  # the torch iterations: pool their plans
             plan = res["plan_xy"]
             self_x, self_y = ((-res["plan_xx"], -res["plan_yy"]) if debiased
                               else (plan.new_zeros(n, n), plan.new_zeros(plan.shape[1], plan.shape[1])))
             pooled = torch.cat([torch.cat([self_x, plan], 1), torch.cat([plan.T, self_y], 1)])
             plans = pooled, pooled.sum(1, keepdim=True)
-        value = _EnvelopeTransportCost.apply(x, y, value.detach(), *plans)
-    return value, res
+        value = _EnvelopeTransportCost.apply(x, y, value.detach(), *plans, scale)
+    elif scale is not None:
+        value = value / scale.to(value.dtype)
+    return value, res, scale
 
 
 class _EnvelopeTransportCost(torch.autograd.Function):
@@ -282,16 +315,33 @@ class _EnvelopeTransportCost(torch.autograd.Function):
     On the pooled points :math:`z = [x; y]`, with the pooled signed plans
     :math:`B = [[-P_x, P], [P^\top, -P_y]]` and their row sums :math:`d = B\mathbf 1` (given), this is one
     product: :math:`\nabla_z = 2\,(d \odot z - B z)`.
+
+    With ``scale`` :math:`\bar D` (the mean squared distance, :func:`da._kernels.mean_sq_dist`) the value
+    is :math:`S / \bar D` and the gradient :math:`\nabla S / \bar D - (S / \bar D^2)\,\nabla\bar D`, with
+    :math:`\nabla_{x_i}\bar D = \tfrac2N (x_i - \bar y)` and :math:`\nabla_{y_j}\bar D = \tfrac2M (y_j - \bar x)`
+    (none where :math:`\bar D` was clamped at the dtype's tiny): the gradient of ``value / mean_sq_dist(x, y)``
+    on the graph, in one node.
     """
 
     @staticmethod
-    def forward(ctx, x, y, value, plans, row_sums):
-        ctx.save_for_backward(x, y, plans, row_sums)
-        return value.clone()
+    def forward(ctx, x, y, value, plans, row_sums, scale=None):
+        ctx.save_for_backward(x, y, plans, row_sums, value, scale)
+        ctx.normalized = scale is not None
+        return value.clone() if scale is None else value / scale.to(value.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, y, plans, row_sums = ctx.saved_tensors
-        z = torch.cat([x.detach(), y.detach()])
-        grad = torch.addmm(row_sums.to(z.dtype) * z, plans.to(z.dtype), z, alpha=-1.0).mul_(2.0 * grad_out)
-        return grad[:x.shape[0]], grad[x.shape[0]:], None, None, None
+        x, y, plans, row_sums, value, scale = ctx.saved_tensors
+        x, y = x.detach(), y.detach()
+        z = torch.cat([x, y])
+        grad = torch.addmm(row_sums.to(z.dtype) * z, plans.to(z.dtype), z, alpha=-1.0)
+        if not ctx.normalized:
+            grad.mul_(2.0 * grad_out)
+            return grad[:x.shape[0]], grad[x.shape[0]:], None, None, None, None
+        scale = scale.to(z.dtype)
+        grad.mul_(2.0 * grad_out / scale)
+        if bool(scale > torch.finfo(z.dtype).tiny):  # the clamp's gradient is 0 where it binds
+            c = 2.0 * grad_out * value.to(z.dtype) / (scale * scale)
+            grad[:x.shape[0]].sub_((x - y.mean(0)) * (c / x.shape[0]))
+            grad[x.shape[0]:].sub_((y - x.mean(0)) * (c / y.shape[0]))
+        return grad[:x.shape[0]], grad[x.shape[0]:], None, None, None, None

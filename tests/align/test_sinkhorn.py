@@ -268,3 +268,48 @@ def test_cost_blocks_are_the_squared_distances(debiased):
             assert block is None
         else:
             np.testing.assert_allclose(block.numpy(), ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("path", ["numpy", "torch"])
+def test_normalized_envelope_node_equals_the_quotient_on_the_graph(path, monkeypatch):
+    """SinkhornLoss(normalize=True) folds d(S / Dbar) into the envelope's one backward node; the reference is
+    autograd through sinkhorn_divergence(...) / mean_sq_dist(...), two nodes, in float64."""
+    from da._kernels import mean_sq_dist
+
+    if path == "torch":
+        monkeypatch.setattr(sk, "_iterate_on_numpy", lambda cost, grad: False)
+    x, y, _, _ = _instance(12, 12, d=4, seed=11, weighted=False)
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    loss = SinkhornLoss(reg=0.7, method="symmetric", normalize=True, **TIGHT)
+    value = loss(tx, ty)
+    value.backward()
+    rx, ry = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    ref = sinkhorn_divergence(rx, ry, 0.7, **TIGHT) / mean_sq_dist(rx, ry)
+    ref.backward()
+    assert float(value.detach()) == float(ref.detach())  # the same operations, in the same order
+    torch.testing.assert_close(tx.grad, rx.grad, rtol=1e-12, atol=0)
+    torch.testing.assert_close(ty.grad, ry.grad, rtol=1e-12, atol=0)
+
+
+def test_single_level_below_anneal_above_reaches_the_annealed_fixed_point():
+    """anneal_above only chooses the path: with or without the eps levels, the same converged values (to tol)."""
+    x, y, a, b = _instance(30, 25, d=3, seed=12)
+    eps = 0.2 * float(np.median(ot.dist(x, y)))
+    diameter = max(float(ot.dist(p, q).max()) for p, q in ((x, y), (x, x), (y, y)))
+    assert 1 < diameter / eps < 64  # the default takes one level here
+    single, log_single = sinkhorn_divergence(*_t(x, y), eps, *_t(a, b), log=True, **TIGHT)
+    annealed, log_annealed = sinkhorn_divergence(*_t(x, y), eps, *_t(a, b), anneal_above=0, log=True, **TIGHT)
+    assert log_single["converged"] and log_annealed["converged"]
+    np.testing.assert_allclose(float(single), float(annealed), rtol=1e-9)
+    np.testing.assert_allclose(float(single), float(ot.bregman.empirical_sinkhorn_divergence(
+        x, y, eps, a, b, method="sinkhorn_log", stopThr=1e-12, numIterMax=200_000)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "64", True])
+def test_anneal_above_must_be_a_finite_nonnegative_number(bad):
+    x, y, _, _ = _instance()
+    with pytest.raises(ValueError, match="anneal_above must be a finite number >= 0"):
+        sinkhorn_divergence(*_t(x, y), 1.0, anneal_above=bad)
+    with pytest.raises(ValueError, match="anneal_above must be a finite number >= 0"):
+        sk.symmetric_sinkhorn(torch.tensor(ot.dist(x, y)), torch.full((9,), 1 / 9, dtype=torch.float64),
+                              torch.full((6,), 1 / 6, dtype=torch.float64), 1.0, anneal_above=bad)
