@@ -65,6 +65,13 @@ def compare() -> list[str]:
     for name, n, o, s in regimes:
         row = _paired(n, o, s)
         out.append(f"| {name} | " + (row or "— | — | — | — | — | — | — |"))
+    out += ["", "| held-out check | seeds | mean gain over source-only, revision 8's Sinkhorn | after the change |",
+            "|---|---:|---:|---:|"]
+    for pair in ("mnist->digits", "digits->mnist"):
+        keys = sorted(k for k in new if k[0] == pair and k in old and k in so)
+        if keys:
+            gain = lambda d: np.mean([d[k] - so[k] for k in keys])  # noqa: E731
+            out.append(f"| {pair} | {len(keys)} | {gain(old):+.3f} | {gain(new):+.3f} |")
     return out
 
 
