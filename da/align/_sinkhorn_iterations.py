@@ -210,11 +210,12 @@ def solve(costs, a, b, eps: float, *, scaling: float, tol: float, max_iter: int,
 
     Returns ``(summary, plans, pooled)``: the solver's summary, the plans (torch tensors, in the
     order of ``costs``) and, from the numpy iterations, ``(B, B 1)``: the pooled signed plan matrix
-    ``B = [[-P_xx, P_xy], [P_xy^T, -P_yy]]`` and its row sums (else None).
+    ``B = [[-P_xx, P_xy], [P_xy^T, -P_yy]]`` and its row sums (else None); with ``pooled``, the self
+    "plans" are B's blocks, ``-P_xx`` and ``-P_yy``.
     """
     if on_numpy:
         arrays, a_np, b_np = [c.numpy() for c in costs], a.detach().numpy(), b.detach().numpy()
-        on_numpy = bool((a_np > 0).all()) and bool((b_np > 0).all())
+        on_numpy = bool(a_np.min() > 0) and bool(b_np.min() > 0)  # False for a NaN, as (a > 0).all()
     if on_numpy:
         diameter = max(float(c.max()) for c in arrays)
     else:
@@ -228,7 +229,7 @@ def solve(costs, a, b, eps: float, *, scaling: float, tol: float, max_iter: int,
             out, pooled, row_sums = res
             out = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
             pooled, n = torch.from_numpy(pooled), costs[0].shape[0]
-            plans = [pooled[:n, n:]] + [-pooled[:n, :n], -pooled[n:, n:]][:len(costs) - 1]
+            plans = [pooled[:n, n:]] + [pooled[:n, :n], pooled[n:, n:]][:len(costs) - 1]  # self blocks: -P
             return out, plans, (pooled, torch.from_numpy(row_sums))
         out = None
     else:

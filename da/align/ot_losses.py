@@ -248,7 +248,7 @@ class SinkhornLoss(nn.Module):
             value, res, scale = _divergence_of_points(
                 fs, ft, _uniform(fs.shape[0], cost), _uniform(ft.shape[0], cost), eps, debiased=self.debiased,
                 scaling=_SCALING, tol=float(self.tol), max_iter=self.max_iter, grad=self.grad, costs=costs,
-                normalize=self.normalize)
+                normalize=self.normalize, self_plans=False)
             w_st = res["w_xy"]
         elif self.method == "auto" and self.debiased and self.grad == "envelope" \
                 and fs.shape[0] == ft.shape[0]:

@@ -141,10 +141,11 @@ def _check_anneal_above(anneal_above) -> float:
 
 
 def _solve_terms(cost_xy, a, b, eps: float, *, cost_xx, cost_yy, scaling: float, tol: float, max_iter: int,
-                 grad: str, anneal_above: float = ANNEAL_ABOVE):
+                 grad: str, anneal_above: float = ANNEAL_ABOVE, self_plans: bool = True):
     """:func:`symmetric_sinkhorn`, and the pooled signed plan matrix ``[[-P_xx, P_xy], [P_xy^T, -P_yy]]``
-    with its row sums when the numpy iterations built them (else None)."""
-    _check_choice(grad, "grad", _GRADS)
+    with its row sums when the numpy iterations built them (else None). ``self_plans=False``: no
+    ``plan_xx``/``plan_yy`` where the pooled matrix holds them (the loss reads only its blocks)."""
+    grad = grad if grad in _GRADS else _check_choice(grad, "grad", _GRADS)
     if (cost_xx is None) != (cost_yy is None):
         raise ValueError("cost_xx and cost_yy must be given together (the two self terms) or not at all")
     originals = [cost_xy] if cost_xx is None else [cost_xy, cost_xx, cost_yy]
@@ -154,8 +155,13 @@ def _solve_terms(cost_xy, a, b, eps: float, *, cost_xx, cost_yy, scaling: float,
                                    max_iter=max_iter,
                                    on_numpy=_iterate_on_numpy(cost_xy, grad))
     for name, plan, cost in zip(("xy", "xx", "yy"), plans, originals):
-        out[f"plan_{name}"] = plan
-        out[f"w_{name}"] = (plan * cost).sum()
+        if name != "xy" and pooled is not None:  # plan is a block -P of the pooled matrix: an exact sign flip
+            out[f"w_{name}"] = -(plan * cost).sum()
+            if self_plans:
+                out[f"plan_{name}"] = -plan
+        else:
+            out[f"plan_{name}"] = plan
+            out[f"w_{name}"] = (plan * cost).sum()
     return out, pooled
 
 
@@ -268,7 +274,7 @@ def _sq_dist_blocks(x: torch.Tensor, y: torch.Tensor, debiased: bool = True) -> 
 
 def _divergence_of_points(x, y, a, b, eps: float, *, debiased: bool, scaling: float, tol: float,
                           max_iter: int, grad: str, costs=None, anneal_above: float = ANNEAL_ABOVE,
-                          normalize: bool = False):
+                          normalize: bool = False, self_plans: bool = True):
     """:func:`sinkhorn_divergence` on checked inputs; ``costs``: their :func:`_sq_dist_blocks`, if known.
 
     Returns ``(value, res, scale)``. With ``normalize`` the value is divided by the mean squared
@@ -281,8 +287,8 @@ def _divergence_of_points(x, y, a, b, eps: float, *, debiased: bool, scaling: fl
             costs = _sq_dist_blocks(x, y, debiased)
     cost_xy, cost_xx, cost_yy = costs
     res, plans = _solve_terms(cost_xy, a, b, eps, scaling=scaling, anneal_above=anneal_above, tol=tol,
-                              max_iter=max_iter, grad=grad,
-                              cost_xx=cost_xx, cost_yy=cost_yy)
+                              max_iter=max_iter, grad=grad, cost_xx=cost_xx, cost_yy=cost_yy,
+                              self_plans=self_plans)
     value = res["w_xy"] - 0.5 * (res["w_xx"] + res["w_yy"]) if debiased else res["w_xy"]
     envelope = grad == "envelope" and (x.requires_grad or y.requires_grad) and torch.is_grad_enabled()
     scale = None
