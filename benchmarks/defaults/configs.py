@@ -216,3 +216,10 @@ _add("jdot_sg_a1_ramp", "jdot", "ganin", {"alpha": 1.0, "lambda_t": 0.1, "scale"
 # level below 64 eps; the normaliser's gradient in the envelope's node); its own name so that no load() prefix
 # ("stage1" also reads stage14's files) mixes it with the earlier sinkhorn_default records
 CONFIGS["sinkhorn_solver14"] = dict(CONFIGS["sinkhorn_default"])
+# a diagnostic (issue #13, skada's DeepJDOT beats our best on the rotations): skada's DeepJDOT defaults in our
+# trainer -- alpha 1 on absolute squared feature distances (scale None), lambda_t 1 (reg_cl), the last epoch
+# (skada keeps it; no held-out selection) -- and each of the three changes alone on top of the shipped JDOT
+_add("jdot_skada", "jdot", 1.0, {"alpha": 1.0, "lambda_t": 1.0, "scale": None}, est={"selection": "last"})
+_add("jdot_abs_a1", "jdot", 1.0, {"alpha": 1.0, "scale": None})
+_add("jdot_last", "jdot", None, est={"selection": "last"})
+_add("jdot_skada_sv", "jdot", 1.0, {"alpha": 1.0, "lambda_t": 1.0, "scale": None})
