@@ -119,7 +119,8 @@ class SinkhornLoss(nn.Module):
         (:func:`da.align.sinkhorn.symmetric_sinkhorn`): the three problems
         together, the symmetric averaged update for the two self terms,
         :math:`\varepsilon`-scaling from the largest cost down to
-        :math:`\varepsilon`, an adaptively over-relaxed cross term, the same
+        :math:`\varepsilon` where that cost exceeds 64 :math:`\varepsilon` (below, the
+        iterations at :math:`\varepsilon` alone are faster), an adaptively over-relaxed cross term, the same
         stopping threshold (each problem's marginal violation below ``tol``),
         any sizes, any device. The fixed points are the same; the values agree
         to the tolerance.

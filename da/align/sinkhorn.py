@@ -4,7 +4,7 @@ POT solves the three entropic problems of the divergence one by one with the
 alternating Sinkhorn update. The two self terms converge slowly that way;
 the symmetric (averaged-potential) update of Feydy et al. (2019) converges in
 a few iterations, and annealing :math:`\varepsilon` from the data diameter
-warm-starts all three. This module implements that solver (log-stabilised),
+warm-starts all three where the diameter is large against :math:`\varepsilon`. This module implements that solver (log-stabilised),
 for any device and floating dtype. POT stays the reference: the tests
 compare it with :func:`ot.sinkhorn2` and
 :func:`ot.bregman.empirical_sinkhorn_divergence`.
