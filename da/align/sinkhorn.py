@@ -13,6 +13,7 @@ compare it with :func:`ot.sinkhorn2` and
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -134,7 +135,7 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
 
 
 def _check_anneal_above(anneal_above) -> float:
-    if not (isinstance(anneal_above, (int, float)) and not isinstance(anneal_above, bool)
+    if not (isinstance(anneal_above, numbers.Real) and not isinstance(anneal_above, bool)
             and 0 <= anneal_above < math.inf):
         raise ValueError(f"anneal_above must be a finite number >= 0, got {anneal_above!r}")
     return float(anneal_above)

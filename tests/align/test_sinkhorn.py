@@ -305,6 +305,12 @@ def test_single_level_below_anneal_above_reaches_the_annealed_fixed_point():
         x, y, eps, a, b, method="sinkhorn_log", stopThr=1e-12, numIterMax=200_000)), rtol=1e-6)
 
 
+def test_anneal_above_takes_numpy_numbers():
+    x, y, _, _ = _instance()
+    assert float(sinkhorn_divergence(*_t(x, y), 1.0, anneal_above=np.int64(8))) == \
+        float(sinkhorn_divergence(*_t(x, y), 1.0, anneal_above=8.0))
+
+
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "64", True])
 def test_anneal_above_must_be_a_finite_nonnegative_number(bad):
     x, y, _, _ = _instance()
