@@ -223,3 +223,9 @@ _add("jdot_skada", "jdot", 1.0, {"alpha": 1.0, "lambda_t": 1.0, "scale": None}, 
 _add("jdot_abs_a1", "jdot", 1.0, {"alpha": 1.0, "scale": None})
 _add("jdot_last", "jdot", None, est={"selection": "last"})
 _add("jdot_skada_sv", "jdot", 1.0, {"alpha": 1.0, "lambda_t": 1.0, "scale": None})
+# stage 15 (issue #13, JDOT under label shift: its worst short- and long-regime pair is the rotated moons with a
+# (.8, .2) target prior): the shipped JDOT with its source rows weighted by an online-EM estimate of the target
+# prior over the source prior (JDOTLoss(target_prior="em"))
+_add("jdot_em", "jdot", None, {"target_prior": "em"})
+for c in (2, 4):  # the same with each class's prior ratio clipped to [1/c, c] (stage 15, after jdot_em)
+    _add(f"jdot_em_clip{c}", "jdot", None, {"target_prior": "em", "prior_clip": float(c)})
