@@ -173,8 +173,11 @@ class JDOTLoss(nn.Module):
         super().__init__()
         if target_prior is not None:
             _check_choice(target_prior, "target_prior", _PRIORS)
-        if prior_clip is not None and not (isinstance(prior_clip, (int, float)) and prior_clip >= 1):
+        if prior_clip is not None and not (isinstance(prior_clip, (int, float)) and not isinstance(prior_clip, bool)
+                                           and prior_clip >= 1):
             raise ValueError(f"prior_clip must be None or a number >= 1, got {prior_clip!r}")
+        if prior_clip is not None and target_prior is None:
+            raise ValueError("prior_clip clips the ratios of target_prior's weights: it needs target_prior='em'")
         self.target_prior, self.prior_clip = target_prior, prior_clip
         self.prior_s_ = self.prior_t_ = None
         self.alpha = alpha
@@ -232,11 +235,10 @@ class JDOTLoss(nn.Module):
                             "label_cost": float((plan * label_cost.detach()).sum())}
         return value
 
-    def _source_weights(self, ys: torch.Tensor, logits_t: torch.Tensor) -> torch.Tensor:
+    def _source_weights(self, ys: torch.Tensor, logits_t: torch.Tensor) -> torch.Tensor | None:
         """``target_prior="em"``: the source rows' weights from the running priors (updated first, in
-        training with gradients on)."""
-        n_classes = logits_t.shape[1]
-        dtype, device = torch.float64, logits_t.device
+        training with gradients on); None (uniform) before the first update."""
+        n_classes, dtype = logits_t.shape[1], torch.float64
         if self.prior_s_ is None or self.prior_s_.numel() != n_classes:
             self.prior_s_ = self.prior_t_ = None
         counts = torch.bincount(ys, minlength=n_classes).to(dtype) / ys.numel()

@@ -99,6 +99,8 @@ def test_prior_clip_bounds_each_class_ratio():
     # ratios clipped to 1.5 and 1/1.5, then normalised over the rows
     np.testing.assert_allclose(rows[:5].numpy(), 1.5 / (5 * 1.5 + 5 / 1.5))
     np.testing.assert_allclose(rows[5:].numpy(), (1 / 1.5) / (5 * 1.5 + 5 / 1.5))
-    for bad in (0.5, "2", -1):
+    for bad in (0.5, "2", -1, True):
         with pytest.raises(ValueError, match="prior_clip must be None or a number >= 1"):
             JDOTLoss(target_prior="em", prior_clip=bad)
+    with pytest.raises(ValueError, match="prior_clip clips the ratios of target_prior's weights"):
+        JDOTLoss(prior_clip=2.0)
