@@ -4,8 +4,9 @@ POT solves the three entropic problems of the divergence one by one with the
 alternating Sinkhorn update. The two self terms converge slowly that way;
 the symmetric (averaged-potential) update of Feydy et al. (2019) converges in
 a few iterations, and annealing :math:`\varepsilon` from the data diameter
-warm-starts all three where the diameter is large against :math:`\varepsilon`. This module implements that solver (log-stabilised),
-for any device and floating dtype. POT stays the reference: the tests
+warm-starts all three where the diameter is large against :math:`\varepsilon`.
+This module implements that solver (log-stabilised), for any device and
+floating dtype. POT stays the reference: the tests
 compare it with :func:`ot.sinkhorn2` and
 :func:`ot.bregman.empirical_sinkhorn_divergence`.
 """
@@ -13,12 +14,11 @@ compare it with :func:`ot.sinkhorn2` and
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
 from da._kernels import mean_sq_dist
-from da._validation import check_positive_int, check_same_dim
+from da._validation import check_nonnegative, check_positive_int, check_same_dim
 from da._validation import check_option as _check_choice
 from da._validation import check_positive as _check_positive
 from da._validation import check_tensor as _check_tensor
@@ -128,17 +128,10 @@ def symmetric_sinkhorn(cost_xy, a, b, eps: float, *, cost_xx=None, cost_yy=None,
     algorithm for regularized optimal transport. arXiv:1711.01851. Lehmann, T., von Renesse,
     M.-K., Sambale, A. & Uschmajew, A. (2022). A note on overrelaxation in the Sinkhorn algorithm.
     """
-
+    anneal_above = check_nonnegative(anneal_above, "anneal_above")
     out, _ = _solve_terms(cost_xy, a, b, eps, cost_xx=cost_xx, cost_yy=cost_yy, scaling=scaling, tol=tol,
-                          max_iter=max_iter, grad=grad, anneal_above=_check_anneal_above(anneal_above))
+                          max_iter=max_iter, grad=grad, anneal_above=anneal_above)
     return out
-
-
-def _check_anneal_above(anneal_above) -> float:
-    if not (isinstance(anneal_above, numbers.Real) and not isinstance(anneal_above, bool)
-            and 0 <= anneal_above < math.inf):
-        raise ValueError(f"anneal_above must be a finite number >= 0, got {anneal_above!r}")
-    return float(anneal_above)
 
 
 def _solve_terms(cost_xy, a, b, eps: float, *, cost_xx, cost_yy, scaling: float, tol: float, max_iter: int,
@@ -235,7 +228,7 @@ def sinkhorn_divergence(x, y, eps: float, a=None, b=None, *, debiased: bool = Tr
     eps = _check_positive(eps, "eps")
     if not (isinstance(scaling, (int, float)) and 0 < scaling < 1):
         raise ValueError(f"scaling must be a number in (0, 1), got {scaling!r}")
-    anneal_above = _check_anneal_above(anneal_above)
+    anneal_above = check_nonnegative(anneal_above, "anneal_above")
     _check_positive(tol, "tol")
     check_positive_int(max_iter, "max_iter")
     if debiased not in (True, False):
