@@ -19,9 +19,7 @@ CANDIDATES = ["jdot_default", "jdot_sg_a1", "jdot_sg_a1_l0.3", "jdot_sg_a1_l1", 
 def tables(candidates=CANDIDATES, short_stages=("stage11.", "stage11s2"), long_stages=("stage11long",)) -> str:
     """The per-seed table of ``candidates`` (short regime) and the regimes table (those that ran long), from
     the records up to revision 9 plus ``short_stages`` and ``long_stages`` (used by later stages' scripts)."""
-    rows_to6 = M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5",
-                                   "stage6"))
-    short = M.current(rows_to6 + M.stage7_rows() + load("stage8.") + load("stage10.")) + load(*short_stages)
+    short = M.short_rows_now() + load(*short_stages)
     long = load("long") + load("stage8long") + load(*long_stages)
     return "\n".join([M.md_seeds(short, candidates), "", M.md_regimes(short, long, [
         c for c in candidates if any(r["config"] == c for r in long)])])

@@ -22,9 +22,7 @@ CONFIGS = ["jdot_default", "jdot_em", "jdot_em_clip2", "jdot_em_clip4"]
 
 
 def tables() -> list[str]:
-    rows_to6 = M.with_aliases(load("stage1", "stage2", "final", "swdcheck", "auto", "stage4", "seed2", "stage5",
-                                   "stage6"))
-    rows = M.current(rows_to6 + M.stage7_rows() + load("stage8.") + load("stage10.")) + load("stage15.")
+    rows = M.short_rows_now() + load("stage15.")
     acc = defaultdict(dict)
     for r in rows:
         if "error" not in r:
