@@ -40,6 +40,17 @@ def em_target_prior(probs: torch.Tensor, source_prior: torch.Tensor, start: torc
     which increases the likelihood :math:`\sum_j \log \sum_k p_{jk} \pi_k / \pi^s_k` (MLLS) at every
     step. ``probs`` (M, C), ``source_prior`` and ``start`` (C,), positive; returns (C,).
     """
+    if probs.dim() != 2 or probs.shape[0] < 1:
+        raise ValueError(f"probs must have shape (n_samples, n_classes) with n_samples >= 1, got {tuple(probs.shape)}")
+    for name, v in (("source_prior", source_prior), ("start", start)):
+        if v.shape != (probs.shape[1],):
+            raise ValueError(f"{name} must have shape ({probs.shape[1]},) (one entry per class of probs), "
+                             f"got {tuple(v.shape)}")
+        if not bool(torch.isfinite(v).all()) or not bool((v > 0).all()):
+            raise ValueError(f"{name} must hold finite, positive class priors")
+    if not bool(torch.isfinite(probs).all()) or bool((probs < 0).any()):
+        raise ValueError("probs must hold finite, nonnegative posteriors")
+    check_positive_int(n_steps, "n_steps")
     prior = start
     ratio_s = 1.0 / source_prior
     for _ in range(n_steps):
@@ -241,9 +252,9 @@ class JDOTLoss(nn.Module):
         n_classes, dtype = logits_t.shape[1], torch.float64
         if self.prior_s_ is None or self.prior_s_.numel() != n_classes:
             self.prior_s_ = self.prior_t_ = None
-        counts = torch.bincount(ys, minlength=n_classes).to(dtype) / ys.numel()
         if self.training and torch.is_grad_enabled():
             with torch.no_grad():
+                counts = torch.bincount(ys, minlength=n_classes).to(dtype) / ys.numel()
                 # a class absent from every batch so far keeps a small prior, so that no ratio divides by 0
                 prior_s = counts if self.prior_s_ is None else _EM_MOMENTUM * self.prior_s_ + (1 - _EM_MOMENTUM) * counts
                 prior_s = prior_s.clamp_min(1e-3 / n_classes)

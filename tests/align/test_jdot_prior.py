@@ -104,3 +104,17 @@ def test_prior_clip_bounds_each_class_ratio():
             JDOTLoss(target_prior="em", prior_clip=bad)
     with pytest.raises(ValueError, match="prior_clip clips the ratios of target_prior's weights"):
         JDOTLoss(prior_clip=2.0)
+
+
+def test_em_target_prior_rejects_bad_input():
+    probs, half = torch.full((4, 2), 0.5, dtype=torch.float64), torch.tensor([0.5, 0.5], dtype=torch.float64)
+    with pytest.raises(ValueError, match="probs must have shape"):
+        em_target_prior(probs[0], half, half)
+    with pytest.raises(ValueError, match="source_prior must have shape"):
+        em_target_prior(probs, torch.tensor([1.0], dtype=torch.float64), half)
+    with pytest.raises(ValueError, match="start must hold finite, positive class priors"):
+        em_target_prior(probs, half, torch.tensor([1.0, 0.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="probs must hold finite, nonnegative posteriors"):
+        em_target_prior(torch.full((4, 2), float("nan"), dtype=torch.float64), half, half)
+    with pytest.raises(ValueError, match="n_steps must be"):
+        em_target_prior(probs, half, half, n_steps=0)
