@@ -37,7 +37,8 @@ WEIGHT_SCHEDULES = {"constant": ("value",), "ganin": ("max", "gamma"), "linear":
 #: fresh permutations, the stored order (cycled), or uniform draws with replacement.
 SAMPLINGS = ("shuffle", "stored", "replacement")
 #: model-selection criteria (:data:`da.transfer.selection.CRITERIA`); ``oracle`` reads target labels.
-CRITERIA = ("source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd", "oracle", "last")
+CRITERIA = ("source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd", "im", "bnm",
+            "class_ami", "oracle", "last")
 #: transfer strategies (:data:`da.transfer.strategies.STRATEGIES`).
 STRATEGIES = ("full", "partial", "linear_probe", "head_reinit", "discriminative_lr", "l2sp")
 #: built-in model architectures of a config.

@@ -229,3 +229,10 @@ _add("jdot_skada_sv", "jdot", 1.0, {"alpha": 1.0, "lambda_t": 1.0, "scale": None
 _add("jdot_em", "jdot", None, {"target_prior": "em"})
 for c in (2, 4):  # the same with each class's prior ratio clipped to [1/c, c] (stage 15, after jdot_em)
     _add(f"jdot_em_clip{c}", "jdot", None, {"target_prior": "em", "prior_clip": float(c)})
+# stage 16 (issue #13, auto far from the oracle): the stage-9 pool again, now scoring the literature's IM, BNM and
+# ClassAMI (Musgrave et al. 2022) too, with each candidate's softmax outputs kept (results/probs/, committed)
+# so that ensembles of candidates can be judged without training
+CONFIGS["auto_pool8_scratch16"] = {**CONFIGS["auto_pool8_scratch"], "save_probs": True}
+# ... and align="auto" as shipped (finetune candidates, source_val rule) with the same outputs kept, to judge
+# ensembles of its own candidates
+CONFIGS["auto16"] = {**CONFIGS["auto"], "auto": {}, "save_probs": True}

@@ -75,7 +75,31 @@ def run_one(config: str, pair: str, seed: int) -> dict:
         rec["candidate_target_acc"] = {
             n: float((predict_outputs(m, Xe, features=False)["logits"].argmax(1) == ye).mean())
             for n, m in clf.candidates_.items()}
+        if CONFIGS[config].get("save_probs"):
+            _save_probs(config, pair, seed, clf, Xs, ys, Xt, Xe, ye)
     return rec
+
+
+def _save_probs(config, pair, seed, clf, Xs, ys, Xt, Xe, ye) -> None:
+    """Each candidate's softmax outputs (float16) on the target evaluation rows and on the estimator's own
+    held-out source rows (the split ``fit_auto`` made), with their labels, in ``results/probs/CONFIG/``
+    (committed with the records): for rules re-applied to them without training (ensembles)."""
+    from scipy.special import softmax
+
+    from da.transfer.evaluate import predict_outputs
+    from da.transfer.trainer import make_split
+
+    enc = np.searchsorted(clf.classes_, ys)
+    sp = make_split(Xs, enc, Xt, val_fraction=clf.val_fraction, seed=clf.seed, n_classes=len(clf.classes_))
+    arrays = {"ye": ye, "ysv": sp.source_val.y}
+    for n, m in clf.candidates_.items():
+        for part, X in (("te", Xe), ("sv", sp.source_val.X)):
+            arrays[f"{n}@{part}"] = softmax(predict_outputs(m, X, features=False)["logits"], 1).astype(np.float16)
+    out = RESULTS / "probs" / config
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{pair}_{seed}.tmp.npz"
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, out / f"{pair}_{seed}.npz")  # atomic: a killed run leaves no half-written file
 
 
 def _failed(config, pair, seed, exc) -> dict:

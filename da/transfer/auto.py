@@ -29,7 +29,8 @@ higher accuracy on the held-out source validation rows:
 entropy, SND, EnsV, consensus tuples such as ``("iwcv", "dev")``, ``"borda"`` (the
 rank sum over DEV, entropy and SND) and ``"mixval"`` (the rank sum of MixVal's two
 mixed-sample probes, :mod:`da.transfer.probes`), each with or without a
-source-accuracy guard. On the generated benchmark (23 pairs, 3 seeds) only the source-validation
+source-accuracy guard; and ``"ensemble"``/``"ensemble_aligned"`` (:func:`ensemble_members`), which
+average the guarded candidates' softmax outputs (:func:`da.transfer.ensemble.softmax_ensemble`). On the generated benchmark (23 pairs, 3 seeds) only the source-validation
 rule never ended more than 0.01 below source-only under any candidate training;
 ``"scratch"`` with ``"borda"`` came closest to the best method chosen with target
 labels on seeds 0 and 1 but ended below source-only on 3 pairs of seed 2
@@ -57,8 +58,8 @@ from da.transfer.probes import ensemble_agreement, mixup_probes
 from da.transfer.selection import get_criterion
 
 __all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_RULE", "AUTO_TOLERANCE",
-           "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "MIXVAL_CRITERIA", "RANK_RULES", "auto_finetune", "auto_select",
-           "choose", "ensemble_agreement", "fit_auto", "score_model"]
+           "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "ENSEMBLE_RULES", "MIXVAL_CRITERIA", "RANK_RULES", "auto_finetune",
+           "auto_select", "choose", "ensemble_agreement", "ensemble_members", "fit_auto", "score_model"]
 
 #: (name, method, weight) of the candidates; weight None = the method's recipe weight.
 AUTO_CANDIDATES = (
@@ -76,13 +77,17 @@ AUTO_CANDIDATE_TRAINING = "finetune"
 WARMUP_DIVISOR = 5
 #: criteria scored for every candidate (all label-free on the target); each candidate's record also
 #: gets ``"ensv"``, its agreement with the whole pool's ensemble (:func:`ensemble_agreement`)
-AUTO_CRITERIA = ("source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd")
+AUTO_CRITERIA = ("source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd", "im", "bnm",
+                 "class_ami")
 #: the criteria whose ranks ``rule="borda"`` sums (:func:`choose`)
 BORDA_CRITERIA = ("dev", "entropy", "snd")
 #: the mixed-sample probes whose ranks ``rule="mixval"`` sums (:func:`da.transfer.probes.mixup_probes`)
 MIXVAL_CRITERIA = ("ice_intra", "ice_inter")
 #: the rank-sum rules of :func:`choose`: rule -> the criteria whose ranks are summed
 RANK_RULES = {"borda": BORDA_CRITERIA, "mixval": MIXVAL_CRITERIA}
+#: the rules that average the softmax outputs of the guarded candidates (:func:`ensemble_members`) instead of
+#: choosing one: ``"ensemble"`` (source-only included) and ``"ensemble_aligned"`` (the aligned ones only)
+ENSEMBLE_RULES = ("ensemble", "ensemble_aligned")
 #: tolerance tau on the source validation accuracy (see :func:`choose`)
 SOURCE_TOLERANCE = 0.02
 #: the rule of ``align="auto"`` and ``method: auto``, and its source guard (None: no guard)
@@ -191,6 +196,33 @@ def choose(records: list, *, rule="source_val", tolerance: float | None = SOURCE
                                 f"source_only on {'/'.join(crits)} by > {margin:g}")
 
 
+def ensemble_members(records: list, *, rule="ensemble", tolerance: float | None = SOURCE_TOLERANCE) -> tuple:
+    r"""The candidates an ensemble rule averages, and why.
+
+    ``"ensemble"``: every candidate whose held-out source accuracy is within ``tolerance`` of
+    source-only's (the source guard of :func:`choose`; ``None``: every candidate), source-only
+    included; ``"ensemble_aligned"``: the same less source-only (source-only alone if no aligned
+    candidate passes). A diverged candidate is never a member.
+
+    Returns
+    -------
+    (names, reason) : (list of str, str)
+    """
+    if rule not in ENSEMBLE_RULES:
+        raise ValueError(f"rule must be one of {', '.join(ENSEMBLE_RULES)}, got {rule!r}")
+    records = [r for r in records if r.get("scores") is not None]
+    ref = next(r for r in records if r["name"] == "source_only")
+    if tolerance is None:
+        names, why = [r["name"] for r in records], "no source guard"
+    else:
+        floor = ref["scores"]["source_val"] - tolerance
+        names = [r["name"] for r in records if r["scores"]["source_val"] >= floor]
+        why = f"source guard: source validation accuracy >= source_only's - {tolerance:g} = {floor:.4g}"
+    if rule == "ensemble_aligned":
+        names = [n for n in names if n != "source_only"] or ["source_only"]
+    return names, why + f"; {rule}: the mean softmax output of {', '.join(names)}"
+
+
 def _candidate_plan(candidate_training, base, finetune_epochs, warmup_epochs) -> dict:
     """Epochs and epoch selection of the aligned candidates under ``candidate_training`` (validated)."""
     if candidate_training not in CANDIDATE_TRAININGS:
@@ -295,13 +327,27 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
         rec["scores"] = score_model(models[name], split, seed=base.seed)
         records.append(rec)
     _score_pool([r for r in records if r["scores"] is not None], models, split, base.seed)
-    chosen, why = choose(records, rule=rule, tolerance=tolerance)
+    chosen, why, members = _choice(records, models, split, rule, tolerance)
     record = {"candidate_training": candidate_training, "rule": rule, "tolerance": tolerance,
               "margin": MARGIN, "chosen": chosen, "why": why, "candidate_epochs": plan["epochs"],
               "warmup_epochs": plan["warmup_epochs"], "warmup_seconds": warm_seconds,
               "finetune_epochs": plan["epochs"] if candidate_training == "finetune" else None,
               "candidates": records, "seconds": time.perf_counter() - t0, "oracle": False}
+    if members is not None:
+        record["members"] = members
     return chosen, models, record
+
+
+def _choice(records, models, split, rule, tolerance) -> tuple:
+    """``(chosen, why, members)``: :func:`choose`'s pick (members None), or for a rule of
+    :data:`ENSEMBLE_RULES` the ensemble of :func:`ensemble_members`, added to ``models`` as ``"ensemble"``."""
+    if not (isinstance(rule, str) and rule in ENSEMBLE_RULES):
+        return (*choose(records, rule=rule, tolerance=tolerance), None)
+    from da.transfer.ensemble import softmax_ensemble
+
+    members, why = ensemble_members(records, rule=rule, tolerance=tolerance)
+    models["ensemble"] = softmax_ensemble([models[n] for n in members], example=split.source_val.X[:1])
+    return "ensemble", why, members
 
 
 def _train_candidate(name, method, weight, base, plan, overrides, strategy, init, split) -> tuple:
@@ -399,7 +445,9 @@ def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=N
     est.candidates_, est.model_ = models, models[chosen]
     est.result_, est.history_ = base.result_, base.history_
     est.result_.config["auto"] = record  # the choice travels with the run's resolved config
-    est.recipe_ = next(r for r in record["candidates"] if r["name"] == chosen)["recipe"]
+    est.recipe_ = (next(r for r in record["candidates"] if r["name"] == chosen)["recipe"] if chosen != "ensemble"
+                   else {"ensemble": {n: next(r for r in record["candidates"] if r["name"] == n)["recipe"]
+                                      for n in record["members"]}})
     est.selection_ = record
     return est
 

@@ -23,6 +23,10 @@ iwcv              minus importance-weighted source-val risk         Sugiyama et 
 dev               minus DEV risk (IWCV with a control variate)      You et al. 2019
 entropy           minus mean prediction entropy on target val       --
 snd               soft neighbourhood density of target val          Saito et al. 2021
+im                information maximisation on target val            Musgrave et al. 2022
+bnm               nuclear norm of the target val softmax matrix     Musgrave et al. 2022
+class_ami         AMI of target val pseudo-labels and k-means       Musgrave et al. 2022
+                  clusters of its (L2-normalised) features
 oracle            accuracy on *labelled* target val (ORACLE)        --
 last              the step count (so the last evaluation wins)      --
 ================  ================================================  =======================
@@ -37,7 +41,7 @@ from da._lazy import lazy_function
 softmax = lazy_function("scipy.special", "softmax")
 
 __all__ = ["source_val", "source_val_loss", "source_val_drift", "DRIFT_WEIGHT", "iwcv", "dev", "entropy", "snd",
-           "oracle", "last", "CRITERIA", "get_criterion", "domain_importance_weights", "select_from_history"]
+           "im", "bnm", "class_ami", "oracle", "last", "CRITERIA", "get_criterion", "domain_importance_weights", "select_from_history"]
 
 _EPS = 1e-12
 
@@ -240,6 +244,76 @@ def snd(outputs, split, cache=None, temperature: float = 0.05) -> float:
     return float(h.mean())
 
 
+def _target_proba(outputs) -> np.ndarray:
+    return softmax(np.asarray(outputs["target_val"]["logits"], np.float64), axis=1)
+
+
+@_needs("target_val")
+def im(outputs, split, cache=None) -> float:
+    r"""Information maximisation on the (unlabelled) target validation part.
+
+    With :math:`p_i` the softmax output of target row :math:`i` and :math:`\bar p` their mean,
+
+    .. math:: \mathrm{IM} = H(\bar p) - \frac{1}{n}\sum_i H(p_i)
+
+    (higher: confident predictions, diverse across classes): the mutual information between the
+    input and the predicted class under the empirical distribution. :func:`entropy` is its second
+    term alone.
+
+    References
+    ----------
+    K. Musgrave, S. Belongie, S.-N. Lim. "Three new validators and a large-scale benchmark ranking
+    for unsupervised domain adaptation." arXiv:2208.07360, 2022.
+    """
+    p = _target_proba(outputs)
+    pbar = p.mean(0)
+    return float(-(pbar * np.log(pbar + _EPS)).sum() + (p * np.log(p + _EPS)).sum(1).mean())
+
+
+@_needs("target_val")
+def bnm(outputs, split, cache=None) -> float:
+    r"""Batch nuclear norm of the target validation softmax matrix (Musgrave et al. 2022's BNM validator).
+
+    .. math:: \mathrm{BNM} = \frac{1}{n}\,\lVert P \rVert_* = \frac{1}{n}\sum_k \sigma_k(P),
+              \qquad P = [p_1, \dots, p_n]^\top \in [0, 1]^{n \times K}
+
+    (higher: confident and diverse predictions; Cui et al. 2020 maximise it as a loss).
+
+    References
+    ----------
+    S. Cui, S. Wang, J. Zhuo, L. Li, Q. Huang, Q. Tian. "Towards discriminability and diversity:
+    batch nuclear-norm maximization under label insufficient situations." CVPR 2020.
+    K. Musgrave, S. Belongie, S.-N. Lim. arXiv:2208.07360, 2022.
+    """
+    p = _target_proba(outputs)
+    return float(np.linalg.svd(p, compute_uv=False).sum() / len(p))
+
+
+@_needs("target_val")
+def class_ami(outputs, split, cache=None, seed=0) -> float:
+    r"""ClassAMI (Musgrave et al. 2022): do the target's predicted classes form clusters of its features?
+
+    The target validation features are L2-normalised and clustered by k-means with :math:`K`
+    clusters (the number of classes; ``n_init=10``, seeded); the score is the adjusted mutual
+    information between those clusters and the predicted classes :math:`\arg\max_k p_{ik}`
+    (``sklearn.metrics.adjusted_mutual_info_score``; 1: the same partition, about 0: unrelated).
+
+    References
+    ----------
+    K. Musgrave, S. Belongie, S.-N. Lim. "Three new validators and a large-scale benchmark ranking
+    for unsupervised domain adaptation." arXiv:2208.07360, 2022.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    out = outputs["target_val"]
+    f = np.asarray(out["features"], np.float64)
+    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), _EPS)
+    k = np.asarray(out["logits"]).shape[1]
+    clusters = KMeans(n_clusters=min(k, len(f)), n_init=10, random_state=seed).fit_predict(f)
+    return float(adjusted_mutual_info_score(np.asarray(out["logits"]).argmax(1), clusters))
+
+
 @_needs("target_val")
 def oracle(outputs, split, cache=None) -> float:
     """ORACLE: accuracy on the labelled target validation part.
@@ -263,7 +337,8 @@ def last(outputs, split, cache=None) -> float:
 
 
 CRITERIA = {"source_val": source_val, "source_val_loss": source_val_loss, "source_val_drift": source_val_drift,
-            "iwcv": iwcv, "dev": dev, "entropy": entropy, "snd": snd, "oracle": oracle, "last": last}
+            "iwcv": iwcv, "dev": dev, "entropy": entropy, "snd": snd,
+            "im": im, "bnm": bnm, "class_ami": class_ami, "oracle": oracle, "last": last}
 
 
 def get_criterion(name):

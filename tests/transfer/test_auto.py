@@ -268,3 +268,32 @@ def test_a_diverging_candidate_is_recorded_and_left_out_of_the_choice(data):
                    candidate_training="scratch")
     assert [c["scores"] for c in ref.selection_["candidates"]] == [recs[n]["scores"] for n in ("source_only", "mmd")]
     assert choose(clf.selection_["candidates"], rule="mixval")[0] in {"source_only", "mmd"}
+
+
+def test_ensemble_rule_averages_the_guarded_candidates_softmax(data):
+    """rule="ensemble": the model is the mean softmax of the candidates ensemble_members names (float64 loop),
+    recorded with its members; the guard excludes a candidate whose source accuracy is too low."""
+    import torch
+
+    from da.transfer.auto import fit_auto
+
+    Xs, ys, Xt, _ = data
+    clf = fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidates=CANDS,
+                   candidate_training="scratch", rule="ensemble", tolerance=None)
+    sel = clf.selection_
+    assert sel["chosen"] == "ensemble" and sel["members"] == ["source_only", "mmd", "coral"]
+    assert clf.model_ is clf.candidates_["ensemble"] and set(clf.recipe_["ensemble"]) == set(sel["members"])
+    p = np.mean([torch.softmax(torch.as_tensor(_logits(clf.candidates_[n], Xt), dtype=torch.float64), 1).numpy()
+                 for n in sel["members"]], 0)
+    assert np.allclose(clf.predict_proba(Xt), p, atol=1e-6)
+    assert np.array_equal(clf.predict(Xt), clf.classes_[p.argmax(1)])
+    from da.transfer.auto import ensemble_members
+
+    recs = [{"name": "source_only", "scores": {"source_val": 0.9}}, {"name": "a", "scores": {"source_val": 0.85}},
+            {"name": "b", "scores": {"source_val": 0.89}}, {"name": "c", "scores": None}]
+    assert ensemble_members(recs, tolerance=0.02)[0] == ["source_only", "b"]
+    assert ensemble_members(recs, rule="ensemble_aligned", tolerance=0.02)[0] == ["b"]
+    assert ensemble_members(recs, rule="ensemble_aligned", tolerance=0.0)[0] == ["source_only"]
+    assert ensemble_members(recs, tolerance=None)[0] == ["source_only", "a", "b"]
+    with pytest.raises(ValueError, match="rule must be one of"):
+        ensemble_members(recs, rule="mean")

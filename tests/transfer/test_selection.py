@@ -7,7 +7,8 @@ import pytest
 from scipy.stats import entropy as scipy_entropy
 
 from da.transfer import CRITERIA, get_criterion
-from da.transfer.selection import (DRIFT_WEIGHT, dev, domain_importance_weights, iwcv, oracle, snd, source_val,
+from da.transfer.selection import (DRIFT_WEIGHT, bnm, class_ami, dev, domain_importance_weights, im, iwcv,
+                                   oracle, snd, source_val,
                                    source_val_drift, source_val_loss)
 from da.transfer.selection import entropy as entropy_criterion
 
@@ -93,6 +94,57 @@ def test_snd_matches_direct_loop(outputs, split):
     assert snd(small, split) == pytest.approx(np.mean(hs), rel=1e-9)
 
 
+def test_im_is_the_entropy_of_the_mean_minus_the_mean_entropy_scipy(outputs, split):
+    """IM = H(mean p) - mean H(p) (scipy.stats.entropy); a target sent to one class scores about 0."""
+    lg = outputs["target_val"]["logits"]
+    p = np.exp(lg) / np.exp(lg).sum(1, keepdims=True)
+    expected = scipy_entropy(p.mean(0)) - np.mean(scipy_entropy(p, axis=1))
+    assert im(outputs, split) == pytest.approx(expected, rel=1e-9)
+    onehot = np.eye(3)[np.arange(30) % 3] * 30.0  # confident, balanced: IM -> log 3
+    assert im({"target_val": {"logits": onehot}}, split) == pytest.approx(np.log(3), abs=1e-6)
+    collapsed = np.tile([30.0, 0.0, 0.0], (30, 1))  # confident, one class: IM -> 0
+    assert abs(im({"target_val": {"logits": collapsed}}, split)) < 1e-6
+    assert im.needs == ("target_val",) and CRITERIA["im"] is im
+
+
+def test_bnm_is_the_nuclear_norm_over_n_torch(outputs, split):
+    """||softmax(logits)||_* / n against torch.linalg.matrix_norm(ord="nuc") in float64; balanced one-hot
+    predictions score sum_k sqrt(n_k) / n."""
+    import torch
+
+    lg = outputs["target_val"]["logits"]
+    p = torch.softmax(torch.as_tensor(lg, dtype=torch.float64), 1)
+    expected = float(torch.linalg.matrix_norm(p, ord="nuc")) / len(lg)
+    assert bnm(outputs, split) == pytest.approx(expected, rel=1e-10)
+    n = 30
+    onehot = np.eye(3)[np.arange(n) % 3] * 40.0
+    assert bnm({"target_val": {"logits": onehot}}, split) == pytest.approx(3 * np.sqrt(n / 3) / n, rel=1e-9)
+    collapsed = np.tile([40.0, 0.0, 0.0], (n, 1))
+    assert bnm({"target_val": {"logits": collapsed}}, split) == pytest.approx(np.sqrt(n) / n, rel=1e-9)
+    assert CRITERIA["bnm"] is bnm
+
+
+def test_class_ami_against_sklearn_kmeans_and_ami(split):
+    """1 when the predicted classes are the feature clusters, about 0 for unrelated predictions; and equal
+    to sklearn's KMeans (n_init 10, seed 0) on L2-normalised features followed by adjusted_mutual_info_score."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    rng = np.random.default_rng(3)
+    centres = np.array([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0]])
+    y = np.repeat(np.arange(3), 40)
+    feats = centres[y] + rng.normal(scale=0.3, size=(120, 3))
+    clustered = {"target_val": {"logits": 10.0 * np.eye(3)[y], "features": feats}}
+    assert class_ami(clustered, split) == pytest.approx(1.0)
+    unrelated = {"target_val": {"logits": rng.normal(size=(120, 3)), "features": feats}}
+    assert abs(class_ami(unrelated, split)) < 0.05
+    f = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    km = KMeans(n_clusters=3, n_init=10, random_state=0).fit_predict(f)
+    lg = unrelated["target_val"]["logits"]
+    assert class_ami(unrelated, split) == pytest.approx(adjusted_mutual_info_score(lg.argmax(1), km), abs=1e-12)
+    assert class_ami.needs == ("target_val",)
+
+
 def test_iwcv_is_weighted_source_val_risk(outputs, split):
     w = domain_importance_weights(split.source_train.X, split.target_train.X, split.source_val.X)
     expected = -np.mean(w * _ce(outputs["source_val"]["logits"], split.source_val.y))
@@ -131,7 +183,8 @@ def test_oracle_reads_target_val_labels_and_is_marked(outputs, split):
 
 def test_only_oracle_needs_target_labels(outputs, split):
     blind = replace(split, eval_labels=replace(split.eval_labels, train=None, val=None, test=None))
-    for name in ("source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd"):
+    for name in ("source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd", "im", "bnm",
+                 "class_ami"):
         assert get_criterion(name)(outputs, blind) == pytest.approx(get_criterion(name)(outputs, split))
 
 

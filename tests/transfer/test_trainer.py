@@ -123,6 +123,7 @@ def test_selection_keeps_best_epoch_and_never_reads_target_labels(split, fast):
 
 
 @pytest.mark.parametrize("criterion", ["source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd",
+                                       "im", "bnm", "class_ami",
                                        "last"])
 def test_every_named_criterion_runs_and_is_recorded(split, fast, criterion):
     res = finetune(_model(), split, [(CORALLoss(), 1.0)], selection=criterion, **dict(fast, epochs=2))
@@ -205,7 +206,7 @@ def test_featurizer_head_mismatch_is_a_value_error(split, fast):
 
 
 def test_bad_inputs(split, fast):
-    with pytest.raises(ValueError, match="unknown selection criterion 'nope'; valid: dev, entropy, iwcv"):
+    with pytest.raises(ValueError, match="unknown selection criterion 'nope'; valid: bnm, class_ami, dev, entropy, im, iwcv"):
         finetune(_model(), split, selection="nope", **fast)
     empty_target = replace(split, target_train=replace(split.target_train, X=split.target_train.X[:0]))
     with pytest.raises(ValueError, match="target training part has no samples"):

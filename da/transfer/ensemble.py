@@ -1,0 +1,103 @@
+r"""An ensemble of trained models as one :class:`~da.transfer.FeaturizerHead`.
+
+:func:`softmax_ensemble` averages the members' class probabilities,
+
+.. math:: \bar p(y \mid x) = \sum_m w_m\, \mathrm{softmax}(f_m(x))_y, \qquad \sum_m w_m = 1,
+
+and returns :math:`\log \bar p` as its logits, so ``argmax``, ``softmax`` and every selection
+criterion read the ensemble's prediction as they read one model's. Its features are the members'
+features side by side (``(n, sum_m d_m)``). ``align="auto"`` builds one with ``rule="ensemble"``
+(:mod:`da.transfer.auto`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from da.transfer.models import FeaturizerHead
+
+__all__ = ["softmax_ensemble"]
+
+
+class _Concat(nn.Module):
+    """The members' featurizers, their outputs concatenated along the feature axis."""
+
+    def __init__(self, featurizers):
+        super().__init__()
+        self.members = nn.ModuleList(featurizers)
+
+    def forward(self, x):
+        return torch.cat([f(x) for f in self.members], dim=1)
+
+
+class _MeanProbaHead(nn.Module):
+    """The members' heads on their slices of the concatenated features; the log of the weighted mean softmax."""
+
+    def __init__(self, heads, widths, weights):
+        super().__init__()
+        self.members = nn.ModuleList(heads)
+        self.widths = tuple(int(w) for w in widths)
+        self.register_buffer("weights", torch.as_tensor(weights, dtype=torch.float64))
+
+    def forward(self, f):
+        parts = torch.split(f, self.widths, dim=1)
+        logp = torch.stack([torch.log_softmax(h(z), dim=1) for h, z in zip(self.members, parts)])
+        logw = torch.log(self.weights).to(logp.dtype).view(-1, 1, 1)
+        return torch.logsumexp(logp + logw, dim=0)  # log sum_m w_m p_m, stable
+
+
+def softmax_ensemble(models, weights=None, *, example=None) -> FeaturizerHead:
+    """One model that predicts the weighted mean of the members' softmax outputs.
+
+    Parameters
+    ----------
+    models : sequence of FeaturizerHead
+        The members (used as they are, not copied; at least one).
+    weights : sequence of float, optional
+        Non-negative, not all zero; normalised to sum to 1. Default: equal weights.
+    example : array-like or Tensor, optional
+        One or more input rows, to measure each member's feature width (images: ``(n, C, H, W)``).
+        Default: one zero row as wide as the first member's first ``nn.Linear``.
+
+    Returns
+    -------
+    FeaturizerHead
+        Logits :math:`\\log \\bar p`; features the members' features side by side.
+
+    Examples
+    --------
+    >>> from da.transfer.models import FeaturizerHead, mlp
+    >>> a, b = (FeaturizerHead(*mlp(4, hidden=(8,), n_classes=3, seed=s)) for s in (0, 1))
+    >>> ens = softmax_ensemble([a, b])
+    >>> p = torch.softmax(ens(torch.zeros(2, 4)), 1)
+    >>> bool(torch.allclose(p, (torch.softmax(a(torch.zeros(2, 4)), 1) + torch.softmax(b(torch.zeros(2, 4)), 1)) / 2))
+    True
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("models must hold at least one model")
+    w = torch.ones(len(models), dtype=torch.float64) if weights is None else torch.as_tensor(
+        weights, dtype=torch.float64).flatten()
+    if w.numel() != len(models):
+        raise ValueError(f"weights must have one entry per model ({len(models)}), got {w.numel()}")
+    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
+        raise ValueError(f"weights must be finite, non-negative and not all zero, got {w.tolist()}")
+    p0 = next(models[0].parameters())
+    if example is None:
+        lin = next((m for m in models[0].featurizer.modules() if isinstance(m, nn.Linear)), None)
+        if lin is None:
+            raise ValueError("example is needed: the first model's featurizer has no nn.Linear to read the "
+                             "input width from")
+        probe = torch.zeros(1, lin.in_features, dtype=p0.dtype, device=p0.device)
+    else:
+        probe = torch.as_tensor(example)[:1].to(device=p0.device, dtype=p0.dtype)
+    widths = []
+    for m in models:
+        was = m.training
+        m.eval()
+        with torch.no_grad():
+            widths.append(m.featurizer(probe).shape[1])
+        m.train(was)
+    head = _MeanProbaHead([m.head for m in models], widths, w / w.sum()).to(p0.device)
+    return FeaturizerHead(_Concat([m.featurizer for m in models]), head)
