@@ -236,3 +236,6 @@ CONFIGS["auto_pool8_scratch16"] = {**CONFIGS["auto_pool8_scratch"], "save_probs"
 # ... and align="auto" as shipped (finetune candidates, source_val rule) with the same outputs kept, to judge
 # ensembles of its own candidates
 CONFIGS["auto16"] = {**CONFIGS["auto"], "auto": {}, "save_probs": True}
+# ... and the higher-gain option it documents: the mean softmax of all eight (no guard), for the held-out check
+CONFIGS["auto_pool8_ensemble"] = {**CONFIGS["auto_pool8_scratch"], "auto": {
+    **CONFIGS["auto_pool8_scratch"]["auto"], "rule": "ensemble", "tolerance": None}}

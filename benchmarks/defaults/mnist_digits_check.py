@@ -87,12 +87,25 @@ def main(argv=None):
                 kw = {} if opt is None else {"optimizer": "adam", "lr": 1e-3}
                 kw.update(estimator_args(a.config, 10, seed) if a.config else {"align": m})
                 clf = DomainAdaptationClassifier(f, h, seed=seed, epochs=30, device="cpu", **kw)
-                clf.fit(Xs, ys, sp.target_train.X)
+                if a.config and CONFIGS[a.config].get("auto"):  # align="auto" with the config's own options
+                    from da.transfer.auto import fit_auto
+
+                    fit_auto(clf, Xs, ys, sp.target_train.X, **CONFIGS[a.config]["auto"])
+                else:
+                    clf.fit(Xs, ys, sp.target_train.X)
                 acc = float((clf.predict(sp.target_test.X) == sp.eval_labels.test).mean())
                 rec = {"pair": pair, "method": str(m), "seed": seed, "optimizer_arg": str(opt), "target_acc": acc,
                        "revision": ALIGNMENT_DEFAULTS_REVISION, "recipe": clf.recipe_, "seconds": time.perf_counter() - t0}
                 if isinstance(clf.selection_, dict):
                     rec["auto_chosen"] = clf.selection_["chosen"]
+                    if "members" in clf.selection_:
+                        rec["auto_members"] = clf.selection_["members"]
+                    if a.config:  # a draft's candidates, scored the same way (evaluation only, never the choice)
+                        from da.transfer.evaluate import predict_outputs
+
+                        rec["candidate_target_acc"] = {
+                            n: float((predict_outputs(c, sp.target_test.X, features=False)["logits"].argmax(1)
+                                      == sp.eval_labels.test).mean()) for n, c in clf.candidates_.items()}
                 with open(out, "a") as fh:
                     fh.write(json.dumps(rec) + "\n")
                 print(pair, m, seed, opt, round(acc, 3), round(rec["seconds"], 1), flush=True)

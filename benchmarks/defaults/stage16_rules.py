@@ -21,7 +21,6 @@ Usage: PYTHONPATH=. python benchmarks/defaults/stage16_rules.py [--search] [--wr
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -30,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stage9_rules import _cell, _name, rules_cli  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SEARCH_SEEDS, FRESH_SEEDS = (0, 1), (2,)
 CRITERIA = ("im", "bnm", "class_ami", "ensv", "snd", "entropy", "dev", "iwcv", "source_val_loss", "source_val")
@@ -108,14 +109,6 @@ def search(rows) -> list:
     return sorted(out, key=lambda x: (x[2]["harms"], -x[2]["gain"]))
 
 
-def _name(rule) -> str:
-    return rule if isinstance(rule, str) else " + ".join(rule)
-
-
-def _cell(e) -> str:
-    return f"{e['gain']:+.3f} / {e['harms']} / {e['worst']:+.3f} / {e['gap']:+.3f}"
-
-
 def md_table(pool, shipped) -> str:
     """The table of docs/defaults.md: the reported rules on the pool's and on the shipped auto's candidates."""
     lines = ["| candidates | rule | source guard | seeds 0-1 (searched): gain / harms / worst / gap to ORACLE | "
@@ -150,19 +143,7 @@ def write_docs(path="docs/defaults.md"):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--search", action="store_true", help="print the search's 20 best rules on seeds 0-1")
-    ap.add_argument("--write-docs", action="store_true", help="rewrite docs/defaults.md's STAGE16_TABLE block")
-    a = ap.parse_args()
-    if a.write_docs:
-        write_docs()
-    rows = load_rows()
-    print(f"{len(rows)} pair-seeds")
-    if a.search:
-        res = search(rows)
-        print(f"{len(res)} rules searched")
-        for rule, tol, e in res[:20]:
-            print(f"{_name(rule):45s} {str(tol):5s} {_cell(e)}")
+    rows = rules_cli("STAGE16_TABLE", write_docs, load_rows, search, 20)
     shipped = load_rows(SHIPPED)
     print(md_table(rows, shipped))
     for label, rs, reported in (("pool", rows, REPORTED), ("shipped", shipped, REPORTED_SHIPPED)):

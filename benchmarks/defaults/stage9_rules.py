@@ -90,10 +90,12 @@ def write_docs(path="docs/defaults.md"):
     replace_block(path, "STAGE9_TABLE", md_table(load_rows()))
 
 
-if __name__ == "__main__":
+def rules_cli(block: str, write_docs, load_rows, search, n_best: int) -> list:
+    """The command line of the rule scripts (stage 9, stage 16): ``--write-docs`` rewrites ``block``, ``--search``
+    prints the ``n_best`` best rules of ``search`` on the search seeds; returns the loaded rows."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--search", action="store_true", help="print the search's 15 best rules on seeds 0-1")
-    ap.add_argument("--write-docs", action="store_true", help="rewrite docs/defaults.md's STAGE9_TABLE block")
+    ap.add_argument("--search", action="store_true", help=f"print the search's {n_best} best rules on seeds 0-1")
+    ap.add_argument("--write-docs", action="store_true", help=f"rewrite docs/defaults.md's {block} block")
     a = ap.parse_args()
     if a.write_docs:
         write_docs()
@@ -102,6 +104,10 @@ if __name__ == "__main__":
     if a.search:
         res = search(rows)
         print(f"{len(res)} rules searched")
-        for rule, tol, e in res[:15]:
+        for rule, tol, e in res[:n_best]:
             print(f"{_name(rule):45s} {str(tol):5s} {_cell(e)}")
-    print(md_table(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    print(md_table(rules_cli("STAGE9_TABLE", write_docs, load_rows, search, 15)))
