@@ -17,6 +17,7 @@ The pipeline is
 
 from da.transfer.baselines import BASELINES, finetune_no_align, scratch, source_only, target_only
 from da.transfer.checkpoint import load_checkpoint, save_checkpoint
+from da.transfer.ensemble import softmax_ensemble
 from da.transfer.evaluate import classification_metrics, evaluate, expected_calibration_error
 from da.transfer.losses import ALIGN_METHODS, LossTerm, alignment_defaults, make_alignment
 from da.transfer.models import FeaturizerHead, lenet, mlp, resnet
@@ -28,7 +29,7 @@ from da.transfer.finetuning import finetune
 from da.transfer.trainer import FitResult, TrainConfig, Trainer, TrainingDivergedError, make_split
 
 __all__ = [
-    "FeaturizerHead", "mlp", "lenet", "resnet",
+    "FeaturizerHead", "mlp", "lenet", "resnet", "softmax_ensemble",
     "pretrain", "finetune", "Trainer", "TrainConfig", "FitResult", "TrainingDivergedError", "make_split",
     "Strategy", "L2SPRegularizer", "full_finetune", "partial", "linear_probe", "head_reinit",
     "discriminative_lr", "l2sp", "STRATEGIES",

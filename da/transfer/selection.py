@@ -41,7 +41,8 @@ from da._lazy import lazy_function
 softmax = lazy_function("scipy.special", "softmax")
 
 __all__ = ["source_val", "source_val_loss", "source_val_drift", "DRIFT_WEIGHT", "iwcv", "dev", "entropy", "snd",
-           "im", "bnm", "class_ami", "oracle", "last", "CRITERIA", "get_criterion", "domain_importance_weights", "select_from_history"]
+           "im", "bnm", "class_ami", "oracle", "last", "CRITERIA", "get_criterion", "domain_importance_weights",
+           "select_from_history"]
 
 _EPS = 1e-12
 

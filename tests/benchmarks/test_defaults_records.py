@@ -1,7 +1,7 @@
 """benchmarks/defaults/summarize.py: the probe pairs' records (stage 12) stay out of every load that does not
 name them, so the tables of docs/defaults.md are built from the benchmark's pairs only."""
 
-from tests.benchmarks._scripts import load_script
+from tests.benchmarks._scripts import BENCHMARKS, load_script
 
 
 def test_probe_records_are_read_only_by_a_load_that_names_them():
@@ -11,3 +11,35 @@ def test_probe_records_are_read_only_by_a_load_that_names_them():
     benchmark = summarize.load("stage1", "stage2", "final", "seed2", "auto", "long")
     assert benchmark and not probes & {r["pair"] for r in benchmark}
     assert any(r["config"] == "dann_clip100" for r in summarize.load("stage1"))  # a prefix still reads stage10
+
+
+def test_stage16_table_is_the_records_and_the_ensembles_are_their_members_softmax():
+    """docs/defaults.md's STAGE16_TABLE is what stage16_rules.py builds from the committed records and softmax
+    outputs; the shipped rule re-applied to the auto16 records gives each run's recorded choice; and an ensemble's
+    accuracy is its members' mean softmax, recomputed here in float64 from the kept outputs."""
+    import re
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(BENCHMARKS / "defaults"))
+    try:
+        rules = load_script("defaults/stage16_rules", "defaults_stage16_rules")
+        pool, shipped = rules.load_rows(), rules.load_rows(rules.SHIPPED)
+    finally:
+        sys.path.remove(str(BENCHMARKS / "defaults"))
+    assert len(pool) == len(shipped) == 66
+    doc = (BENCHMARKS.parent / "docs" / "defaults.md").read_text()
+    block = re.search(r"<!-- STAGE16_TABLE -->\n(.*?)\n<!-- /STAGE16_TABLE -->", doc, re.S).group(1)
+    assert block == rules.md_table(pool, shipped)
+    from da.transfer.auto import choose
+
+    for r in shipped:
+        assert choose(r["auto"]["candidates"], rule="source_val", tolerance=0.02)[0] == r["auto"]["chosen"]
+        assert r["candidate_target_acc"][r["auto"]["chosen"]] == r["target_acc"]
+    r = pool[0]
+    names = [c["name"] for c in r["auto"]["candidates"]]
+    p = sum(r["probs"][f"{n}@te"] for n in names) / len(names)
+    assert rules.target_acc(r, "ens_all", None)[0] == np.mean(p.argmax(1) == r["probs"]["ye"])
+    for n in names:  # the kept outputs are the candidates' recorded accuracies
+        assert np.mean(r["probs"][f"{n}@te"].argmax(1) == r["probs"]["ye"]) == r["candidate_target_acc"][n]

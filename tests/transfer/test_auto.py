@@ -297,3 +297,6 @@ def test_ensemble_rule_averages_the_guarded_candidates_softmax(data):
     assert ensemble_members(recs, tolerance=None)[0] == ["source_only", "a", "b"]
     with pytest.raises(ValueError, match="rule must be one of"):
         ensemble_members(recs, rule="mean")
+    with pytest.raises(ValueError, match="rename the candidate of that name"):  # before any candidate trains
+        fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, rule="ensemble",
+                 candidates=CANDS + (("ensemble", "coral", None),))
