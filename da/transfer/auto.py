@@ -55,6 +55,7 @@ import warnings
 import numpy as np
 import torch
 
+from da.transfer.ensemble import ENSEMBLE_RULES, ensemble_members
 from da.transfer.probes import ensemble_agreement, mixup_probes
 from da.transfer.selection import get_criterion
 
@@ -86,9 +87,6 @@ BORDA_CRITERIA = ("dev", "entropy", "snd")
 MIXVAL_CRITERIA = ("ice_intra", "ice_inter")
 #: the rank-sum rules of :func:`choose`: rule -> the criteria whose ranks are summed
 RANK_RULES = {"borda": BORDA_CRITERIA, "mixval": MIXVAL_CRITERIA}
-#: the rules that average the softmax outputs of the guarded candidates (:func:`ensemble_members`) instead of
-#: choosing one: ``"ensemble"`` (source-only included) and ``"ensemble_aligned"`` (the aligned ones only)
-ENSEMBLE_RULES = ("ensemble", "ensemble_aligned")
 #: tolerance tau on the source validation accuracy (see :func:`choose`)
 SOURCE_TOLERANCE = 0.02
 #: the rule of ``align="auto"`` and ``method: auto``, and its source guard (None: no guard)
@@ -197,33 +195,6 @@ def choose(records: list, *, rule="source_val", tolerance: float | None = SOURCE
                                 f"source_only on {'/'.join(crits)} by > {margin:g}")
 
 
-def ensemble_members(records: list, *, rule="ensemble", tolerance: float | None = SOURCE_TOLERANCE) -> tuple:
-    r"""The candidates an ensemble rule averages, and why.
-
-    ``"ensemble"``: every candidate whose held-out source accuracy is within ``tolerance`` of
-    source-only's (the source guard of :func:`choose`; ``None``: every candidate), source-only
-    included; ``"ensemble_aligned"``: the same less source-only (source-only alone if no aligned
-    candidate passes). A diverged candidate is never a member.
-
-    Returns
-    -------
-    (names, reason) : (list of str, str)
-    """
-    if rule not in ENSEMBLE_RULES:
-        raise ValueError(f"rule must be one of {', '.join(ENSEMBLE_RULES)}, got {rule!r}")
-    records = [r for r in records if r.get("scores") is not None]
-    ref = next(r for r in records if r["name"] == "source_only")
-    if tolerance is None:
-        names, why = [r["name"] for r in records], "no source guard"
-    else:
-        floor = ref["scores"]["source_val"] - tolerance
-        names = [r["name"] for r in records if r["scores"]["source_val"] >= floor]
-        why = f"source guard: source validation accuracy >= source_only's - {tolerance:g} = {floor:.4g}"
-    if rule == "ensemble_aligned":
-        names = [n for n in names if n != "source_only"] or ["source_only"]
-    return names, why + f"; {rule}: the mean softmax output of {', '.join(names)}"
-
-
 def _candidate_plan(candidate_training, base, finetune_epochs, warmup_epochs) -> dict:
     """Epochs and epoch selection of the aligned candidates under ``candidate_training`` (validated)."""
     if candidate_training not in CANDIDATE_TRAININGS:
@@ -301,8 +272,7 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
     candidates = tuple(AUTO_CANDIDATES if candidates is None else candidates)
     if ("source_only", None, None) not in candidates:
         raise ValueError("candidates must include ('source_only', None, None), the reference of the choice")
-    if rule in ENSEMBLE_RULES and any(c[0] == "ensemble" for c in candidates):  # before any candidate trains
-        raise ValueError(f"rule {rule!r} returns its model as 'ensemble': rename the candidate of that name")
+    _check_rule(rule, candidates)
     base = TrainConfig.from_kwargs(config)
     plan = _candidate_plan(candidate_training, base, finetune_epochs, warmup_epochs)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -335,10 +305,20 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
               "margin": MARGIN, "chosen": chosen, "why": why, "candidate_epochs": plan["epochs"],
               "warmup_epochs": plan["warmup_epochs"], "warmup_seconds": warm_seconds,
               "finetune_epochs": plan["epochs"] if candidate_training == "finetune" else None,
-              "candidates": records, "seconds": time.perf_counter() - t0, "oracle": False}
-    if members is not None:
-        record["members"] = members
+              "candidates": records, "seconds": time.perf_counter() - t0, "oracle": False,
+              **({} if members is None else {"members": members})}
     return chosen, models, record
+
+
+def _check_rule(rule, candidates) -> None:
+    """A ``ValueError`` for a rule :func:`choose` cannot apply, before any candidate trains."""
+    known = {*AUTO_CRITERIA, "ensv", *MIXVAL_CRITERIA}
+    if not ((isinstance(rule, str) and (rule in known or rule in RANK_RULES or rule in ENSEMBLE_RULES))
+            or (isinstance(rule, tuple) and rule and set(rule) <= known)):
+        raise ValueError(f"rule must be a criterion of {', '.join(sorted(known))}, a tuple of them, or one of "
+                         f"{', '.join([*RANK_RULES, *ENSEMBLE_RULES])}; got {rule!r}")
+    if rule in ENSEMBLE_RULES and any(c[0] == "ensemble" for c in candidates):
+        raise ValueError(f"rule {rule!r} returns its model as 'ensemble': rename the candidate of that name")
 
 
 def _choice(records, models, split, rule, tolerance) -> tuple:

@@ -17,7 +17,11 @@ from torch import nn
 
 from da.transfer.models import FeaturizerHead
 
-__all__ = ["softmax_ensemble"]
+__all__ = ["ENSEMBLE_RULES", "ensemble_members", "softmax_ensemble"]
+
+#: the rules of ``align="auto"`` that average the softmax outputs of the guarded candidates instead of
+#: choosing one (:func:`ensemble_members`): ``"ensemble"`` (source-only included), ``"ensemble_aligned"``
+ENSEMBLE_RULES = ("ensemble", "ensemble_aligned")
 
 
 class _Concat(nn.Module):
@@ -101,3 +105,31 @@ def softmax_ensemble(models, weights=None, *, example=None) -> FeaturizerHead:
         m.train(was)
     head = _MeanProbaHead([m.head for m in models], widths, w / w.sum()).to(p0.device)
     return FeaturizerHead(_Concat([m.featurizer for m in models]), head)
+
+
+def ensemble_members(records: list, *, rule="ensemble", tolerance: float | None) -> tuple:
+    r"""The candidates an ensemble rule averages, and why.
+
+    ``records`` are ``align="auto"``'s candidate records (:func:`da.transfer.auto.auto_select`).
+    ``"ensemble"``: every candidate whose held-out source accuracy is within ``tolerance`` of
+    source-only's (the source guard of :func:`da.transfer.auto.choose`; ``None``: every candidate), source-only
+    included; ``"ensemble_aligned"``: the same less source-only (source-only alone if no aligned
+    candidate passes). A diverged candidate is never a member.
+
+    Returns
+    -------
+    (names, reason) : (list of str, str)
+    """
+    if rule not in ENSEMBLE_RULES:
+        raise ValueError(f"rule must be one of {', '.join(ENSEMBLE_RULES)}, got {rule!r}")
+    records = [r for r in records if r.get("scores") is not None]
+    ref = next(r for r in records if r["name"] == "source_only")
+    if tolerance is None:
+        names, why = [r["name"] for r in records], "no source guard"
+    else:
+        floor = ref["scores"]["source_val"] - tolerance
+        names = [r["name"] for r in records if r["scores"]["source_val"] >= floor]
+        why = f"source guard: source validation accuracy >= source_only's - {tolerance:g} = {floor:.4g}"
+    if rule == "ensemble_aligned":
+        names = [n for n in names if n != "source_only"] or ["source_only"]
+    return names, why + f"; {rule}: the mean softmax output of {', '.join(names)}"

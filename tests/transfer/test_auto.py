@@ -296,7 +296,20 @@ def test_ensemble_rule_averages_the_guarded_candidates_softmax(data):
     assert ensemble_members(recs, rule="ensemble_aligned", tolerance=0.0)[0] == ["source_only"]
     assert ensemble_members(recs, tolerance=None)[0] == ["source_only", "a", "b"]
     with pytest.raises(ValueError, match="rule must be one of"):
-        ensemble_members(recs, rule="mean")
+        ensemble_members(recs, rule="mean", tolerance=0.02)
     with pytest.raises(ValueError, match="rename the candidate of that name"):  # before any candidate trains
         fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, rule="ensemble",
                  candidates=CANDS + (("ensemble", "coral", None),))
+
+
+@pytest.mark.parametrize("rule", ["best", ("dev", "nope"), (), 3])
+def test_an_unknown_rule_is_refused_before_any_candidate_trains(data, rule, monkeypatch):
+    from da.transfer import auto
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a candidate trained")
+
+    monkeypatch.setattr(auto, "_train_candidate", no_training)
+    Xs, ys, Xt, _ = data
+    with pytest.raises(ValueError, match="rule must be a criterion of .*ensv.*, a tuple of them, or one of borda"):
+        auto.fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidates=CANDS, rule=rule)
