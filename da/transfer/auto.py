@@ -29,7 +29,7 @@ higher accuracy on the held-out source validation rows:
 entropy, SND, EnsV, consensus tuples such as ``("iwcv", "dev")``, ``"borda"`` (the
 rank sum over DEV, entropy and SND) and ``"mixval"`` (the rank sum of MixVal's two
 mixed-sample probes, :mod:`da.transfer.probes`), each with or without a
-source-accuracy guard; and ``"ensemble"``/``"ensemble_aligned"`` (:func:`ensemble_members`), which
+source-accuracy guard; and ``"ensemble"``/``"ensemble_aligned"`` (:func:`da.transfer.ensemble.ensemble_members`), which
 average the guarded candidates' softmax outputs (:func:`da.transfer.ensemble.softmax_ensemble`).
 On the generated benchmark (23 pairs, 3 seeds) only the source-validation rule never
 ended more than 0.01 below source-only under any candidate training;
