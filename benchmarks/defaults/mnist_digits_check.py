@@ -101,11 +101,11 @@ def main(argv=None):
                     if "members" in clf.selection_:
                         rec["auto_members"] = clf.selection_["members"]
                     if a.config:  # a draft's candidates, scored the same way (evaluation only, never the choice)
-                        from da.transfer.evaluate import predict_outputs
+                        from run_grid import candidate_logits
 
                         rec["candidate_target_acc"] = {
-                            n: float((predict_outputs(c, sp.target_test.X, features=False)["logits"].argmax(1)
-                                      == sp.eval_labels.test).mean()) for n, c in clf.candidates_.items()}
+                            n: float((z.argmax(1) == sp.eval_labels.test).mean())
+                            for n, z in candidate_logits(clf, sp.target_test.X).items()}
                 with open(out, "a") as fh:
                     fh.write(json.dumps(rec) + "\n")
                 print(pair, m, seed, opt, round(acc, 3), round(rec["seconds"], 1), flush=True)

@@ -69,32 +69,36 @@ def run_one(config: str, pair: str, seed: int) -> dict:
         rec["n_per_domain"] = N_PER_DOMAIN
     if isinstance(clf.selection_, dict):  # align="auto": its label-free record, plus (evaluation only,
         # never read by the choice) each candidate's target accuracy, to compare with the oracle choice
-        from da.transfer.evaluate import predict_outputs
-
         rec["auto"] = clf.selection_
-        rec["candidate_target_acc"] = {
-            n: float((predict_outputs(m, Xe, features=False)["logits"].argmax(1) == ye).mean())
-            for n, m in clf.candidates_.items()}
+        logits = candidate_logits(clf, Xe)
+        rec["candidate_target_acc"] = {n: float((z.argmax(1) == ye).mean()) for n, z in logits.items()}
         if CONFIGS[config].get("save_probs"):
-            _save_probs(config, pair, seed, clf, Xs, ys, Xt, Xe, ye)
+            _save_probs(config, pair, seed, clf, Xs, ys, Xt, logits, ye)
     return rec
 
 
-def _save_probs(config, pair, seed, clf, Xs, ys, Xt, Xe, ye) -> None:
-    """Each candidate's softmax outputs (float16) on the target evaluation rows and on the estimator's own
-    held-out source rows (the split ``fit_auto`` made), with their labels, in ``results/probs/CONFIG/``
-    (committed with the records): for rules re-applied to them without training (ensembles)."""
+def candidate_logits(clf, X) -> dict:
+    """Each of an ``align="auto"`` fit's candidates' logits on ``X`` (evaluation only, never the choice)."""
+    from da.transfer.evaluate import predict_outputs
+
+    return {n: predict_outputs(m, X, features=False)["logits"] for n, m in clf.candidates_.items()}
+
+
+def _save_probs(config, pair, seed, clf, Xs, ys, Xt, logits_e, ye) -> None:
+    """Each candidate's softmax outputs (float16) on the target evaluation rows (from their logits
+    ``logits_e``) and on the estimator's own held-out source rows (the split ``fit_auto`` made), with their
+    labels, in ``results/probs/CONFIG/`` (committed with the records): for rules re-applied to them without
+    training (ensembles)."""
     from scipy.special import softmax
 
-    from da.transfer.evaluate import predict_outputs
     from da.transfer.trainer import make_split
 
     enc = np.searchsorted(clf.classes_, ys)
     sp = make_split(Xs, enc, Xt, val_fraction=clf.val_fraction, seed=clf.seed, n_classes=len(clf.classes_))
     arrays = {"ye": ye, "ysv": sp.source_val.y}
-    for n, m in clf.candidates_.items():
-        for part, X in (("te", Xe), ("sv", sp.source_val.X)):
-            arrays[f"{n}@{part}"] = softmax(predict_outputs(m, X, features=False)["logits"], 1).astype(np.float16)
+    for part, logits in (("te", logits_e), ("sv", candidate_logits(clf, sp.source_val.X))):
+        for n, z in logits.items():
+            arrays[f"{n}@{part}"] = softmax(z, 1).astype(np.float16)
     out = RESULTS / "probs" / config
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{pair}_{seed}.tmp.npz"

@@ -61,18 +61,17 @@ def load_rows(config=POOL) -> list:
 
 
 def _members(r, rule, tol) -> list:
-    """The candidates an ensemble rule averages (label-free: held-out source accuracy and target scores)."""
-    cands = [c for c in r["auto"]["candidates"] if c.get("scores") is not None]
-    ref = next(c for c in cands if c["name"] == "source_only")["scores"]["source_val"]
-    guarded = [c for c in cands if tol is None or c["scores"]["source_val"] >= ref - tol]
-    if rule == "ens_all":
-        return [c["name"] for c in cands]
-    if rule == "ens_guard":
-        return [c["name"] for c in guarded]
-    if rule == "ens_aligned":
-        return [c["name"] for c in guarded if c["name"] != "source_only"] or ["source_only"]
+    """The candidates an ensemble rule averages (label-free: held-out source accuracy and target scores):
+    ``ens_all``/``ens_guard``/``ens_aligned`` are :func:`da.transfer.ensemble.ensemble_members`'s sets."""
+    from da.transfer.ensemble import ensemble_members
+    from da.transfer.source_guard import source_guard
+
+    cands = r["auto"]["candidates"]
+    if rule in ("ens_all", "ens_guard", "ens_aligned"):
+        return ensemble_members(cands, rule="ensemble_aligned" if rule == "ens_aligned" else "ensemble",
+                                tolerance=None if rule == "ens_all" else tol)[0]
     k, crit = rule[len("ens_top"):].split(":")
-    return [c["name"] for c in sorted(guarded, key=lambda c: -c["scores"][crit])[: int(k)]]
+    return [c["name"] for c in sorted(source_guard(cands, tol)[1], key=lambda c: -c["scores"][crit])[: int(k)]]
 
 
 def target_acc(r, rule, tol) -> tuple:

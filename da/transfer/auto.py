@@ -58,6 +58,7 @@ import torch
 from da.transfer.ensemble import ENSEMBLE_RULES, ensemble_members
 from da.transfer.probes import ensemble_agreement, mixup_probes
 from da.transfer.selection import get_criterion
+from da.transfer.source_guard import source_guard
 
 __all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_RULE", "AUTO_TOLERANCE",
            "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "ENSEMBLE_RULES", "MIXVAL_CRITERIA", "RANK_RULES", "auto_finetune",
@@ -168,16 +169,7 @@ def choose(records: list, *, rule="source_val", tolerance: float | None = SOURCE
     (name, reason) : tuple of str
     """
     crits = (rule,) if isinstance(rule, str) else tuple(rule)
-    records = [r for r in records if r.get("scores") is not None]  # a diverged candidate has none
-    ref = next(r for r in records if r["name"] == "source_only")
-    if tolerance is None:
-        guarded, why = list(records), "no source guard"
-    else:
-        floor = ref["scores"]["source_val"] - tolerance
-        guarded = [r for r in records if r["scores"]["source_val"] >= floor]
-        excluded = sorted(r["name"] for r in records if r not in guarded)
-        why = (f"source guard: source validation accuracy >= source_only's - {tolerance:g} = {floor:.4g}"
-               + (f" (excluded: {', '.join(excluded)})" if excluded else ""))
+    ref, guarded, why = source_guard(records, tolerance)  # a diverged candidate (no scores) is never kept
     if isinstance(rule, str) and rule in RANK_RULES:
         from scipy.stats import rankdata
 
@@ -314,7 +306,7 @@ def _check_rule(rule, candidates) -> None:
     """A ``ValueError`` for a rule :func:`choose` cannot apply, before any candidate trains."""
     known = {*AUTO_CRITERIA, "ensv", *MIXVAL_CRITERIA}
     if not ((isinstance(rule, str) and (rule in known or rule in RANK_RULES or rule in ENSEMBLE_RULES))
-            or (isinstance(rule, tuple) and rule and set(rule) <= known)):
+            or (isinstance(rule, (tuple, list)) and rule and set(rule) <= known)):
         raise ValueError(f"rule must be a criterion of {', '.join(sorted(known))}, a tuple of them, or one of "
                          f"{', '.join([*RANK_RULES, *ENSEMBLE_RULES])}; got {rule!r}")
     if rule in ENSEMBLE_RULES and any(c[0] == "ensemble" for c in candidates):
@@ -428,9 +420,8 @@ def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=N
     est.candidates_, est.model_ = models, models[chosen]
     est.result_, est.history_ = base.result_, base.history_
     est.result_.config["auto"] = record  # the choice travels with the run's resolved config
-    est.recipe_ = (next(r for r in record["candidates"] if r["name"] == chosen)["recipe"] if chosen != "ensemble"
-                   else {"ensemble": {n: next(r for r in record["candidates"] if r["name"] == n)["recipe"]
-                                      for n in record["members"]}})
+    recipes = {r["name"]: r["recipe"] for r in record["candidates"]}
+    est.recipe_ = recipes[chosen] if chosen != "ensemble" else {"ensemble": {n: recipes[n] for n in record["members"]}}
     est.selection_ = record
     return est
 

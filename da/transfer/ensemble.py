@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from da.transfer.models import FeaturizerHead
+from da.transfer.source_guard import source_guard
 
 __all__ = ["ENSEMBLE_RULES", "ensemble_members", "softmax_ensemble"]
 
@@ -122,14 +123,8 @@ def ensemble_members(records: list, *, rule="ensemble", tolerance: float | None)
     """
     if rule not in ENSEMBLE_RULES:
         raise ValueError(f"rule must be one of {', '.join(ENSEMBLE_RULES)}, got {rule!r}")
-    records = [r for r in records if r.get("scores") is not None]
-    ref = next(r for r in records if r["name"] == "source_only")
-    if tolerance is None:
-        names, why = [r["name"] for r in records], "no source guard"
-    else:
-        floor = ref["scores"]["source_val"] - tolerance
-        names = [r["name"] for r in records if r["scores"]["source_val"] >= floor]
-        why = f"source guard: source validation accuracy >= source_only's - {tolerance:g} = {floor:.4g}"
+    _, guarded, why = source_guard(records, tolerance)
+    names = [r["name"] for r in guarded]
     if rule == "ensemble_aligned":
         names = [n for n in names if n != "source_only"] or ["source_only"]
     return names, why + f"; {rule}: the mean softmax output of {', '.join(names)}"

@@ -313,3 +313,5 @@ def test_an_unknown_rule_is_refused_before_any_candidate_trains(data, rule, monk
     Xs, ys, Xt, _ = data
     with pytest.raises(ValueError, match="rule must be a criterion of .*ensv.*, a tuple of them, or one of borda"):
         auto.fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidates=CANDS, rule=rule)
+    for valid in ("iwcv", ("iwcv", "dev"), ["iwcv", "dev"], "borda", "mixval", "ensemble", "ensemble_aligned"):
+        auto._check_rule(valid, CANDS)  # every rule choose accepted before the check, lists included
