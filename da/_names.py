@@ -16,7 +16,8 @@ from __future__ import annotations
 import warnings
 
 __all__ = ["LOSSES", "LOSS_CLASSES", "METHODS", "OPTIMIZERS", "LR_SCHEDULES", "WEIGHT_SCHEDULES",
-           "SAMPLINGS", "CRITERIA", "STRATEGIES", "ARCHS", "ALIASES", "canonical"]
+           "SAMPLINGS", "CRITERIA", "AUTO_TRAININGS", "AUTO_RULES", "AUTO_POOL_SCORES", "STRATEGIES", "ARCHS",
+           "ALIASES", "canonical"]
 
 #: alignment losses (``align: [{loss: NAME}]``, ``align="NAME"``, ``loss/NAME`` records).
 LOSSES = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
@@ -39,6 +40,13 @@ SAMPLINGS = ("shuffle", "stored", "replacement")
 #: model-selection criteria (:data:`da.transfer.selection.CRITERIA`); ``oracle`` reads target labels.
 CRITERIA = ("source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd", "im", "bnm",
             "class_ami", "oracle", "last")
+#: ``align="auto"``'s candidate trainings (:data:`da.transfer.auto.CANDIDATE_TRAININGS`).
+AUTO_TRAININGS = ("finetune", "scratch", "warmup")
+#: ``align="auto"``'s rules besides a criterion or a tuple of them: the rank sums
+#: (:data:`da.transfer.auto.RANK_RULES`) and the softmax ensembles (:data:`da.transfer.ensemble.ENSEMBLE_RULES`).
+AUTO_RULES = ("borda", "mixval", "ensemble", "ensemble_aligned")
+#: scores of an ``auto`` candidate measured against the whole pool (:mod:`da.transfer.probes`); a rule may name them.
+AUTO_POOL_SCORES = ("ensv", "ice_intra", "ice_inter")
 #: transfer strategies (:data:`da.transfer.strategies.STRATEGIES`).
 STRATEGIES = ("full", "partial", "linear_probe", "head_reinit", "discriminative_lr", "l2sp")
 #: built-in model architectures of a config.

@@ -22,6 +22,7 @@ Top-level sections (``da run --show-defaults`` prints them all)::
     transfer:    {strategy: full, params: {}}
     align:       [{loss: mmd, weight: 1.0 | {schedule: ganin, max: 1.0}, params: {...}}]
     train:       {epochs, batch_size, lr, optimizer, horizon, lr_schedule, ...}
+    auto:        {candidate_training, rule, tolerance, finetune_epochs, candidates}   # method: auto only
     diagnostics: {tests, gaps, compare: [inputs, features], before, after, every, ...}
     label_shift: {estimators: [bbse, mlls], ...}
     grid: {key.path: [values]}  zip: {key.path: [values]}   # sweeps only
@@ -115,6 +116,8 @@ def resolve_config(raw: dict) -> dict:
         if got != want:
             raise ConfigError("align", f"method {cfg['method']!r} means align losses {want}, got {got}; "
                                        "set method: custom for another combination")
+    if cfg["method"] == "auto":
+        _check_auto(cfg["auto"])
     if cfg["recipe"]:
         _fill_from_recipe(cfg, raw.get("train") or {})
     if cfg["model"]["arch"] == "lenet" and data["generator"] is not None:
@@ -131,6 +134,31 @@ def resolve_config(raw: dict) -> dict:
             len(cfg["label_shift"]["estimators"]):
         raise ConfigError("label_shift.estimators", "duplicate estimator")
     return cfg
+
+
+def auto_candidates(section: dict) -> tuple:
+    """The ``(name, method, weight)`` candidates of a resolved ``auto:`` section
+    (:data:`da.transfer.auto.AUTO_CANDIDATES` when it names none)."""
+    from da.transfer.auto import AUTO_CANDIDATES
+
+    if section["candidates"] is None:
+        return AUTO_CANDIDATES
+    return tuple((c["name"], c["method"], c["weight"]) for c in section["candidates"])
+
+
+def _check_auto(section: dict) -> None:
+    """``method: auto``: the candidates as :func:`da.transfer.auto.check_rule` needs them (the rule's name
+    is the schema's), so that a bad set fails here and not after the pretraining."""
+    from da.transfer.auto import check_rule
+
+    cands = auto_candidates(section)
+    if ("source_only", None, None) not in cands:
+        raise ConfigError("auto.candidates", "must include {name: source_only, method: null}, the reference of "
+                                             "the choice")
+    try:
+        check_rule(section["rule"], cands)
+    except ValueError as exc:
+        raise ConfigError("auto.candidates", str(exc)) from None
 
 
 def _fill_from_recipe(cfg: dict, given: dict) -> None:
@@ -374,14 +402,15 @@ def _digest(obj, n: int = 12) -> str:
 
 def config_hash(cfg: dict, n: int = 12) -> str:
     """SHA-256 (first ``n`` hex digits) of the canonical JSON of a resolved config,
-    without the keys that only label or file it (``name``, ``output``).
+    without the keys that only label or file it (``name``, ``output``), and without ``auto``
+    unless the method is ``auto`` (no other method reads it).
 
     A config with alignment losses also hashes
     :data:`da.transfer.losses.ALIGNMENT_DEFAULTS_REVISION`: losses given by
     name are built with defaults sized to the features, which the config does
     not spell out, so a change of those defaults must change the run id.
     """
-    body = {k: v for k, v in cfg.items() if k not in _UNHASHED}
+    body = {k: v for k, v in cfg.items() if k not in _UNHASHED and (k != "auto" or cfg.get("method") == "auto")}
     if cfg.get("align"):
         from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION
 

@@ -30,7 +30,8 @@ import da
 from da._io import atomic_write_json, atomic_write_text
 from da.experiments import records as R
 from da.experiments.build import build_losses, build_model, build_pair, train_config, weight_schedule
-from da.experiments.config import ConfigError, config_hash, dump_config, pretrain_key, resolve_config
+from da.experiments.config import (ConfigError, auto_candidates, config_hash, dump_config, pretrain_key,
+                                  resolve_config)
 from da.experiments.diagnose import diagnose, flat_metrics, gap_tracker
 
 __all__ = ["run_experiment", "build_pair", "build_model", "build_losses", "weight_schedule",
@@ -248,6 +249,8 @@ def _run(cfg, rid, run_dir, cache, progress, t_start, attempts, resume_dir, resu
     # (3) fine-tune, diagnosing the features every k epochs
     t = time.perf_counter()
     fit = _finetune(model, split, cfg, progress, resume_dir)
+    if cfg["method"] == "auto":
+        model = fit.model  # the chosen candidate, or an ensemble of several
     timing["finetune_seconds"] = time.perf_counter() - t  # of this attempt: after `resumed_after_epoch`
     for rec in fit.history:
         R.append_jsonl(metrics_path, {"stage": "finetune", **rec})
@@ -316,7 +319,8 @@ def _finetune(model, split, cfg: dict, progress: bool, resume_dir):
         # the run directory's records are the pipeline's own (below); other sinks replay them
         train = dict(train_config(cfg["train"], cfg["seed"], stage="train"), loggers=["jsonl"])
         if cfg["method"] == "auto":  # several candidate fits: a killed auto run starts again
-            fit = _auto(model, split, train, _strategy(cfg["transfer"]))
+            fit = _auto(model, split, train, _strategy(cfg["transfer"]), cfg["auto"],
+                        pretrained=cfg["pretrain"]["epochs"] > 0)
         elif cfg["method"] == "target_only":  # ORACLE: trains on target labels; the result says oracle
             from da.transfer import target_only
 
@@ -343,20 +347,29 @@ def _replay_to_sinks(fit, cfg: dict, run_dir: Path, rid: str) -> None:
             sinks.log_epoch(rec, int(rec["step"]))
 
 
-def _auto(model, split, train: dict, strategy):
-    """``method: auto``: train :data:`da.transfer.auto.AUTO_CANDIDATES` from the pretrained model (the start of
-    every method here, and the ``source_only`` candidate) under the estimator's default candidate training,
-    and keep the one chosen without target labels (:func:`da.transfer.auto.auto_select`); the record of
-    every candidate's scores, the strategy, the choice and why are ``result.json``'s ``auto``."""
+def _auto(model, split, train: dict, strategy, options: dict, pretrained: bool):
+    """``method: auto``: train the candidates of ``options`` (the config's ``auto:`` section; by default
+    :data:`da.transfer.auto.AUTO_CANDIDATES`) from the pretrained model (the start of every method here,
+    and the ``source_only`` candidate; without pretraining, ``source_only`` is trained here for the
+    ``train`` epochs, as ``method: source_only`` is), and keep the one chosen without target labels
+    (:func:`da.transfer.auto.auto_select`). ``model`` is loaded with the chosen candidate's weights; an
+    ensemble rule's result is a new :func:`~da.transfer.softmax_ensemble` model instead. The record of every
+    candidate's scores, the strategy, the choice and why are ``result.json``'s ``auto``."""
     import math
 
-    from da.transfer.auto import AUTO_CANDIDATE_TRAINING, auto_select
+    from da.transfer.auto import auto_select
     from da.transfer.evaluate import final_metrics
     from da.transfer.fit_result import FitResult
 
-    chosen, models, record = auto_select(model, split, config=train, strategy=strategy, source_model=model,
-                                         candidate_training=AUTO_CANDIDATE_TRAINING)
-    model.load_state_dict(models[chosen].state_dict())
+    chosen, models, record = auto_select(
+        model, split, config=train, strategy=strategy, source_model=model if pretrained else None,
+        candidates=auto_candidates(options),
+        candidate_training=options["candidate_training"], rule=options["rule"], tolerance=options["tolerance"],
+        finetune_epochs=options["finetune_epochs"])
+    if chosen == "ensemble":  # the members share no weights with `model`: the ensemble is the run's model
+        model = models["ensemble"]
+    else:
+        model.load_state_dict(models[chosen].state_dict())
     model.eval()
     device = next(model.parameters()).device
     return FitResult(model=model, history=[], steps=[], selection=record["rule"], oracle=False, best_epoch=-1,

@@ -13,7 +13,8 @@ import difflib
 import numbers
 from typing import Any
 
-from da._names import ARCHS, LOSS_CLASSES, STRATEGIES, WEIGHT_SCHEDULES, canonical
+from da._names import (ARCHS, AUTO_POOL_SCORES, AUTO_RULES, AUTO_TRAININGS, CRITERIA, LOSS_CLASSES, STRATEGIES,
+                      WEIGHT_SCHEDULES, canonical)
 from da._schema import Bool, ConfigError, Custom, ListOf, Mapping, Num, Str
 from da.diagnostics.gap_specs import GAP_METRICS
 from da.diagnostics.label_shift import LABEL_SHIFT_METHODS
@@ -306,6 +307,57 @@ _TRANSFER = {
     "params": Mapping({}, "keyword arguments of the strategy constructor"),
 }
 
+# what an ``auto.rule`` may name: a label-free criterion, a pool score, or a rank-sum / ensemble rule
+_AUTO_CRITERIA = tuple(c for c in CRITERIA if c not in ("oracle", "last")) + AUTO_POOL_SCORES
+
+
+def _check_auto_rule(value, path):
+    """A criterion, a list of criteria (all must prefer the same candidate), or a rule of :data:`AUTO_RULES`."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ConfigError(path, "expected a criterion or a non-empty list of criteria, got []")
+        return [Str(None, choices=_AUTO_CRITERIA).check(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return Str(None, choices=_AUTO_CRITERIA + AUTO_RULES).check(value, path)
+
+
+_AUTO_CANDIDATE = {
+    "name": Str(None, "the candidate's name in the records"),
+    "method": Str(None, "an alignment loss (null: source only, the pretrained model)", choices=tuple(LOSS_CLASSES),
+                  optional=True),
+    "weight": Num(None, "its alignment weight (null: the method's recipe weight)", lo=0.0, optional=True),
+}
+
+
+def _check_auto_candidate(value, path):
+    if not isinstance(value, dict) or "name" not in value:
+        raise ConfigError(path, f"expected a mapping {{name, method, weight}}, got {_describe(value)}")
+    if isinstance(value.get("method"), str):
+        value = {**value, "method": canonical("loss", value["method"])}
+    out = _check_section(value, _AUTO_CANDIDATE, path)
+    if out["method"] is None and out["weight"] is not None:
+        raise ConfigError(f"{path}.weight", "a source-only candidate (method: null) has no weight")
+    return out
+
+
+_AUTO = {
+    "candidate_training": Str("finetune", "method: auto: how the aligned candidates train, each under its "
+                                          "method's recipe: finetune (from the pretrained model for "
+                                          "auto.finetune_epochs, last epoch), scratch (from the pretrained model "
+                                          "for train.epochs, the recipe's epoch selection) or warmup (a shared "
+                                          "source-only warm-up of train.epochs // 5, then each for the rest)",
+                              choices=AUTO_TRAININGS),
+    "rule": Custom("source_val", _check_auto_rule, "method: auto: the label-free choice (da.transfer.auto.choose): "
+                                                   "a criterion, a list of them, borda, mixval, or ensemble / "
+                                                   "ensemble_aligned (the mean softmax of the guarded candidates)"),
+    "tolerance": Num(0.02, "method: auto: source guard: candidates more than this below source-only's held-out "
+                           "source accuracy are not chosen (null: no guard)", lo=0.0, optional=True),
+    "finetune_epochs": Num(None, "method: auto, finetune: each candidate's epochs (null: train.epochs // 2)", lo=1,
+                           integer=True, optional=True),
+    "candidates": ListOf(Custom(None, _check_auto_candidate), None,
+                         "method: auto: [{name, method, weight}], one of them {name: source_only, method: null} "
+                         "(null: da.transfer.auto.AUTO_CANDIDATES)", optional=True),
+}
+
 #: two-sample test name -> function in da.diagnostics (declared there).
 TESTS = dict(TEST_SHORT_NAMES)
 #: gap metric names (:data:`da.diagnostics.GAP_METRICS`, declared with their specs).
@@ -362,6 +414,7 @@ SCHEMA: dict[str, Any] = {
                     "alignment losses [{loss, weight, params}] (null: the method's preset)",
                     optional=True),
     "train": _TRAIN,
+    "auto": _AUTO,
     "diagnostics": _DIAGNOSTICS,
     "label_shift": _LABEL_SHIFT,
 }

@@ -55,6 +55,7 @@ import warnings
 import numpy as np
 import torch
 
+from da._names import AUTO_POOL_SCORES, AUTO_TRAININGS
 from da.transfer.ensemble import ENSEMBLE_RULES, ensemble_members
 from da.transfer.probes import ensemble_agreement, mixup_probes
 from da.transfer.selection import get_criterion
@@ -62,7 +63,7 @@ from da.transfer.source_guard import source_guard
 
 __all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_RULE", "AUTO_TOLERANCE",
            "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "ENSEMBLE_RULES", "MIXVAL_CRITERIA", "RANK_RULES", "auto_finetune",
-           "auto_select", "choose", "ensemble_agreement", "ensemble_members", "fit_auto", "score_model"]
+           "auto_select", "check_rule", "choose", "ensemble_agreement", "ensemble_members", "fit_auto", "score_model"]
 
 #: (name, method, weight) of the candidates; weight None = the method's recipe weight.
 AUTO_CANDIDATES = (
@@ -73,7 +74,7 @@ AUTO_CANDIDATES = (
     ("jdot", "jdot", None),
 )
 #: how the aligned candidates are trained (:func:`auto_select`)
-CANDIDATE_TRAININGS = ("finetune", "scratch", "warmup")
+CANDIDATE_TRAININGS = AUTO_TRAININGS
 #: the default of ``align="auto"`` and ``method: auto``
 AUTO_CANDIDATE_TRAINING = "finetune"
 #: the ``"warmup"`` warm-up lasts ``epochs // WARMUP_DIVISOR`` epochs (at least 1)
@@ -262,9 +263,7 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
 
     t0 = time.perf_counter()
     candidates = tuple(AUTO_CANDIDATES if candidates is None else candidates)
-    if ("source_only", None, None) not in candidates:
-        raise ValueError("candidates must include ('source_only', None, None), the reference of the choice")
-    _check_rule(rule, candidates)
+    check_rule(rule, candidates)
     base = TrainConfig.from_kwargs(config)
     plan = _candidate_plan(candidate_training, base, finetune_epochs, warmup_epochs)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -302,14 +301,20 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
     return chosen, models, record
 
 
-def _check_rule(rule, candidates) -> None:
-    """A ``ValueError`` for a rule :func:`choose` cannot apply, before any candidate trains."""
-    known = {*AUTO_CRITERIA, "ensv", *MIXVAL_CRITERIA}
+def check_rule(rule, candidates=AUTO_CANDIDATES) -> None:
+    """A ``ValueError`` for a rule :func:`choose` cannot apply or a candidate set without the
+    ``("source_only", None, None)`` reference, before any candidate trains (configs call it too)."""
+    if ("source_only", None, None) not in tuple(tuple(c) for c in candidates):
+        raise ValueError("candidates must include ('source_only', None, None), the reference of the choice")
+    names = [c[0] for c in candidates]
+    if len(set(names)) != len(names):
+        raise ValueError(f"candidate names must be distinct, got {names}")
+    known = {*AUTO_CRITERIA, *AUTO_POOL_SCORES}
     if not ((isinstance(rule, str) and (rule in known or rule in RANK_RULES or rule in ENSEMBLE_RULES))
             or (isinstance(rule, (tuple, list)) and rule and set(rule) <= known)):
         raise ValueError(f"rule must be a criterion of {', '.join(sorted(known))}, a tuple of them, or one of "
                          f"{', '.join([*RANK_RULES, *ENSEMBLE_RULES])}; got {rule!r}")
-    if rule in ENSEMBLE_RULES and any(c[0] == "ensemble" for c in candidates):
+    if rule in ENSEMBLE_RULES and "ensemble" in names:
         raise ValueError(f"rule {rule!r} returns its model as 'ensemble': rename the candidate of that name")
 
 
@@ -395,6 +400,7 @@ def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=N
     if candidate_training not in CANDIDATE_TRAININGS:  # before any training
         raise ValueError(f"candidate_training must be one of {', '.join(CANDIDATE_TRAININGS)}, "
                          f"got {candidate_training!r}")
+    check_rule(rule, AUTO_CANDIDATES if candidates is None else candidates)
     Xt_arr = check_array(Xt, "Xt", ndim=None, min_samples=1)
     check_alignment_target(Xt_arr)
     base = clone(est).set_params(align=None, weight=None)

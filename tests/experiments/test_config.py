@@ -42,6 +42,25 @@ def _err(cfg) -> str:
     ({"recipe": "yes"}, "recipe: expected true or false, got 'yes'"),
     ({"data": {"pair": "mnist->digits", "generator": {}}}, "data: give exactly one of data.pair"),
     ({"grid": {"seed": [0, 1]}}, "grid: a sweep block"),
+    ({"method": "auto", "auto": {"rule": "best"}}, "auto.rule: unknown value 'best'"),
+    ({"method": "auto", "auto": {"rule": ["dev", "ensemble"]}}, "auto.rule[1]: unknown value 'ensemble'"),
+    ({"method": "auto", "auto": {"rule": []}}, "auto.rule: expected a criterion or a non-empty list"),
+    ({"method": "auto", "auto": {"tolerance": -0.1}}, "auto.tolerance: must be >= 0.0"),
+    ({"method": "auto", "auto": {"candidate_training": "pretrain"}}, "auto.candidate_training: unknown value"),
+    ({"method": "auto", "auto": {"candidates": [{"name": "mmd", "method": "mmd"}]}},
+     "auto.candidates: must include {name: source_only, method: null}"),
+    ({"method": "auto", "auto": {"candidates": [{"name": "source_only"}, {"name": "x", "method": "mmdd"}]}},
+     "auto.candidates[1].method: unknown value 'mmdd' (did you mean 'mmd'?)"),
+    ({"method": "auto", "auto": {"candidates": [{"name": "source_only", "weight": 2}]}},
+     "auto.candidates[0].weight: a source-only candidate (method: null) has no weight"),
+    ({"method": "auto", "auto": {"candidates": [{"name": "source_only"}, {"name": "m", "method": "mmd",
+                                                                         "weight": -1}]}},
+     "auto.candidates[1].weight: must be >= 0.0"),
+    ({"method": "auto", "auto": {"candidates": [{"name": "source_only"}, {"name": "source_only"}]}},
+     "auto.candidates: candidate names must be distinct"),
+    ({"method": "auto", "auto": {"rule": "ensemble", "candidates": [{"name": "source_only"},
+                                                                    {"name": "ensemble", "method": "coral"}]}},
+     "auto.candidates: rule 'ensemble' returns its model as 'ensemble'"),
 ])
 def test_validation_errors_name_the_key_path(tiny, patch, expected):
     cfg = copy.deepcopy(tiny)
@@ -291,3 +310,28 @@ def test_method_recipes_match_the_revision():
     selection_at[7] = {**selection_at[6], "cdan": "source_val_drift"}
     selection_at[8] = selection_at[9] = selection_at[7]
     assert {m: r["selection"] for m, r in METHOD_RECIPES.items()} == selection_at[ALIGNMENT_DEFAULTS_REVISION]
+
+
+def test_the_auto_section_is_hashed_only_for_method_auto_and_matches_the_python_defaults(tiny):
+    from da._names import AUTO_POOL_SCORES, AUTO_RULES, AUTO_TRAININGS
+    from da.experiments.config import auto_candidates, config_hash
+    from da.experiments.schema import SCHEMA
+    from da.transfer import auto
+
+    mmd = dict(tiny, method="mmd")
+    assert config_hash(resolve_config(mmd)) == config_hash(resolve_config(dict(mmd, auto={"rule": "dev"})))
+    a = dict(tiny, method="auto")
+    assert config_hash(resolve_config(a)) != config_hash(resolve_config(dict(a, auto={"rule": "dev"})))
+    section = resolve_config(a)["auto"]
+    assert (section["candidate_training"], section["rule"], section["tolerance"]) == (
+        auto.AUTO_CANDIDATE_TRAINING, auto.AUTO_RULE, auto.AUTO_TOLERANCE)
+    assert auto_candidates(section) == auto.AUTO_CANDIDATES
+    assert auto.CANDIDATE_TRAININGS == AUTO_TRAININGS == SCHEMA["auto"]["candidate_training"].choices
+    assert set(AUTO_RULES) == {*auto.RANK_RULES, *auto.ENSEMBLE_RULES}
+    assert {*auto.AUTO_CRITERIA, *AUTO_POOL_SCORES} == {"ensv", *auto.MIXVAL_CRITERIA, *auto.AUTO_CRITERIA}
+    with pytest.warns(DeprecationWarning, match="'deepjdot' is deprecated"):
+        given = resolve_config(dict(a, auto={"rule": ["dev", "iwcv"], "candidates": [
+            {"name": "source_only"}, {"name": "j", "method": "deepjdot", "weight": 2}]}))["auto"]
+    assert auto_candidates(given) == (("source_only", None, None), ("j", "jdot", 2.0))  # the alias is canonical
+    for rule in (*AUTO_RULES, *auto.AUTO_CRITERIA, *AUTO_POOL_SCORES, given["rule"]):
+        auto.check_rule(rule)  # every rule a config accepts, the choice accepts

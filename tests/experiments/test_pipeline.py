@@ -153,3 +153,61 @@ def test_method_auto_in_a_config_records_every_candidate_and_the_choice(tmp_path
 
     assert auto["candidate_training"] == AUTO_CANDIDATE_TRAINING  # the estimator's default, recorded
     assert res["oracle"] is False and 0 <= res["metrics"]["target_test_acc"] <= 1
+
+
+def test_the_auto_section_reaches_the_choice_and_an_ensemble_is_the_runs_model(tmp_path):
+    """`auto: {rule: ensemble, candidates: ...}`: the run's model, checkpoint and metrics are the mean softmax of
+    the members, rebuilt here from the checkpoint and checked against a float64 average of their softmaxes."""
+    import torch
+
+    from da.experiments.build import build_model
+    from da.transfer import load_checkpoint
+
+    cfg = {"name": "auto_ens", "figures": False, "seed": 0, "method": "auto",
+           "data": {"generator": {"domain": "gaussian", "shift": "rotation", "severity": 20},
+                    "n_source": 160, "n_target": 160},
+           "model": {"hidden": [8]}, "pretrain": {"epochs": 2, "batch_size": 32},
+           "train": {"epochs": 2, "batch_size": 32}, "diagnostics": {"before": False, "after": True},
+           "auto": {"rule": "ensemble", "tolerance": None, "finetune_epochs": 1,
+                    "candidates": [{"name": "source_only"}, {"name": "coral", "method": "coral"},
+                                   {"name": "mmd3", "method": "mmd", "weight": 3}]}}
+    res = run_experiment(cfg, tmp_path)
+    auto = res["auto"]
+    assert [c["name"] for c in auto["candidates"]] == ["source_only", "coral", "mmd3"]
+    assert auto["candidates"][2]["weight"] == 3.0 and auto["candidate_epochs"] == 1
+    assert auto["rule"] == "ensemble" and auto["chosen"] == "ensemble"
+    assert auto["members"] == ["source_only", "coral", "mmd3"]  # no guard: every candidate
+    state = load_checkpoint(tmp_path / res["run_id"] / "model.pt")["state_dict"]
+    d = resolve_config(cfg)["data"]
+    pair = build_pair(d)
+    split = pair.sample(160, 160, seed=0, val_frac=d["val_frac"], test_frac=d["test_frac"])
+    probs = []
+    for m in range(3):
+        member = build_model(resolve_config(cfg)["model"], pair, 0)
+        member.featurizer.load_state_dict({k.split(".", 3)[3]: v for k, v in state.items()
+                                           if k.startswith(f"featurizer.members.{m}.")})
+        member.head.load_state_dict({k.split(".", 3)[3]: v for k, v in state.items()
+                                     if k.startswith(f"head.members.{m}.")})
+        member.eval().double()
+        with torch.no_grad():
+            probs.append(torch.softmax(member(torch.as_tensor(split.target_test.X, dtype=torch.float64)), 1))
+    y = split.eval_labels.test  # target labels: evaluation only
+    acc = float((torch.stack(probs).mean(0).argmax(1).numpy() == y).mean())
+    assert res["metrics"]["target_test_acc"] == pytest.approx(acc, abs=1e-12)
+    assert (tmp_path / res["run_id"] / "report_after.json").is_file()  # diagnosed on the ensemble's features
+
+
+def test_method_auto_without_pretraining_trains_source_only_as_method_source_only_does(tmp_path):
+    """pretrain.epochs 0: the reference candidate is `method: source_only`'s model, not the untrained network."""
+    cfg = {"name": "auto0", "figures": False, "seed": 0, "method": "auto",
+           "data": {"generator": {"domain": "gaussian", "shift": "rotation", "severity": 20},
+                    "n_source": 160, "n_target": 160},
+           "model": {"hidden": [8]}, "pretrain": {"epochs": 0},
+           "train": {"epochs": 3, "batch_size": 32}, "diagnostics": {"before": False, "after": False},
+           "auto": {"candidate_training": "scratch", "candidates": [{"name": "source_only"},
+                                                                    {"name": "coral", "method": "coral"}]}}
+    auto = run_experiment(cfg, tmp_path)["auto"]
+    plain = run_experiment({**cfg, "method": "source_only", "auto": None}, tmp_path)
+    so = auto["candidates"][0]
+    assert so["name"] == "source_only" and so["best_epoch"] == plain["metrics"]["best_epoch"]
+    assert so["scores"]["source_val"] == pytest.approx(plain["metrics"]["source_val_acc"], abs=1e-12)

@@ -314,4 +314,4 @@ def test_an_unknown_rule_is_refused_before_any_candidate_trains(data, rule, monk
     with pytest.raises(ValueError, match="rule must be a criterion of .*ensv.*, a tuple of them, or one of borda"):
         auto.fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidates=CANDS, rule=rule)
     for valid in ("iwcv", ("iwcv", "dev"), ["iwcv", "dev"], "borda", "mixval", "ensemble", "ensemble_aligned"):
-        auto._check_rule(valid, CANDS)  # every rule choose accepted before the check, lists included
+        auto.check_rule(valid, CANDS)  # every rule choose accepted before the check, lists included
