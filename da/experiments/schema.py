@@ -322,7 +322,7 @@ def _check_auto_rule(value, path):
 
 _AUTO_CANDIDATE = {
     "name": Str(None, "the candidate's name in the records"),
-    "method": Str(None, "an alignment loss (null: source only, the pretrained model)", choices=tuple(LOSS_CLASSES),
+    "method": Str(None, "an alignment loss (null: source only, the reference)", choices=tuple(LOSS_CLASSES),
                   optional=True),
     "weight": Num(None, "its alignment weight (null: the method's recipe weight)", lo=0.0, optional=True),
 }
@@ -341,11 +341,11 @@ def _check_auto_candidate(value, path):
 
 _AUTO = {
     "candidate_training": Str("finetune", "method: auto: how the aligned candidates train, each under its "
-                                          "method's recipe: finetune (from the pretrained model for "
-                                          "auto.finetune_epochs, last epoch), scratch (from the pretrained model "
-                                          "for train.epochs, the recipe's epoch selection) or warmup (a shared "
-                                          "source-only warm-up of train.epochs // 5, then each for the rest)",
-                              choices=AUTO_TRAININGS),
+                                          "method's recipe: finetune (from the source_only model for "
+                                          "auto.finetune_epochs, last epoch), scratch (from the pretrained model, "
+                                          "or the initial network with pretrain.epochs 0, for train.epochs, the "
+                                          "recipe's epoch selection) or warmup (a shared source-only warm-up of "
+                                          "train.epochs // 5, then each for the rest)", choices=AUTO_TRAININGS),
     "rule": Custom("source_val", _check_auto_rule, "method: auto: the label-free choice (da.transfer.auto.choose): "
                                                    "a criterion, a list of them, borda, mixval, or ensemble / "
                                                    "ensemble_aligned (the mean softmax of the guarded candidates)"),

@@ -21,14 +21,20 @@ def test_run_id_is_sha256_of_the_canonical_json(tiny):
     ref = hashlib.sha256(json.dumps(plain, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
     assert R.run_id(cfg) == R.digest(plain) == ref
     assert R.run_id(dict(plain, b=[1])) != ref
-    # the experiments' ids are unchanged: config_hash is this digest of the config less its labels and
-    # `recipe`, which only says where train values came from (the values are hashed)
+    # the experiments' ids are unchanged: config_hash is this digest of the config less its labels,
+    # `recipe`, which only says where train values came from (the values are hashed), and the `auto:`
+    # section, which only method: auto reads (the section came after these ids)
     resolved = resolve_config(tiny)
-    body = {k: v for k, v in resolved.items() if k not in ("name", "output", "figures", "summary", "recipe")}
+    assert resolved["method"] != "auto" and "auto" in resolved
+    body = {k: v for k, v in resolved.items()
+            if k not in ("name", "output", "figures", "summary", "recipe", "auto")}
     from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION
 
     body["_alignment_defaults_revision"] = ALIGNMENT_DEFAULTS_REVISION
     assert config_hash(resolved) == R.run_id(body)
+    auto = resolve_config(dict(tiny, method="auto"))
+    assert config_hash(auto) == R.run_id({k: v for k, v in auto.items()
+                                          if k not in ("name", "output", "figures", "summary", "recipe")})
     with pytest.raises(ValueError, match="resolved_config must be a dict"):
         R.run_id([1, 2])
 
