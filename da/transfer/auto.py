@@ -61,9 +61,10 @@ from da.transfer.probes import ensemble_agreement, mixup_probes
 from da.transfer.selection import get_criterion
 from da.transfer.source_guard import source_guard
 
-__all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_RULE", "AUTO_TOLERANCE",
+__all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_PARAMS", "AUTO_RULE", "AUTO_TOLERANCE",
            "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "ENSEMBLE_RULES", "MIXVAL_CRITERIA", "RANK_RULES", "auto_finetune",
-           "auto_select", "check_rule", "choose", "ensemble_agreement", "ensemble_members", "fit_auto", "score_model"]
+           "auto_select", "check_auto_params", "check_rule", "choose", "ensemble_agreement", "ensemble_members",
+           "fit_auto", "score_model"]
 
 #: (name, method, weight) of the candidates; weight None = the method's recipe weight.
 AUTO_CANDIDATES = (
@@ -73,6 +74,8 @@ AUTO_CANDIDATES = (
     ("swd", "swd", None),
     ("jdot", "jdot", None),
 )
+#: the options of :func:`fit_auto` that ``DomainAdaptationClassifier(auto_params=...)`` passes on
+AUTO_PARAMS = ("candidates", "candidate_training", "finetune_epochs", "rule", "tolerance")
 #: how the aligned candidates are trained (:func:`auto_select`)
 CANDIDATE_TRAININGS = AUTO_TRAININGS
 #: the default of ``align="auto"`` and ``method: auto``
@@ -301,6 +304,18 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
     return chosen, models, record
 
 
+def check_auto_params(params, is_auto: bool = True) -> None:
+    """A ``ValueError`` for ``DomainAdaptationClassifier(auto_params=...)`` that :func:`fit_auto` cannot take."""
+    if not is_auto:
+        raise ValueError("auto_params is for align='auto' only; set it to None for another align")
+    if not isinstance(params, dict):
+        raise ValueError(f"auto_params must be a dict of fit_auto options, got {type(params).__name__}")
+    unknown = sorted(set(params) - set(AUTO_PARAMS))
+    if unknown:
+        raise ValueError(f"auto_params: unknown option(s) {', '.join(map(repr, unknown))}; valid: "
+                         f"{', '.join(AUTO_PARAMS)}")
+
+
 def check_rule(rule, candidates=AUTO_CANDIDATES) -> None:
     """A ``ValueError`` for a rule :func:`choose` cannot apply or a candidate set without the
     ``("source_only", None, None)`` reference, before any candidate trains (configs call it too)."""
@@ -324,9 +339,11 @@ def _choice(records, models, split, rule, tolerance) -> tuple:
     if not (isinstance(rule, str) and rule in ENSEMBLE_RULES):
         return (*choose(records, rule=rule, tolerance=tolerance), None)
     from da.transfer.ensemble import softmax_ensemble
+    from da.transfer.inputs import example_rows
 
     members, why = ensemble_members(records, rule=rule, tolerance=tolerance)
-    models["ensemble"] = softmax_ensemble([models[n] for n in members], example=split.source_val.X[:1])
+    example = example_rows(split.source_val.X, "cpu")  # arrays or lazy image rows (read through their loader)
+    models["ensemble"] = softmax_ensemble([models[n] for n in members], example=example)
     return "ensemble", why, members
 
 
@@ -403,7 +420,7 @@ def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=N
     check_rule(rule, AUTO_CANDIDATES if candidates is None else candidates)
     Xt_arr = check_array(Xt, "Xt", ndim=None, min_samples=1)
     check_alignment_target(Xt_arr)
-    base = clone(est).set_params(align=None, weight=None)
+    base = clone(est).set_params(align=None, weight=None, auto_params=None)
     base.fit(Xs, ys, Xt, yt_labeled=yt_labeled, labeled_idx=labeled_idx)  # validates; the source model
     Xs_arr = check_array(Xs, "Xs", ndim=None, min_samples=2)
     ys_arr = np.asarray(ys.detach().cpu() if isinstance(ys, torch.Tensor) else ys)

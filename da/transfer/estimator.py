@@ -71,6 +71,10 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
     device : str, optional
     seed : int
     verbose : bool
+    auto_params : dict, optional
+        With ``align="auto"`` only: options of :func:`da.transfer.auto.fit_auto`
+        (``candidates``, ``candidate_training``, ``finetune_epochs``, ``rule``, ``tolerance``),
+        e.g. ``{"rule": "ensemble", "tolerance": None}``. ``None``: its defaults.
 
     Attributes
     ----------
@@ -102,7 +106,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
                  epochs=30, batch_size=128, lr=None, optimizer=None, weight_decay=0.0,
                  lr_schedule=None, horizon=None, grad_clip=None, patience=None,
                  selection=None, val_fraction=0.1, strategy=None, device=None, seed=0,
-                 verbose=False):
+                 verbose=False, auto_params=None):
         self.featurizer = featurizer
         self.head = head
         self.align = align
@@ -123,6 +127,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.seed = seed
         self.verbose = verbose
+        self.auto_params = auto_params
 
     def _recipe(self, align=None) -> dict:
         """The resolved weight and optimizer: the user's values, else the method's recipe (recorded)."""
@@ -178,10 +183,16 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        if isinstance(self.align, str) and self.align == "auto":
+        is_auto = isinstance(self.align, str) and self.align == "auto"
+        if self.auto_params is not None:
+            from da.transfer.auto import check_auto_params
+
+            check_auto_params(self.auto_params, is_auto)
+        if is_auto:
             from da.transfer.auto import fit_auto
 
-            return fit_auto(self, Xs, ys, Xt, yt_labeled=yt_labeled, labeled_idx=labeled_idx)
+            return fit_auto(self, Xs, ys, Xt, yt_labeled=yt_labeled, labeled_idx=labeled_idx,
+                            **(self.auto_params or {}))
         recipe = self._recipe()
         if self.weight is not None:
             check_weight(self.weight, "weight")

@@ -78,3 +78,25 @@ def test_image_folder_errors_name_the_layout(tmp_path):
     mismatch["data"]["target"] = {"folder": str(tmp_path / "other" / "webcam" / "images")}
     with pytest.raises(Exception, match="different class lists"):
         run_experiment(mismatch)
+
+
+def test_method_auto_ensembles_resnet18_candidates_streamed_from_folders(tmp_path):
+    """`method: auto` with `auto.rule: ensemble` on streamed image rows: the candidates' mean softmax is the run's
+    model, checkpointed with every member and diagnosed on their concatenated features."""
+    require("torchvision")
+    import torch
+
+    from da.experiments.pipeline import run_experiment
+
+    root = _office31(tmp_path / "office31")
+    cfg = dict(_config(root, tmp_path / "runs"), method="auto",
+               auto={"rule": "ensemble", "tolerance": None, "finetune_epochs": 1,
+                     "candidates": [{"name": "source_only"}, {"name": "dann", "method": "dann"},
+                                    {"name": "mmd", "method": "mmd"}]})
+    res = run_experiment(cfg)
+    assert res["auto"]["chosen"] == "ensemble" and res["auto"]["members"] == ["source_only", "dann", "mmd"]
+    run_dir = tmp_path / "runs" / res["run_id"]
+    state = torch.load(run_dir / "model.pt", weights_only=True)["state_dict"]
+    assert {k.split(".")[2] for k in state if k.startswith("featurizer.members.")} == {"0", "1", "2"}
+    after = json.loads((run_dir / "report_after.json").read_text())
+    assert after and 0 <= res["metrics"]["target_test_acc"] <= 1

@@ -315,3 +315,56 @@ def test_an_unknown_rule_is_refused_before_any_candidate_trains(data, rule, monk
         auto.fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidates=CANDS, rule=rule)
     for valid in ("iwcv", ("iwcv", "dev"), ["iwcv", "dev"], "borda", "mixval", "ensemble", "ensemble_aligned"):
         auto.check_rule(valid, CANDS)  # every rule choose accepted before the check, lists included
+
+
+def test_auto_params_give_the_estimator_fit_autos_options_and_bad_ones_are_refused(data):
+    """DomainAdaptationClassifier(align="auto", auto_params=...) is fit_auto with those options, bit for bit."""
+    from sklearn.base import clone
+
+    from da.transfer.auto import fit_auto
+
+    Xs, ys, Xt, _ = data
+    opts = {"candidates": CANDS, "candidate_training": "scratch", "rule": "ensemble", "tolerance": None}
+    clf = DomainAdaptationClassifier(align="auto", auto_params=opts, **FAST)
+    assert clone(clf).get_params()["auto_params"] == opts
+    clf.fit(Xs, ys, Xt)
+    ref = fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, **opts)
+    assert clf.selection_["chosen"] == "ensemble" and clf.selection_["members"] == ["source_only", "mmd", "coral"]
+    assert clf.selection_["candidate_training"] == "scratch" and clf.selection_["tolerance"] is None
+    np.testing.assert_array_equal(clf.predict_proba(Xt), ref.predict_proba(Xt))
+    for bad, match in [({"rules": "dev"}, r"auto_params: unknown option\(s\) 'rules'; valid: candidates"),
+                       (["dev"], "auto_params must be a dict of fit_auto options, got list"),
+                       ({"rule": "best"}, "rule must be a criterion of")]:
+        with pytest.raises(ValueError, match=match):
+            DomainAdaptationClassifier(align="auto", auto_params=bad, **FAST).fit(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="auto_params is for align='auto' only"):
+        DomainAdaptationClassifier(align="mmd", auto_params={"rule": "dev"}, **FAST).fit(Xs, ys, Xt)
+
+
+def test_an_ensemble_of_candidates_trained_on_lazy_rows_is_the_in_memory_ones(data):
+    """rule="ensemble" on a split of lazy dataset rows (image folders): the same choice and outputs as in memory
+    (it failed at building the ensemble, which probed the member widths with an array slice of the rows)."""
+    from dataclasses import replace
+
+    import torch
+
+    from da.data import DatasetRows, Part
+    from da.transfer import make_split, mlp
+    from da.transfer.auto import auto_select
+
+    def lazy(part):
+        y = part.y if part.y is not None else np.zeros(len(part), int)
+        return Part(DatasetRows(torch.utils.data.TensorDataset(torch.as_tensor(part.X), torch.as_tensor(y))),
+                    part.y)
+
+    Xs, ys, Xt, _ = data
+    split = make_split(Xs, ys, Xt, seed=0)
+    rows = replace(split, **{k: lazy(getattr(split, k)) for k in ("source_train", "source_val", "target_train",
+                                                                  "target_val")})
+    kw = dict(config=dict(epochs=2, batch_size=32, device="cpu", seed=0), candidates=CANDS,
+              candidate_training="scratch", rule="ensemble", tolerance=None)
+    a, models_a, rec_a = auto_select(mlp(3, (8,), 2, seed=0), split, **kw)
+    b, models_b, rec_b = auto_select(mlp(3, (8,), 2, seed=0), rows, **kw)
+    assert a == b == "ensemble" and rec_a["members"] == rec_b["members"] == ["source_only", "mmd", "coral"]
+    assert [c["scores"] for c in rec_a["candidates"]] == [c["scores"] for c in rec_b["candidates"]]
+    np.testing.assert_array_equal(_logits(models_a["ensemble"], Xt), _logits(models_b["ensemble"], Xt))
