@@ -43,3 +43,24 @@ def test_stage16_table_is_the_records_and_the_ensembles_are_their_members_softma
     assert rules.target_acc(r, "ens_all", None)[0] == np.mean(p.argmax(1) == r["probs"]["ye"])
     for n in names:  # the kept outputs are the candidates' recorded accuracies
         assert np.mean(r["probs"][f"{n}@te"].argmax(1) == r["probs"]["ye"]) == r["candidate_target_acc"][n]
+
+
+def test_the_readmes_auto_ensemble_pipeline_figures_are_its_records():
+    """README's `experiments/auto_ensemble.yaml` figures (3 seeds, both directions, against source-only through the
+    same pipeline) are the committed result records, rounded; each auto run is the ensemble of all eight."""
+    import json
+
+    recs = [json.loads(line) for line in
+            open(BENCHMARKS / "defaults" / "results" / "auto_ensemble_pipeline.jsonl")]
+    readme = (BENCHMARKS.parent / "README.md").read_text().replace("\n  ", " ")
+    for pair, method in [(p, m) for p in ("digits->mnist", "mnist->digits") for m in ("auto", "source_only")]:
+        accs = [r["target_test_acc"] for r in sorted(recs, key=lambda r: r["seed"])
+                if r["pair"] == pair and r["method"] == method]
+        assert len(accs) == 3
+        assert " / ".join(f"{a:.3f}" for a in accs) in readme, (pair, method)
+    for pair in ("digits->mnist", "mnist->digits"):
+        mean = {m: sum(r["target_test_acc"] for r in recs if r["pair"] == pair and r["method"] == m) / 3
+                for m in ("auto", "source_only")}
+        assert f"(+{mean['auto'] - mean['source_only']:.3f})" in readme, pair
+    assert all(len(r["auto"]["members"]) == 8 and r["auto"]["chosen"] == "ensemble"
+               for r in recs if r["method"] == "auto")
