@@ -51,7 +51,7 @@ def test_the_readmes_auto_ensemble_pipeline_figures_are_its_records():
     import json
 
     recs = [json.loads(line) for line in
-            open(BENCHMARKS / "defaults" / "results" / "auto_ensemble_pipeline.jsonl")]
+            open(BENCHMARKS / "defaults" / "results" / "pipeline_auto_ensemble.jsonl")]
     readme = (BENCHMARKS.parent / "README.md").read_text().replace("\n  ", " ")
     for pair, method in [(p, m) for p in ("digits->mnist", "mnist->digits") for m in ("auto", "source_only")]:
         accs = [r["target_test_acc"] for r in sorted(recs, key=lambda r: r["seed"])
