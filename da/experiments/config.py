@@ -117,7 +117,7 @@ def resolve_config(raw: dict) -> dict:
             raise ConfigError("align", f"method {cfg['method']!r} means align losses {want}, got {got}; "
                                        "set method: custom for another combination")
     if cfg["method"] == "auto":
-        _check_auto(cfg["auto"])
+        _check_auto(cfg["auto"], cfg["train"]["epochs"])
     if cfg["recipe"]:
         _fill_from_recipe(cfg, raw.get("train") or {})
     if cfg["model"]["arch"] == "lenet" and data["generator"] is not None:
@@ -139,18 +139,26 @@ def resolve_config(raw: dict) -> dict:
 def auto_candidates(section: dict) -> tuple:
     """The ``(name, method, weight)`` candidates of a resolved ``auto:`` section
     (:data:`da.transfer.auto.AUTO_CANDIDATES` when it names none)."""
-    from da.transfer.auto import AUTO_CANDIDATES
+    from da.transfer.auto_options import AUTO_CANDIDATES
 
     if section["candidates"] is None:
         return AUTO_CANDIDATES
     return tuple((c["name"], c["method"], c["weight"]) for c in section["candidates"])
 
 
-def _check_auto(section: dict) -> None:
-    """``method: auto``: the candidates as :func:`da.transfer.auto.check_rule` needs them (the rule's name
-    is the schema's), so that a bad set fails here and not after the pretraining."""
-    from da.transfer.auto import check_rule
+def _check_auto(section: dict, epochs: int) -> None:
+    """``method: auto``: what the schema's leaves cannot see (the rule's name is the schema's): the candidates as
+    :func:`da.transfer.auto_options.check_rule` needs them, and the lengths each candidate training reads, so
+    that a bad set fails here and not after the pretraining."""
+    from da.transfer.auto_options import check_rule
 
+    training = section["candidate_training"]
+    if section["finetune_epochs"] is not None and training != "finetune":
+        raise ConfigError("auto.finetune_epochs", f"is for candidate_training: finetune; {training} does not read "
+                                                  "it (null)")
+    if training == "warmup" and epochs < 2:
+        raise ConfigError("auto.candidate_training", f"warmup needs train.epochs >= 2 (a warm-up and a "
+                                                     f"continuation), got {epochs}")
     cands = auto_candidates(section)
     if ("source_only", None, None) not in cands:
         raise ConfigError("auto.candidates", "must include {name: source_only, method: null}, the reference of "

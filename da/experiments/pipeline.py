@@ -360,7 +360,11 @@ def _auto(model, split, train: dict, strategy, options: dict, pretrained: bool):
     from da.transfer.auto import auto_select
     from da.transfer.evaluate import final_metrics
     from da.transfer.fit_result import FitResult
+    from da.transfer.trainer import TrainConfig, training_device
 
+    # where the candidates train: a pretraining read from the cache is on the CPU, and the source_only candidate
+    # (this model) must sit with the others, in an ensemble above all
+    model.to(training_device(TrainConfig.from_kwargs(train)))
     chosen, models, record = auto_select(
         model, split, config=train, strategy=strategy, source_model=model if pretrained else None,
         candidates=auto_candidates(options),

@@ -312,7 +312,8 @@ _AUTO_CRITERIA = tuple(c for c in CRITERIA if c not in ("oracle", "last")) + AUT
 
 
 def _check_auto_rule(value, path):
-    """A criterion, a list of criteria (all must prefer the same candidate), or a rule of :data:`AUTO_RULES`."""
+    """A criterion, a list of criteria (a candidate must beat source_only on each; the first picks among
+    those), or a rule of :data:`AUTO_RULES`."""
     if isinstance(value, (list, tuple)):
         if not value:
             raise ConfigError(path, "expected a criterion or a non-empty list of criteria, got []")
@@ -345,14 +346,15 @@ _AUTO = {
                                           "auto.finetune_epochs, last epoch), scratch (from the pretrained model, "
                                           "or the initial network with pretrain.epochs 0, for train.epochs, the "
                                           "recipe's epoch selection) or warmup (a shared source-only warm-up of "
-                                          "train.epochs // 5, then each for the rest)", choices=AUTO_TRAININGS),
+                                          "max(1, train.epochs // 5) epochs, then each for the rest; needs "
+                                          "train.epochs >= 2)", choices=AUTO_TRAININGS),
     "rule": Custom("source_val", _check_auto_rule, "method: auto: the label-free choice (da.transfer.auto.choose): "
                                                    "a criterion, a list of them, borda, mixval, or ensemble / "
                                                    "ensemble_aligned (the mean softmax of the guarded candidates)"),
     "tolerance": Num(0.02, "method: auto: source guard: candidates more than this below source-only's held-out "
                            "source accuracy are not chosen (null: no guard)", lo=0.0, optional=True),
-    "finetune_epochs": Num(None, "method: auto, finetune: each candidate's epochs (null: train.epochs // 2)", lo=1,
-                           integer=True, optional=True),
+    "finetune_epochs": Num(None, "method: auto, finetune only: each candidate's epochs (null: max(1, "
+                                 "train.epochs // 2))", lo=1, integer=True, optional=True),
     "candidates": ListOf(Custom(None, _check_auto_candidate), None,
                          "method: auto: [{name, method, weight}], one of them {name: source_only, method: null} "
                          "(null: da.transfer.auto.AUTO_CANDIDATES)", optional=True),

@@ -55,50 +55,20 @@ import warnings
 import numpy as np
 import torch
 
-from da._names import AUTO_POOL_SCORES, AUTO_TRAININGS
+from da.transfer.auto_options import (AUTO_CANDIDATE_TRAINING, AUTO_CANDIDATES, AUTO_CRITERIA, AUTO_PARAMS,
+                                      AUTO_RULE, AUTO_TOLERANCE, BORDA_CRITERIA, CANDIDATE_TRAININGS, MARGIN,
+                                      MIXVAL_CRITERIA, RANK_RULES, SOURCE_TOLERANCE, WARMUP_DIVISOR,
+                                      check_auto_params, check_options, check_rule)
 from da.transfer.ensemble import ENSEMBLE_RULES, ensemble_members
 from da.transfer.probes import ensemble_agreement, mixup_probes
 from da.transfer.selection import get_criterion
 from da.transfer.source_guard import source_guard
 
-__all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_PARAMS", "AUTO_RULE", "AUTO_TOLERANCE",
-           "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "ENSEMBLE_RULES", "MIXVAL_CRITERIA", "RANK_RULES", "auto_finetune",
-           "auto_select", "check_auto_params", "check_rule", "choose", "ensemble_agreement", "ensemble_members",
-           "fit_auto", "score_model"]
+__all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_PARAMS", "AUTO_RULE",
+           "AUTO_TOLERANCE", "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "ENSEMBLE_RULES", "MIXVAL_CRITERIA", "RANK_RULES",
+           "auto_finetune", "auto_select", "check_auto_params", "check_options", "check_rule", "choose",
+           "ensemble_agreement", "ensemble_members", "fit_auto", "score_model"]
 
-#: (name, method, weight) of the candidates; weight None = the method's recipe weight.
-AUTO_CANDIDATES = (
-    ("source_only", None, None),
-    ("mmd", "mmd", None),
-    ("mmd_x3", "mmd", 30.0),
-    ("swd", "swd", None),
-    ("jdot", "jdot", None),
-)
-#: the options of :func:`fit_auto` that ``DomainAdaptationClassifier(auto_params=...)`` passes on
-AUTO_PARAMS = ("candidates", "candidate_training", "finetune_epochs", "rule", "tolerance")
-#: how the aligned candidates are trained (:func:`auto_select`)
-CANDIDATE_TRAININGS = AUTO_TRAININGS
-#: the default of ``align="auto"`` and ``method: auto``
-AUTO_CANDIDATE_TRAINING = "finetune"
-#: the ``"warmup"`` warm-up lasts ``epochs // WARMUP_DIVISOR`` epochs (at least 1)
-WARMUP_DIVISOR = 5
-#: criteria scored for every candidate (all label-free on the target); each candidate's record also
-#: gets ``"ensv"``, its agreement with the whole pool's ensemble (:func:`ensemble_agreement`)
-AUTO_CRITERIA = ("source_val", "source_val_loss", "source_val_drift", "iwcv", "dev", "entropy", "snd", "im", "bnm",
-                 "class_ami")
-#: the criteria whose ranks ``rule="borda"`` sums (:func:`choose`)
-BORDA_CRITERIA = ("dev", "entropy", "snd")
-#: the mixed-sample probes whose ranks ``rule="mixval"`` sums (:func:`da.transfer.probes.mixup_probes`)
-MIXVAL_CRITERIA = ("ice_intra", "ice_inter")
-#: the rank-sum rules of :func:`choose`: rule -> the criteria whose ranks are summed
-RANK_RULES = {"borda": BORDA_CRITERIA, "mixval": MIXVAL_CRITERIA}
-#: tolerance tau on the source validation accuracy (see :func:`choose`)
-SOURCE_TOLERANCE = 0.02
-#: the rule of ``align="auto"`` and ``method: auto``, and its source guard (None: no guard)
-AUTO_RULE = "source_val"
-AUTO_TOLERANCE = SOURCE_TOLERANCE
-#: margin by which a candidate's score must beat source_only's to be chosen
-MARGIN = 0.0
 
 
 def score_model(model, split, criteria=AUTO_CRITERIA, *, max_samples: int = 2000, seed=0) -> dict:
@@ -266,7 +236,8 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
 
     t0 = time.perf_counter()
     candidates = tuple(AUTO_CANDIDATES if candidates is None else candidates)
-    check_rule(rule, candidates)
+    check_options(rule=rule, candidates=candidates, candidate_training=candidate_training, tolerance=tolerance,
+                  finetune_epochs=finetune_epochs, warmup_epochs=warmup_epochs)
     base = TrainConfig.from_kwargs(config)
     plan = _candidate_plan(candidate_training, base, finetune_epochs, warmup_epochs)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -302,35 +273,6 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
               "candidates": records, "seconds": time.perf_counter() - t0, "oracle": False,
               **({} if members is None else {"members": members})}
     return chosen, models, record
-
-
-def check_auto_params(params, is_auto: bool = True) -> None:
-    """A ``ValueError`` for ``DomainAdaptationClassifier(auto_params=...)`` that :func:`fit_auto` cannot take."""
-    if not is_auto:
-        raise ValueError("auto_params is for align='auto' only; set it to None for another align")
-    if not isinstance(params, dict):
-        raise ValueError(f"auto_params must be a dict of fit_auto options, got {type(params).__name__}")
-    unknown = sorted(set(params) - set(AUTO_PARAMS))
-    if unknown:
-        raise ValueError(f"auto_params: unknown option(s) {', '.join(map(repr, unknown))}; valid: "
-                         f"{', '.join(AUTO_PARAMS)}")
-
-
-def check_rule(rule, candidates=AUTO_CANDIDATES) -> None:
-    """A ``ValueError`` for a rule :func:`choose` cannot apply or a candidate set without the
-    ``("source_only", None, None)`` reference, before any candidate trains (configs call it too)."""
-    if ("source_only", None, None) not in tuple(tuple(c) for c in candidates):
-        raise ValueError("candidates must include ('source_only', None, None), the reference of the choice")
-    names = [c[0] for c in candidates]
-    if len(set(names)) != len(names):
-        raise ValueError(f"candidate names must be distinct, got {names}")
-    known = {*AUTO_CRITERIA, *AUTO_POOL_SCORES}
-    if not ((isinstance(rule, str) and (rule in known or rule in RANK_RULES or rule in ENSEMBLE_RULES))
-            or (isinstance(rule, (tuple, list)) and rule and set(rule) <= known)):
-        raise ValueError(f"rule must be a criterion of {', '.join(sorted(known))}, a tuple of them, or one of "
-                         f"{', '.join([*RANK_RULES, *ENSEMBLE_RULES])}; got {rule!r}")
-    if rule in ENSEMBLE_RULES and "ensemble" in names:
-        raise ValueError(f"rule {rule!r} returns its model as 'ensemble': rename the candidate of that name")
 
 
 def _choice(records, models, split, rule, tolerance) -> tuple:
@@ -414,10 +356,11 @@ def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=N
 
     t0 = time.perf_counter()
     candidate_training = AUTO_CANDIDATE_TRAINING if candidate_training is None else candidate_training
-    if candidate_training not in CANDIDATE_TRAININGS:  # before any training
-        raise ValueError(f"candidate_training must be one of {', '.join(CANDIDATE_TRAININGS)}, "
-                         f"got {candidate_training!r}")
-    check_rule(rule, AUTO_CANDIDATES if candidates is None else candidates)
+    check_options(rule=rule, candidates=candidates, candidate_training=candidate_training, tolerance=tolerance,
+                  finetune_epochs=finetune_epochs)  # before any training
+    if candidate_training == "warmup" and est.epochs < 2:
+        raise ValueError(f"candidate_training='warmup' needs epochs >= 2 (a warm-up and a continuation), "
+                         f"got epochs={est.epochs}")
     Xt_arr = check_array(Xt, "Xt", ndim=None, min_samples=1)
     check_alignment_target(Xt_arr)
     base = clone(est).set_params(align=None, weight=None, auto_params=None)

@@ -88,6 +88,10 @@ def softmax_ensemble(models, weights=None, *, example=None) -> FeaturizerHead:
         raise ValueError(f"weights must have one entry per model ({len(models)}), got {w.numel()}")
     if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
         raise ValueError(f"weights must be finite, non-negative and not all zero, got {w.tolist()}")
+    devices = sorted({str(p.device) for m in models for p in m.parameters()})
+    if len(devices) > 1:
+        raise ValueError(f"models must all be on one device, got parameters on {', '.join(devices)}; move them "
+                         "with .to(device) first")
     p0 = next(models[0].parameters())
     if example is None:
         lin = next((m for m in models[0].featurizer.modules() if isinstance(m, nn.Linear)), None)

@@ -185,7 +185,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         """
         is_auto = isinstance(self.align, str) and self.align == "auto"
         if self.auto_params is not None:
-            from da.transfer.auto import check_auto_params
+            from da.transfer.auto_options import check_auto_params
 
             check_auto_params(self.auto_params, is_auto)
         if is_auto:

@@ -55,7 +55,7 @@ from da.transfer.strategies import get_strategy
 from da.transfer.train_config import (MEMORISED_SOURCE_CE, TrainConfig, adversarial_under_adam,
                                       memorised_source_message)
 
-__all__ = ["TrainConfig", "FitResult", "TrainingDivergedError", "Trainer", "make_split", "lr_factor",
+__all__ = ["TrainConfig", "FitResult", "TrainingDivergedError", "Trainer", "make_split", "lr_factor", "training_device",
            "MEMORISED_SOURCE_CE"]
 
 log = logging.getLogger("da.transfer")
@@ -110,6 +110,14 @@ def _snapshot(model) -> dict:
 def _restore(model, state) -> None:
     if state is not None:
         model.load_state_dict(state)
+
+
+def training_device(config) -> torch.device:
+    """The device a :class:`Trainer` with ``config`` trains on: ``config.device``, else
+    :func:`da.transfer.distributed.default_device` (CUDA when there is one)."""
+    if config.device is not None:
+        return torch.device(config.device)
+    return D.default_device(D.context())
 
 
 class Trainer:
@@ -389,9 +397,7 @@ class Trainer:
         return needs, recorded
 
     def _device(self):
-        if self.config.device is not None:
-            return torch.device(self.config.device)
-        return D.default_device(D.context())
+        return training_device(self.config)
 
     def _resolved_config(self, split, terms, horizon, steps_per_epoch, crit_name, is_oracle, d, device) -> dict:
         cfg = asdict(self.config)

@@ -61,6 +61,12 @@ def _err(cfg) -> str:
     ({"method": "auto", "auto": {"rule": "ensemble", "candidates": [{"name": "source_only"},
                                                                     {"name": "ensemble", "method": "coral"}]}},
      "auto.candidates: rule 'ensemble' returns its model as 'ensemble'"),
+    ({"method": "auto", "auto": {"candidates": [{"name": "source_only"}, {"name": "src2"}]}},
+     "auto.candidates: only 'source_only' is trained without alignment"),
+    ({"method": "auto", "auto": {"candidate_training": "scratch", "finetune_epochs": 3}},
+     "auto.finetune_epochs: is for candidate_training: finetune; scratch does not read it"),
+    ({"method": "auto", "train": {"epochs": 1}, "auto": {"candidate_training": "warmup"}},
+     "auto.candidate_training: warmup needs train.epochs >= 2"),
 ])
 def test_validation_errors_name_the_key_path(tiny, patch, expected):
     cfg = copy.deepcopy(tiny)
@@ -333,5 +339,7 @@ def test_the_auto_section_is_hashed_only_for_method_auto_and_matches_the_python_
         given = resolve_config(dict(a, auto={"rule": ["dev", "iwcv"], "candidates": [
             {"name": "source_only"}, {"name": "j", "method": "deepjdot", "weight": 2}]}))["auto"]
     assert auto_candidates(given) == (("source_only", None, None), ("j", "jdot", 2.0))  # the alias is canonical
-    for rule in (*AUTO_RULES, *auto.AUTO_CRITERIA, *AUTO_POOL_SCORES, given["rule"]):
+    from da.experiments.schema import _AUTO_CRITERIA
+
+    for rule in (*AUTO_RULES, *_AUTO_CRITERIA, given["rule"]):
         auto.check_rule(rule)  # every rule a config accepts, the choice accepts

@@ -99,4 +99,5 @@ def test_method_auto_ensembles_resnet18_candidates_streamed_from_folders(tmp_pat
     state = torch.load(run_dir / "model.pt", weights_only=True)["state_dict"]
     assert {k.split(".")[2] for k in state if k.startswith("featurizer.members.")} == {"0", "1", "2"}
     after = json.loads((run_dir / "report_after.json").read_text())
-    assert after and 0 <= res["metrics"]["target_test_acc"] <= 1
+    assert after["meta"]["feature_dim"] == 3 * 16  # the three members' bottlenecks side by side
+    assert 0 <= res["metrics"]["target_test_acc"] <= 1

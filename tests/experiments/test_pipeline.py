@@ -194,7 +194,8 @@ def test_the_auto_section_reaches_the_choice_and_an_ensemble_is_the_runs_model(t
     y = split.eval_labels.test  # target labels: evaluation only
     acc = float((torch.stack(probs).mean(0).argmax(1).numpy() == y).mean())
     assert res["metrics"]["target_test_acc"] == pytest.approx(acc, abs=1e-12)
-    assert (tmp_path / res["run_id"] / "report_after.json").is_file()  # diagnosed on the ensemble's features
+    after = json.loads((tmp_path / res["run_id"] / "report_after.json").read_text())
+    assert after["meta"]["feature_dim"] == 3 * 8  # diagnosed on the three members' features side by side
 
 
 def test_method_auto_without_pretraining_trains_source_only_as_method_source_only_does(tmp_path):

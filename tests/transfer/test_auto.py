@@ -368,3 +368,41 @@ def test_an_ensemble_of_candidates_trained_on_lazy_rows_is_the_in_memory_ones(da
     assert a == b == "ensemble" and rec_a["members"] == rec_b["members"] == ["source_only", "mmd", "coral"]
     assert [c["scores"] for c in rec_a["candidates"]] == [c["scores"] for c in rec_b["candidates"]]
     np.testing.assert_array_equal(_logits(models_a["ensemble"], Xt), _logits(models_b["ensemble"], Xt))
+
+
+@pytest.mark.parametrize("opts, match", [
+    ({"tolerance": -0.1}, r"tolerance must be a number >= 0 or None \(no source guard\), got -0.1"),
+    ({"tolerance": float("nan")}, "tolerance must be a number >= 0 or None"),
+    ({"candidate_training": "scratch", "finetune_epochs": 3},
+     "finetune_epochs is for candidate_training='finetune'; got candidate_training='scratch'"),
+    ({"finetune_epochs": 0}, "finetune_epochs must be an integer >= 1, got 0"),
+    ({"finetune_epochs": 1.5}, "finetune_epochs must be an integer >= 1, got 1.5"),
+    ({"candidates": CANDS + (("src2", None, None),)}, r"only 'source_only' is trained without alignment .*'src2'"),
+    ({"candidates": CANDS + (("mmd", "coral", None),)}, "candidate names must be distinct"),
+    ({"candidate_training": "pretrain"}, "candidate_training must be one of finetune, scratch, warmup"),
+])
+def test_bad_auto_options_are_refused_before_anything_trains(data, opts, match, monkeypatch):
+    """fit_auto (and auto_params) check every option before the source fit, as a config's auto: section is checked."""
+    from da.transfer import auto
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("something trained")
+
+    monkeypatch.setattr(DomainAdaptationClassifier, "_initial_model", no_training)
+    Xs, ys, Xt, _ = data
+    with pytest.raises(ValueError, match=match):
+        auto.fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, **{"candidates": CANDS, **opts})
+    with pytest.raises(ValueError, match="needs epochs >= 2"):
+        auto.fit_auto(DomainAdaptationClassifier(align="auto", **{**FAST, "epochs": 1}), Xs, ys, Xt,
+                      candidates=CANDS, candidate_training="warmup")
+
+
+def test_an_ensemble_of_models_on_two_devices_is_refused():
+    import torch
+
+    from da.transfer import FeaturizerHead, mlp, softmax_ensemble
+
+    a, b, c = (FeaturizerHead(*mlp(3, (4,), 2, seed=s)) for s in (0, 1, 1))
+    with pytest.raises(ValueError, match="models must all be on one device, got parameters on cpu, meta"):
+        softmax_ensemble([a, b.to("meta")])
+    assert softmax_ensemble([a, c])(torch.zeros(1, 3)).shape == (1, 2)
