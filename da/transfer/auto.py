@@ -162,18 +162,13 @@ def choose(records: list, *, rule="source_val", tolerance: float | None = SOURCE
 
 
 def _candidate_plan(candidate_training, base, finetune_epochs, warmup_epochs) -> dict:
-    """Epochs and epoch selection of the aligned candidates under ``candidate_training`` (validated)."""
-    if candidate_training not in CANDIDATE_TRAININGS:
-        raise ValueError(f"candidate_training must be one of {', '.join(CANDIDATE_TRAININGS)}, "
-                         f"got {candidate_training!r}")
+    """Epochs and epoch selection of the aligned candidates under ``candidate_training`` (its name and the
+    epochs it needs checked by :func:`~da.transfer.auto_options.check_options`)."""
     if candidate_training == "finetune":
         ft = max(1, base.epochs // 2) if finetune_epochs is None else int(finetune_epochs)
         return {"epochs": ft, "selection": "last", "warmup_epochs": 0}
     if candidate_training == "scratch":  # exactly a plain fit of the method: selection None, its own epoch
         return {"epochs": base.epochs, "selection": None, "warmup_epochs": 0}  # selection (recipe or user's)
-    if base.epochs < 2:
-        raise ValueError(f"candidate_training='warmup' needs epochs >= 2 (a warm-up and a continuation), "
-                         f"got epochs={base.epochs}")
     w = min(max(1, base.epochs // WARMUP_DIVISOR), base.epochs - 1) if warmup_epochs is None else int(warmup_epochs)
     if not 1 <= w < base.epochs:
         raise ValueError(f"warmup_epochs must be in [1, epochs - 1] = [1, {base.epochs - 1}], got {w}")
@@ -236,9 +231,9 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
 
     t0 = time.perf_counter()
     candidates = tuple(AUTO_CANDIDATES if candidates is None else candidates)
-    check_options(rule=rule, candidates=candidates, candidate_training=candidate_training, tolerance=tolerance,
-                  finetune_epochs=finetune_epochs, warmup_epochs=warmup_epochs)
     base = TrainConfig.from_kwargs(config)
+    check_options(rule=rule, candidates=candidates, candidate_training=candidate_training, tolerance=tolerance,
+                  finetune_epochs=finetune_epochs, warmup_epochs=warmup_epochs, epochs=base.epochs)
     plan = _candidate_plan(candidate_training, base, finetune_epochs, warmup_epochs)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     src = dict(source_record or {})
@@ -357,10 +352,7 @@ def fit_auto(est, Xs, ys, Xt, *, yt_labeled=None, labeled_idx=None, candidates=N
     t0 = time.perf_counter()
     candidate_training = AUTO_CANDIDATE_TRAINING if candidate_training is None else candidate_training
     check_options(rule=rule, candidates=candidates, candidate_training=candidate_training, tolerance=tolerance,
-                  finetune_epochs=finetune_epochs)  # before any training
-    if candidate_training == "warmup" and est.epochs < 2:
-        raise ValueError(f"candidate_training='warmup' needs epochs >= 2 (a warm-up and a continuation), "
-                         f"got epochs={est.epochs}")
+                  finetune_epochs=finetune_epochs, epochs=est.epochs)  # before any training
     Xt_arr = check_array(Xt, "Xt", ndim=None, min_samples=1)
     check_alignment_target(Xt_arr)
     base = clone(est).set_params(align=None, weight=None, auto_params=None)

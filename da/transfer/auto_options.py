@@ -62,12 +62,16 @@ def check_auto_params(params, is_auto: bool = True) -> None:
 
 
 def check_options(*, rule=AUTO_RULE, candidates=None, candidate_training=AUTO_CANDIDATE_TRAINING,
-                  tolerance=AUTO_TOLERANCE, finetune_epochs=None, warmup_epochs=None) -> None:
+                  tolerance=AUTO_TOLERANCE, finetune_epochs=None, warmup_epochs=None, epochs=None) -> None:
     """A ``ValueError`` for options :func:`~da.transfer.auto.auto_select` cannot run with, before anything trains:
-    :func:`check_rule`, the candidate training, the guard and the lengths each training reads."""
+    :func:`check_rule`, the candidate training, the guard and the lengths each training reads (``epochs``: the
+    full length, when known)."""
     if candidate_training not in CANDIDATE_TRAININGS:
         raise ValueError(f"candidate_training must be one of {', '.join(CANDIDATE_TRAININGS)}, "
                          f"got {candidate_training!r}")
+    if candidate_training == "warmup" and epochs is not None and epochs < 2:
+        raise ValueError(f"candidate_training='warmup' needs epochs >= 2 (a warm-up and a continuation), "
+                         f"got epochs={epochs}")
     check_rule(rule, AUTO_CANDIDATES if candidates is None else candidates)
     if tolerance is not None and not (isinstance(tolerance, (int, float)) and np.isfinite(tolerance)
                                       and tolerance >= 0):
