@@ -20,14 +20,15 @@ __all__ = ["LOSSES", "LOSS_CLASSES", "METHODS", "OPTIMIZERS", "LR_SCHEDULES", "W
            "ALIASES", "canonical"]
 
 #: alignment losses (``align: [{loss: NAME}]``, ``align="NAME"``, ``loss/NAME`` records).
-LOSSES = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")
+LOSSES = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "infomax")
 #: the :mod:`da.align` class behind each loss name.
 LOSS_CLASSES = {"mmd": "MMDLoss", "dann": "DANNLoss", "cdan": "CDANLoss", "jdot": "JDOTLoss",
-                "coral": "CORALLoss", "sinkhorn": "SinkhornLoss", "swd": "SlicedWassersteinLoss"}
+                "coral": "CORALLoss", "sinkhorn": "SinkhornLoss", "swd": "SlicedWassersteinLoss",
+                "infomax": "InformationMaximizationLoss"}
 #: method presets of a config (``method: NAME``): no alignment, one loss each, JAN, ``auto``
 #: (a label-free choice among candidates, :mod:`da.transfer.auto`), or ``target_only``, the
 #: ORACLE upper bound trained on the target's labels (its runs are marked ``oracle: true``).
-METHODS = ("source_only", "mmd", "jan", "coral", "dann", "cdan", "jdot", "sinkhorn", "swd", "auto",
+METHODS = ("source_only", "mmd", "jan", "coral", "dann", "cdan", "jdot", "sinkhorn", "swd", "infomax", "auto",
            "target_only")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 #: learning-rate multipliers of the progress p (:data:`da.align.schedules.LR_SCHEDULES`).

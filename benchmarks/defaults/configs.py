@@ -26,7 +26,7 @@ def _add(name, align, weight=1.0, loss=None, est=None):
 
 
 # the library as shipped ("<name>") -- whatever DomainAdaptationClassifier(align=name) builds
-for m in ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd"):
+for m in ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "infomax"):
     _add(m, m)
     _add(f"{m}_default", m, weight=None)  # weight=None: the estimator's own default weight
 _add("auto", "auto", weight=None)
@@ -239,3 +239,9 @@ CONFIGS["auto16"] = {**CONFIGS["auto"], "auto": {}, "save_probs": True}
 # ... and the higher-gain option it documents: the mean softmax of all eight (no guard), for the held-out check
 CONFIGS["auto_pool8_ensemble"] = {**CONFIGS["auto_pool8_scratch"], "auto": {
     **CONFIGS["auto_pool8_scratch"]["auto"], "rule": "ensemble", "tolerance": None}}
+
+# stage 17 (revision 10): the infomax method's weight under either source criterion's epoch
+for w in (0.3, 1, 3, 10):
+    _add(f"infomax_w{w:g}", "infomax", w, est={"selection": "source_val"})
+for w in (1, 2, 3, 5):
+    _add(f"infomax_svl_w{w:g}", "infomax", w, est={"selection": "source_val_loss"})

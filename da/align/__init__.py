@@ -16,7 +16,8 @@ call ``loss.last_stats_`` holds what the loss measured, as python floats.
 - :class:`SlicedWassersteinLoss`: sliced Wasserstein distance;
 - :class:`JDOTLoss`: joint feature/label OT cost (DeepJDOT; needs ``ys`` and ``logits_t``);
 - :class:`DANNLoss`: domain discriminator behind gradient reversal (``p`` for ``"ganin"``);
-- :class:`CDANLoss`: discriminator on features ⊗ predictions (needs logits, ``p``).
+- :class:`CDANLoss`: discriminator on features ⊗ predictions (needs logits, ``p``);
+- :class:`InformationMaximizationLoss`: confident, diverse target predictions (SHOT's IM; needs ``logits_t``).
 
 Schedules of the progress ``p`` (:mod:`da.align.schedules`) and the gradient
 reversal layer (:mod:`da.align.grl`) are public too.
@@ -26,6 +27,7 @@ from da.align.cdan import CDANLoss
 from da.align.coral import CORALLoss
 from da.align.dann import DANNLoss
 from da.align.grl import GradientReversal, grad_reverse
+from da.align.infomax import InformationMaximizationLoss
 from da.align.jdot import JDOTLoss
 from da.align.mmd import MMDLoss
 from da.align.ot_losses import SinkhornLoss, SlicedWassersteinLoss
@@ -35,7 +37,7 @@ from da.align.sinkhorn import sinkhorn_divergence, symmetric_sinkhorn
 
 __all__ = [
     "MMDLoss", "CORALLoss", "SinkhornLoss", "SlicedWassersteinLoss", "JDOTLoss",
-    "DANNLoss", "CDANLoss",
+    "DANNLoss", "CDANLoss", "InformationMaximizationLoss",
     "sinkhorn_divergence", "symmetric_sinkhorn",
     "GradientReversal", "grad_reverse",
     "ganin_lambda", "ganin_lr_factor", "make_schedule", "progress", "linear_schedule", "schedule_from_spec",

@@ -54,6 +54,7 @@ METHODS = {
     "jdot": _preset("jdot"),
     "sinkhorn": _preset("sinkhorn"),
     "swd": _preset("swd"),
+    "infomax": _preset("infomax"),
     # a label-free choice among da.transfer.auto.AUTO_CANDIDATES, fine-tuned from the pretrained model
     "auto": [],
     # ORACLE: trains on the target's training labels (da.transfer.target_only); marked oracle: true

@@ -38,7 +38,7 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         Given modules are copied at ``fit``; the originals are left untouched.
     align : None, str, loss module or list of (loss, weight)
         ``None`` (source only), ``"mmd"``, ``"dann"``, ``"cdan"``, ``"jdot"``,
-        ``"coral"``, ``"sinkhorn"``, ``"swd"``, ``"auto"`` (a label-free choice
+        ``"coral"``, ``"sinkhorn"``, ``"swd"``, ``"infomax"``, ``"auto"`` (a label-free choice
         among a few methods and weights, :func:`da.transfer.auto.fit_auto`), a
         :mod:`da.align` loss, or a list of ``(loss, weight_or_schedule)`` pairs
         (``loss`` a module or a name).

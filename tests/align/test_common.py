@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from da.align import (CDANLoss, CORALLoss, DANNLoss, JDOTLoss, MMDLoss, SinkhornLoss,
-                      SlicedWassersteinLoss)
+from da.align import (CDANLoss, CORALLoss, DANNLoss, InformationMaximizationLoss, JDOTLoss, MMDLoss,
+                      SinkhornLoss, SlicedWassersteinLoss)
 
 D, C = 4, 3
 
@@ -28,7 +28,12 @@ def _all_losses():
         "dann": lambda: DANNLoss(D, hidden=(8,)),
         "cdan": lambda: CDANLoss(D, C, hidden=(8,)),
         "cdan_e_random": lambda: CDANLoss(D, C, hidden=(8,), randomized=True, random_dim=16, entropy=True),
+        "infomax": lambda: InformationMaximizationLoss(n_classes=C),
     }
+
+
+#: the input each loss's gradient must reach: the features, except for the losses of the target predictions alone
+GRAD_INPUT = {"infomax": "logits_t"}
 
 
 LOSSES = _all_losses()
@@ -53,7 +58,8 @@ def test_scalar_in_input_dtype_and_device_with_unequal_batches(name, dtype):
     assert value.shape == () and value.dtype == dtype and value.device == fs.device
     assert bool(torch.isfinite(value))
     value.backward()
-    assert fs.grad is not None and bool(torch.isfinite(fs.grad).all()) and float(fs.grad.abs().sum()) > 0
+    x = fs if GRAD_INPUT.get(name, "fs") == "fs" else kw[GRAD_INPUT[name]]
+    assert x.grad is not None and bool(torch.isfinite(x.grad).all()) and float(x.grad.abs().sum()) > 0
     assert loss.last_stats_ and all(type(v) is float for v in loss.last_stats_.values())
 
 

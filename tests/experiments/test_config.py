@@ -261,9 +261,9 @@ def test_alignment_defaults_revision_matches_the_rules():
     from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION, alignment_defaults
 
     rules = {name: [alignment_defaults(name, d, 10) for d in (2, 64, 128, 255, 256, 2048)]
-             for name in ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd")}
+             for name in ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "infomax")}
     expected_at = {2: {
-        "mmd": [{}] * 6, "jdot": [{}] * 6, "coral": [{}] * 6, "swd": [{}] * 6,
+        "mmd": [{}] * 6, "jdot": [{}] * 6, "coral": [{}] * 6, "swd": [{}] * 6, "infomax": [{}] * 6,
         "dann": [{"hidden": (100,)}, {"hidden": (100,)}, {"hidden": (128,)}, {"hidden": (255,)}, {}, {}],
         "cdan": [{"hidden": (100,)},
                  {"hidden": (100,), "randomized": True, "random_dim": 100},
@@ -285,6 +285,7 @@ def test_alignment_defaults_revision_matches_the_rules():
     # 8: stage 8: Sinkhorn's divergence divided by the mean squared feature distance, in the graph
     expected_at[8] = {**expected_at[7], "sinkhorn": [{**r, "normalize": True} for r in expected_at[7]["sinkhorn"]]}
     expected_at[9] = expected_at[8]  # 9 changed the adversarial recipes' gradient clip only (METHOD_RECIPES)
+    expected_at[10] = expected_at[9]  # 10 added infomax, whose class defaults are its name's (METHOD_RECIPES)
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]
 
 
@@ -301,12 +302,14 @@ def test_method_recipes_match_the_revision():
     expected_at[6] = expected_at[7] = expected_at[5]  # 6 and 7 changed the epoch selection only (below)
     expected_at[8] = {**expected_at[7], "sinkhorn": (1.0, adam)}  # stage 8: the normalised divergence at weight 1
     expected_at[9] = expected_at[8]  # 9 changed the gradient clip only (below)
+    expected_at[10] = {**expected_at[9], "infomax": (2.0, adam)}  # stage 17: a new method, the others unchanged
     got = {m: (r["weight"], tuple(r["optimizer"][k] for k in ("optimizer", "lr", "lr_schedule")))
            for m, r in METHOD_RECIPES.items()}
     assert got == expected_at[ALIGNMENT_DEFAULTS_REVISION]
     clip_at = {r: dict.fromkeys(METHOD_RECIPES, None) for r in range(3, 9)}
     # 9: stage 10: the adversarial SGD recipes clip the global gradient norm at 100 (above every converged run's)
     clip_at[9] = {**clip_at[8], "dann": 100.0, "cdan": 100.0}
+    clip_at[10] = clip_at[9]
     assert {m: r["optimizer"]["grad_clip"] for m, r in METHOD_RECIPES.items()} == clip_at[ALIGNMENT_DEFAULTS_REVISION]
     selection_at = {r: dict.fromkeys(METHOD_RECIPES, "source_val") for r in (3, 4, 5)}
     # 6: stage 6 of the benchmark: the held-out source cross-entropy's epoch where it was better on both regimes
@@ -315,6 +318,7 @@ def test_method_recipes_match_the_revision():
     # either regime; the source loss alone harmed on the short one)
     selection_at[7] = {**selection_at[6], "cdan": "source_val_drift"}
     selection_at[8] = selection_at[9] = selection_at[7]
+    selection_at[10] = {**selection_at[9], "infomax": "source_val_loss"}  # stage 17
     assert {m: r["selection"] for m, r in METHOD_RECIPES.items()} == selection_at[ALIGNMENT_DEFAULTS_REVISION]
 
 
