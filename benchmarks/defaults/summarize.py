@@ -21,11 +21,22 @@ TIE = 0.01  # a pair-level mean gain within +-0.01 is a tie
 PROBE_STAGES = ("stage12probe",)
 
 
+def _long_regime(stage: str, name: str) -> bool:
+    """Whether file ``name``, matched by the prefix ``stage``, holds the long-game regime's runs while the prefix
+    does not name it: ``"stage1"`` matches ``stage17long.0.jsonl``, whose configs share their names with the short
+    regime's (``stage17.0.jsonl``), so its rows would replace theirs in every table keyed by config, pair and seed."""
+    return "long" not in stage and "long" in name[len(stage):].split(".")[0]
+
+
 def load(*stages) -> list:
+    """The records of the files ``results/STAGE*.jsonl`` for each prefix, in file-name order; a prefix reads the
+    probes' files and the long-game regime's only where it names them (``PROBE_STAGES``, ``"...long"``)."""
     rows = []
     for st in stages:
         for f in sorted(RESULTS.glob(f"{st}*.jsonl")):
             if f.name.startswith(PROBE_STAGES) and not st.startswith(PROBE_STAGES):
+                continue
+            if _long_regime(st, f.name):
                 continue
             rows += [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
     return rows

@@ -64,3 +64,14 @@ def test_the_readmes_auto_ensemble_pipeline_figures_are_its_records():
         assert f"(+{mean['auto'] - mean['source_only']:.3f})" in readme, pair
     assert all(len(r["auto"]["members"]) == 8 and r["auto"]["chosen"] == "ensemble"
                for r in recs if r["method"] == "auto")
+
+
+def test_a_short_stage_prefix_reads_no_long_regime_file():
+    """``load("stage1")`` matches ``stage17long.*.jsonl`` by its prefix; those runs share their config names with the
+    short regime's, so they must be read only by a prefix that names the long regime."""
+    summarize = load_script("defaults/summarize", "defaults_summarize")
+    short = summarize.load("stage1")
+    assert short and not [r for r in short if "n_per_domain" in r]
+    long = summarize.load("stage10long")
+    assert long and all(r["n_per_domain"] == 4000 for r in long)
+    assert {r["config"] for r in long} <= {r["config"] for r in short}  # the shared names the guard is for
