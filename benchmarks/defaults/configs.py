@@ -245,3 +245,7 @@ for w in (0.3, 1, 3, 10):
     _add(f"infomax_w{w:g}", "infomax", w, est={"selection": "source_val"})
 for w in (1, 2, 3, 5):
     _add(f"infomax_svl_w{w:g}", "infomax", w, est={"selection": "source_val_loss"})
+# ... and stage 16's scratch pool with infomax as a ninth candidate, its outputs kept (for the ensembles)
+CONFIGS["auto_pool9_scratch17"] = {**CONFIGS["auto_pool8_scratch16"], "auto": {
+    **CONFIGS["auto_pool8_scratch16"]["auto"],
+    "candidates": CONFIGS["auto_pool8_scratch16"]["auto"]["candidates"] + (("infomax", "infomax", None),)}}

@@ -9,6 +9,7 @@ Usage: PYTHONPATH=. python benchmarks/defaults/stage17_tables.py
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_tables as M  # noqa: E402
-from summarize import load, per_pair  # noqa: E402
+from summarize import RESULTS, load, per_pair  # noqa: E402
 
 CANDIDATES = ["infomax_w0.3", "infomax_w1", "infomax_w3", "infomax_w10", "infomax_svl_w1", "infomax_svl_w2",
               "infomax_svl_w3", "infomax_svl_w5", "infomax_default"]
@@ -51,12 +52,55 @@ def md_best_vs_skada(short, skada, seeds=(0, 1, 2), new="infomax_default") -> st
     return "\n".join(out)
 
 
+POOL9 = "auto_pool9_scratch17"
+#: (rule, source guard) on the nine-candidate pool, as stage16_rules.py names them; "ens_all8" is stage 16's
+#: ensemble of all eight, from the same runs (infomax left out)
+POOL_RULES = [("source_val", 0.02), ("class_ami", 0.02), ("ens_all8", None), ("ens_all", None), ("ens_guard", 0.02),
+              ("ens_aligned", 0.02)]
+
+
+def pool_rows() -> list:
+    """The nine-candidate pool's records (stage 16's eight scratch candidates and infomax), each with its
+    candidates' kept softmax outputs and ``oracle``: the best candidate's target accuracy (ORACLE)."""
+    rows = [json.loads(line) for f in sorted(RESULTS.glob("stage17pool.*.jsonl")) for line in open(f)]
+    rows = [r for r in rows if r["config"] == POOL9 and "auto" in r]  # digits_invert0.5: refused before a fit
+    for r in rows:
+        with np.load(RESULTS / "probs" / POOL9 / f"{r['pair']}_{r['seed']}.npz") as z:
+            r["probs"] = {k: z[k].astype(np.float64) for k in z.files}
+        r["oracle"] = max(r["candidate_target_acc"].values())
+    return rows
+
+
+def _pool_acc(r, rule, tol) -> float:
+    import stage16_rules as R
+
+    if rule == "ens_all8":
+        p = np.mean([r["probs"][f"{n}@te"] for n in r["candidate_target_acc"] if n != "infomax"], axis=0)
+        return float((p.argmax(1) == r["probs"]["ye"]).mean())
+    return R.target_acc(r, rule, tol)[0]
+
+
+def md_pool(rows, seed_sets=((0, 1), (2,))) -> str:
+    """Gain over source-only / harms (< -0.01) / worst / gap to the best of the nine (ORACLE), per seed set."""
+    out = ["| rule | source guard | " + " | ".join(f"seeds {'-'.join(map(str, s))}: gain / harms / worst / gap"
+                                                 for s in seed_sets) + " |", "|---|---|" + "---|" * len(seed_sets)]
+    for rule, tol in POOL_RULES:
+        cells = []
+        for seeds in seed_sets:
+            rs = [r for r in rows if r["seed"] in seeds]
+            g = np.array([_pool_acc(r, rule, tol) - r["candidate_target_acc"]["source_only"] for r in rs])
+            gap = np.mean([_pool_acc(r, rule, tol) - r["oracle"] for r in rs])
+            cells.append(f"{g.mean():+.3f} / {int((g < -0.01).sum())} / {g.min():+.3f} / {gap:+.3f}")
+        out.append(f"| {rule} | {'none' if tol is None else tol} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def tables() -> str:
     short = M.short_rows_now() + load("stage17.")
     long = load("long") + load("stage10long") + load("stage17long")
     in_long = [c for c in CANDIDATES + ["dann_clip100"] if any(r["config"] == c for r in long)]
     return "\n".join([M.md_seeds(short, CANDIDATES + REFERENCE), "", M.md_regimes(short, long, in_long), "",
-                      md_best_vs_skada(short, load("skada"))])
+                      md_best_vs_skada(short, load("skada"))] + (["", md_pool(pool_rows())] if pool_rows() else []))
 
 
 if __name__ == "__main__":

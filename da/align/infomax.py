@@ -58,10 +58,13 @@ class InformationMaximizationLoss(nn.Module):
     where the target's class prior is far from uniform (label shift; docs/defaults.md,
     stage 17).
 
-    **Distributed training** (:mod:`da.transfer.distributed`). Each process evaluates the
-    loss on its own shard of the target batch and DDP averages the gradients: the
-    entropy term is the global-batch mean, the diversity term the mean of :math:`W`
-    per-shard marginal entropies (a minibatch estimate at batch ``B/W``).
+    **Distributed training** (:mod:`da.transfer.distributed`). By default each process
+    evaluates the loss on its own shard of the target batch and DDP averages the gradients:
+    the entropy term is the global-batch mean, the diversity term the mean of :math:`W`
+    per-shard marginal entropies (a minibatch estimate at batch ``B/W``). With
+    ``TrainConfig.gather_features`` the logits of all processes are gathered (gradients
+    flowing back to each shard), and the loss is that of the global batch, with the
+    one-process value and gradient.
 
     References
     ----------

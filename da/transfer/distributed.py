@@ -32,7 +32,7 @@ the gradient of the global-batch mean (cross-entropies, and the discriminator's
 loss). An alignment loss :math:`L` evaluated per rank is instead the mean of
 :math:`W` minibatch estimates on :math:`B/W` rows each (the default, as DANN and
 MMD are trained per minibatch). With ``gather_features`` the non-parametric
-losses (kernel, moment and OT) are evaluated on the features gathered from all
+losses (kernel, moment and OT, and infomax on the logits) are evaluated on the features gathered from all
 ranks with :func:`torch.distributed.nn.functional.all_gather`, whose backward
 sums the output gradients of all ranks: each rank holds the same :math:`L`, so
 rank :math:`r` receives :math:`W\,\partial L/\partial f_r` and the DDP average
@@ -203,7 +203,8 @@ def wrap_model(model, device, ctx: DistContext):
     return _ddp(FeaturesLogits(model), device)
 
 
-_GATHERABLE = ("MMDLoss", "CORALLoss", "JDOTLoss", "SinkhornLoss", "SlicedWassersteinLoss")
+_GATHERABLE = ("MMDLoss", "CORALLoss", "JDOTLoss", "SinkhornLoss", "SlicedWassersteinLoss",
+               "InformationMaximizationLoss")
 
 
 def _gather(x):
@@ -230,8 +231,8 @@ def term_forward(loss, device, ctx: DistContext, gather: bool):
     if not gather:
         return loss
     if type(loss).__name__ not in _GATHERABLE:
-        raise ValueError(f"gather_features applies to the kernel, moment and OT losses {_GATHERABLE}; "
-                         f"{type(loss).__name__} has no gathered form")
+        raise ValueError(f"gather_features applies to the kernel, moment, OT and information-maximisation losses "
+                         f"{_GATHERABLE}; {type(loss).__name__} has no gathered form")
 
     def gathered(fs, ft, *, logits_s=None, logits_t=None, ys=None, p=None):
         return loss(_gather(fs), _gather(ft), logits_s=_gather(logits_s), logits_t=_gather(logits_t),

@@ -187,8 +187,9 @@ class TrainConfig:
                            "record sinks: jsonl, tensorboard, mlflow")
     sync_bn: bool = _spec(False, Bool(None), "distributed runs: synchronise BatchNorm statistics over "
                                              "the processes (torch.nn.SyncBatchNorm, CUDA only)")
-    gather_features: bool = _spec(False, Bool(None), "distributed runs: evaluate the kernel, moment and OT "
-                                                     "losses on the features of the global batch, gathered "
+    gather_features: bool = _spec(False, Bool(None), "distributed runs: evaluate the kernel, moment, OT and "
+                                                     "infomax losses on the features (infomax: the logits) "
+                                                     "of the global batch, gathered "
                                                      "from all processes (default: per-process minibatch "
                                                      "losses, averaged)")
 

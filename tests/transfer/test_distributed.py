@@ -38,6 +38,7 @@ CASES = {  # name -> (losses, extra config)
     "dann": ("dann", {}),
     "mmd": ([("mmd", 1.0)], {}),
     "jdot": ([("jdot", 0.1)], {}),
+    "infomax_gathered": ([("infomax", 1.0)], {"gather_features": True}),
 }
 
 
@@ -106,6 +107,16 @@ def test_gathered_mmd_matches_one_process(two_process):
         torch.testing.assert_close(two["state"][k], v, atol=1e-5, rtol=0)
     for a, b in zip(one["history"], two["history"], strict=True):
         assert abs(a["loss/mmd"] - b["loss/mmd"]) < 1e-5
+
+
+def test_gathered_infomax_matches_one_process(two_process):
+    """Its diversity term is a function of the whole batch's mean prediction: gathered, it is the global one."""
+    one = _summary(_fit("infomax_gathered", _split()))
+    two = two_process["infomax_gathered"]
+    for k, v in one["state"].items():
+        torch.testing.assert_close(two["state"][k], v, atol=1e-5, rtol=0)
+    for a, b in zip(one["history"], two["history"], strict=True):
+        assert abs(a["loss/infomax"] - b["loss/infomax"]) < 1e-5
 
 
 @pytest.mark.parametrize("name", ["dann", "mmd", "jdot"])
