@@ -75,3 +75,28 @@ def test_a_short_stage_prefix_reads_no_long_regime_file():
     long = summarize.load("stage10long")
     assert long and all(r["n_per_domain"] == 4000 for r in long)
     assert {r["config"] for r in long} <= {r["config"] for r in short}  # the shared names the guard is for
+
+
+def test_stage17_tables_in_the_docs_are_the_records():
+    """docs/defaults.md's stage-17 tables (the infomax grid, its long regime and the nine-candidate pool) carry the
+    cells stage17_tables.py builds from the committed records and kept outputs (the first column is relabelled)."""
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS / "defaults"))
+    try:
+        t = load_script("defaults/stage17_tables", "defaults_stage17_tables")
+        short = t.M.short_rows_now() + t.load("stage17.")
+        long = t.load("long") + t.load("stage10long") + t.load("stage17long")
+        pool = t.pool_rows()
+        built = [t.M.md_seeds(short, t.CANDIDATES + t.REFERENCE[:2]),
+                 t.M.md_regimes(short, long, ["infomax_svl_w1", "infomax_default", "infomax_svl_w3", "dann_clip100"]),
+                 t.md_pool(pool)]
+    finally:
+        sys.path.remove(str(BENCHMARKS / "defaults"))
+    assert len(pool) == 66 and all(len(r["candidate_target_acc"]) == 9 for r in pool)
+    doc = (BENCHMARKS.parent / "docs" / "defaults.md").read_text().replace("−", "-")
+    section = doc[doc.index("#### Revision 10 (stage 17)"):doc.index("#### The long-game regime")]
+    rows = [line for table in built for line in table.splitlines()[2:]]
+    assert len(rows) == 11 + 4 + 6
+    for line in rows:
+        assert "|" + "|".join(line.split("|")[2:]) in section, line
