@@ -38,7 +38,7 @@ METHOD_RECIPES = {
     "sinkhorn": {"weight": 1.0, "optimizer": dict(_ADAM), "selection": "source_val"},
     "swd": {"weight": 1.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},
     # rev. 10, stage 17: weights 0.3-10 under both source criteria; 2 with the source loss's epoch gained most
-    # (accuracy's epoch: at most +0.051), and it gained in the long regime too
+    # (accuracy's epoch: at most +0.049), and it gained in the long regime too (docs/defaults.md)
     "infomax": {"weight": 2.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},
 }
 
