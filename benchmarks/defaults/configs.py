@@ -249,3 +249,7 @@ for w in (1, 2, 3, 5):
 CONFIGS["auto_pool9_scratch17"] = {**CONFIGS["auto_pool8_scratch16"], "auto": {
     **CONFIGS["auto_pool8_scratch16"]["auto"],
     "candidates": CONFIGS["auto_pool8_scratch16"]["auto"]["candidates"] + (("infomax", "infomax", None),)}}
+# ... and align="auto" as shipped (finetune candidates, source_val rule) with infomax as a sixth candidate
+CONFIGS["auto_im17"] = {**CONFIGS["auto"], "auto": {"candidates": (
+    ("source_only", None, None), ("mmd", "mmd", None), ("mmd_x3", "mmd", 30.0), ("swd", "swd", None),
+    ("jdot", "jdot", None), ("infomax", "infomax", None))}}

@@ -6,6 +6,7 @@
 #   stage17.sh long    the long-game regime, 17 pairs x seeds 0-2, the three best weights (results/stage17long.*.jsonl)
 #   stage17.sh check   after the choice: the held-out check (MNIST<->digits, seeds 0-2)
 #   stage17.sh pool    stage 16's eight scratch candidates and infomax, outputs kept (results/stage17pool.*.jsonl)
+#   stage17.sh auto    align="auto" as shipped with infomax as a sixth finetune candidate (results/stage17auto.*.jsonl)
 # Tables: PYTHONPATH=. .venv/bin/python benchmarks/defaults/stage17_tables.py
 cd "$(dirname "$0")/../.."
 . benchmarks/defaults/_stages.sh
@@ -17,5 +18,6 @@ case "$1" in
   check) PYTHONPATH=. OMP_NUM_THREADS=1 $PY benchmarks/defaults/mnist_digits_check.py --seeds 0 1 2 \
            --methods infomax >> $LOG/mnist_digits_check.rev10.log 2>&1 ;;
   pool) two stage17pool --seeds 0 1 2 --configs auto_pool9_scratch17 ;;
-  *) echo "usage: $0 short | long | check | pool"; exit 2 ;;
+  auto) two stage17auto --seeds 0 1 2 --configs auto_im17 ;;
+  *) echo "usage: $0 short | long | check | pool | auto"; exit 2 ;;
 esac
