@@ -51,12 +51,13 @@ REPORTED_SHIPPED = [("source_val", 0.02), ("ens_all", None), ("ens_guard", 0.02)
 POOL, SHIPPED = "auto_pool8_scratch16", "auto16"
 
 
-def load_rows(config=POOL) -> list:
-    """The records of ``config``, each with its candidates' softmax outputs (``probs``) and ``oracle``: the
-    target accuracy of the best shipped default on its pair and seed (the best candidate of the pool's record)."""
-    rows = [json.loads(line) for f in sorted(RESULTS.glob("stage16.*.jsonl")) for line in open(f)]
+def load_rows(config=POOL, stage="stage16.", pool=POOL) -> list:
+    """The records of ``config`` in ``results/STAGE*.jsonl``, each with its candidates' softmax outputs
+    (``probs``) and ``oracle``: the target accuracy of the best shipped default on its pair and seed (the best
+    candidate of ``pool``'s record there)."""
+    rows = [json.loads(line) for f in sorted(RESULTS.glob(f"{stage}*.jsonl")) for line in open(f)]
     best = {(r["pair"], r["seed"]): max(r["candidate_target_acc"].values())
-            for r in rows if r["config"] == POOL and "auto" in r}
+            for r in rows if r["config"] == pool and "auto" in r}
     rows = [r for r in rows if r["config"] == config and "auto" in r]  # digits_invert0.5: refused before a fit
     for r in rows:
         with np.load(RESULTS / "probs" / config / f"{r['pair']}_{r['seed']}.npz") as z:

@@ -9,7 +9,6 @@ Usage: PYTHONPATH=. python benchmarks/defaults/stage17_tables.py
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_tables as M  # noqa: E402
-from summarize import RESULTS, load, per_pair  # noqa: E402
+from summarize import load, per_pair  # noqa: E402
 
 CANDIDATES = ["infomax_w0.3", "infomax_w1", "infomax_w3", "infomax_w10", "infomax_svl_w1", "infomax_svl_w2",
               "infomax_svl_w3", "infomax_svl_w5", "infomax_default"]
@@ -63,36 +62,29 @@ POOL_RULES = [("source_val", 0.02), ("class_ami", 0.02), ("ens_all8", None), ("e
 def pool_rows() -> list:
     """The nine-candidate pool's records (stage 16's eight scratch candidates and infomax), each with its
     candidates' kept softmax outputs and ``oracle``: the best candidate's target accuracy (ORACLE)."""
-    rows = [json.loads(line) for f in sorted(RESULTS.glob("stage17pool.*.jsonl")) for line in open(f)]
-    rows = [r for r in rows if r["config"] == POOL9 and "auto" in r]  # digits_invert0.5: refused before a fit
-    for r in rows:
-        with np.load(RESULTS / "probs" / POOL9 / f"{r['pair']}_{r['seed']}.npz") as z:
-            r["probs"] = {k: z[k].astype(np.float64) for k in z.files}
-        r["oracle"] = max(r["candidate_target_acc"].values())
-    return rows
-
-
-def _pool_acc(r, rule, tol) -> float:
     import stage16_rules as R
 
-    if rule == "ens_all8":
-        p = np.mean([r["probs"][f"{n}@te"] for n in r["candidate_target_acc"] if n != "infomax"], axis=0)
-        return float((p.argmax(1) == r["probs"]["ye"]).mean())
-    return R.target_acc(r, rule, tol)[0]
+    return R.load_rows(POOL9, stage="stage17pool.", pool=POOL9)
+
+
+def _without_infomax(r) -> dict:
+    """A pool record as stage 16's eight-candidate pool saw it (its ``oracle`` still the best of the nine)."""
+    return {**r, "auto": {**r["auto"], "candidates": [c for c in r["auto"]["candidates"] if c["name"] != "infomax"]}}
 
 
 def md_pool(rows, seed_sets=((0, 1), (2,))) -> str:
-    """Gain over source-only / harms (< -0.01) / worst / gap to the best of the nine (ORACLE), per seed set."""
+    """Gain over source-only / harms (< -0.01) / worst / gap to the best of the nine (ORACLE), per seed set
+    (stage16_rules.evaluate)."""
+    import stage16_rules as R
+
+    rows8 = [_without_infomax(r) for r in rows]
     out = ["| rule | source guard | " + " | ".join(f"seeds {'-'.join(map(str, s))}: gain / harms / worst / gap"
                                                  for s in seed_sets) + " |", "|---|---|" + "---|" * len(seed_sets)]
     for rule, tol in POOL_RULES:
-        cells = []
-        for seeds in seed_sets:
-            rs = [r for r in rows if r["seed"] in seeds]
-            g = np.array([_pool_acc(r, rule, tol) - r["candidate_target_acc"]["source_only"] for r in rs])
-            gap = np.mean([_pool_acc(r, rule, tol) - r["oracle"] for r in rs])
-            cells.append(f"{g.mean():+.3f} / {int((g < -0.01).sum())} / {g.min():+.3f} / {gap:+.3f}")
-        out.append(f"| {rule} | {'none' if tol is None else tol} | " + " | ".join(cells) + " |")
+        rs, r_rule = (rows8, "ens_all") if rule == "ens_all8" else (rows, rule)
+        cells = [R.evaluate(rs, r_rule, tol, seeds) for seeds in seed_sets]
+        out.append(f"| {rule} | {'none' if tol is None else tol} | " + " | ".join(
+            f"{e['gain']:+.3f} / {e['harms']} / {e['worst']:+.3f} / {e['gap']:+.3f}" for e in cells) + " |")
     return "\n".join(out)
 
 
@@ -100,8 +92,9 @@ def tables() -> str:
     short = M.short_rows_now() + load("stage17.")
     long = load("long") + load("stage10long") + load("stage17long")
     in_long = [c for c in CANDIDATES + ["dann_clip100"] if any(r["config"] == c for r in long)]
+    pool = pool_rows()
     return "\n".join([M.md_seeds(short, CANDIDATES + REFERENCE), "", M.md_regimes(short, long, in_long), "",
-                      md_best_vs_skada(short, load("skada"))] + (["", md_pool(pool_rows())] if pool_rows() else []))
+                      md_best_vs_skada(short, load("skada"))] + (["", md_pool(pool)] if pool else []))
 
 
 def md_search(rows, top: int = 10) -> str:
