@@ -253,3 +253,13 @@ CONFIGS["auto_pool9_scratch17"] = {**CONFIGS["auto_pool8_scratch16"], "auto": {
 CONFIGS["auto_im17"] = {**CONFIGS["auto"], "auto": {"candidates": (
     ("source_only", None, None), ("mmd", "mmd", None), ("mmd_x3", "mmd", 30.0), ("swd", "swd", None),
     ("jdot", "jdot", None), ("infomax", "infomax", None))}}
+# stage 18: infomax (its recipe's weight 2 and source-loss epoch) with a distribution-matching term beside it, at
+# that term's recipe weight or below: does matching the marginals stop entropy minimisation committing to the
+# wrong neighbour (gauss3_rot60) or amplifying the noise (digits_noise*)?
+for other, ws in (("mmd", (3.0, 10.0)), ("coral", (10000.0, 30000.0)), ("sinkhorn", (1.0,))):
+    for w in ws:
+        _add(f"im_{other}_w{w:g}", [("infomax", 2.0), (other, w)], weight=None, est={"selection": "source_val_loss"})
+# ... and CORAL's weight below 1e4 (1e4 gained most of the first five), with infomax at 1 as well
+for w in (1000.0, 3000.0):
+    _add(f"im_coral_w{w:g}", [("infomax", 2.0), ("coral", w)], weight=None, est={"selection": "source_val_loss"})
+_add("im1_coral_w10000", [("infomax", 1.0), ("coral", 10000.0)], weight=None, est={"selection": "source_val_loss"})
