@@ -25,11 +25,12 @@ LOSSES = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "infomax")
 LOSS_CLASSES = {"mmd": "MMDLoss", "dann": "DANNLoss", "cdan": "CDANLoss", "jdot": "JDOTLoss",
                 "coral": "CORALLoss", "sinkhorn": "SinkhornLoss", "swd": "SlicedWassersteinLoss",
                 "infomax": "InformationMaximizationLoss"}
-#: method presets of a config (``method: NAME``): no alignment, one loss each, JAN, ``auto``
+#: method presets of a config (``method: NAME``): no alignment, one loss each, JAN, a sum of losses
+#: (``infomax_coral``, :data:`da.transfer.recipes.COMBINATIONS`), ``auto``
 #: (a label-free choice among candidates, :mod:`da.transfer.auto`), or ``target_only``, the
 #: ORACLE upper bound trained on the target's labels (its runs are marked ``oracle: true``).
-METHODS = ("source_only", "mmd", "jan", "coral", "dann", "cdan", "jdot", "sinkhorn", "swd", "infomax", "auto",
-           "target_only")
+METHODS = ("source_only", "mmd", "jan", "coral", "dann", "cdan", "jdot", "sinkhorn", "swd", "infomax",
+           "infomax_coral", "auto", "target_only")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 #: learning-rate multipliers of the progress p (:data:`da.align.schedules.LR_SCHEDULES`).
 LR_SCHEDULES = ("constant", "ganin", "cosine")

@@ -26,7 +26,7 @@ def _add(name, align, weight=1.0, loss=None, est=None):
 
 
 # the library as shipped ("<name>") -- whatever DomainAdaptationClassifier(align=name) builds
-for m in ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "infomax"):
+for m in ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "infomax", "infomax_coral"):
     _add(m, m)
     _add(f"{m}_default", m, weight=None)  # weight=None: the estimator's own default weight
 _add("auto", "auto", weight=None)

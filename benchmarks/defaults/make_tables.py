@@ -177,9 +177,10 @@ def md_auto(rows):
     return "\n".join(out)
 
 
-#: our methods with no counterpart among skada's (revision 10's infomax: stage 17), in the side by side's table
-#: and its "best ours" column (SHIPPED stays revision 9's seven, the oracle of the earlier stages' tables)
-OURS_ONLY = ["infomax_default"]
+#: our methods with no counterpart among skada's (revision 10's infomax: stage 17; revision 11's infomax_coral:
+#: stage 18), in the side by side's table and its "best ours" column (SHIPPED stays revision 9's seven, the oracle
+#: of the earlier stages' tables)
+OURS_ONLY = ["infomax_default", "infomax_coral_default"]
 
 
 def md_skada(rows):
@@ -274,7 +275,7 @@ def md_check(check_rows, revision: int, bar: float = 0.02, valid_from=None):
     for r in cur:  # the latest record of a (pair, method, seed) wins
         acc[(r["pair"], r["method"])][r["seed"]] = r["target_acc"]
     methods = ["None"] + sorted({m for (_, m) in acc if m != "None"},
-                                key=lambda m: (m == "auto", OLD.index(m) if m in OLD else 99))
+                                key=lambda m: (m == "auto", OLD.index(m) if m in OLD else 99, m))  # name: no set order
     pairs = sorted({p for (p, _) in acc}, reverse=True)
     out = [f"| pair | method | seeds | target test acc. (per seed) | mean | mean gain vs source-only | "
            f"gain >= {bar:g} |", "|---|---|---:|---|---:|---:|---|"]

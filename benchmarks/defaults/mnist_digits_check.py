@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from configs import CONFIGS, estimator_args  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "mnist_digits_check.jsonl"
-METHODS = [None, "mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "infomax", "auto"]
+METHODS = [None, "mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "infomax", "infomax_coral", "auto"]
 
 
 def user_mlp(seed: int):

@@ -44,6 +44,13 @@ def _preset(loss: str, **params) -> list:
     return [{**entry, "params": params} if params else entry]
 
 
+def _combination(method: str) -> list:
+    """A sum-of-losses preset: the terms of :data:`da.transfer.recipes.COMBINATIONS` at their weights."""
+    from da.transfer.recipes import COMBINATIONS
+
+    return [{"loss": loss, "weight": float(w)} for loss, w in COMBINATIONS[method]]
+
+
 METHODS = {
     "source_only": [],
     "mmd": _preset("mmd"),
@@ -55,6 +62,7 @@ METHODS = {
     "sinkhorn": _preset("sinkhorn"),
     "swd": _preset("swd"),
     "infomax": _preset("infomax"),
+    "infomax_coral": _combination("infomax_coral"),
     # a label-free choice among da.transfer.auto.AUTO_CANDIDATES, fine-tuned from the pretrained model
     "auto": [],
     # ORACLE: trains on the target's training labels (da.transfer.target_only); marked oracle: true

@@ -38,14 +38,16 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
         Given modules are copied at ``fit``; the originals are left untouched.
     align : None, str, loss module or list of (loss, weight)
         ``None`` (source only), ``"mmd"``, ``"dann"``, ``"cdan"``, ``"jdot"``,
-        ``"coral"``, ``"sinkhorn"``, ``"swd"``, ``"infomax"``, ``"auto"`` (a label-free choice
+        ``"coral"``, ``"sinkhorn"``, ``"swd"``, ``"infomax"``, ``"infomax_coral"`` (both losses, infomax at 2
+        and CORAL at 1e4: :data:`da.transfer.recipes.COMBINATIONS`), ``"auto"`` (a label-free choice
         among a few methods and weights, :func:`da.transfer.auto.fit_auto`), a
         :mod:`da.align` loss, or a list of ``(loss, weight_or_schedule)`` pairs
         (``loss`` a module or a name).
     weight : float, str, callable or None
         Weight λ of a single ``align`` given by name or module: a number ``>= 0``,
         a schedule name (``"ganin"``) or a callable ``p -> lambda >= 0``. ``None``:
-        the method's own weight (:data:`da.transfer.recipes.METHOD_RECIPES`).
+        the method's own weight (:data:`da.transfer.recipes.METHOD_RECIPES`). For ``"infomax_coral"`` a
+        number that multiplies each term's weight (``None``: 1).
     hidden : tuple of int
         Hidden widths of the default MLP.
     optimizer, lr, lr_schedule, grad_clip : optional

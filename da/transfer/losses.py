@@ -23,7 +23,8 @@ from typing import Callable
 from torch import nn
 
 from da._names import LOSSES
-from da.transfer.recipes import METHOD_RECIPES, method_of, method_of_terms, method_recipe  # noqa: F401 (re-exported)
+from da.transfer.recipes import (  # noqa: F401 (re-exported)
+    COMBINATIONS, METHOD_RECIPES, method_of, method_of_terms, method_recipe)
 
 __all__ = ["LossTerm", "FeatureScaleNormalized", "check_weight", "make_alignment", "METHOD_RECIPES",
            "method_recipe", "method_of", "alignment_defaults", "as_terms", "ALIGN_METHODS",
@@ -187,8 +188,10 @@ _SMALL_FEATURES = 256
 #: at weight 1 (JDOT's stage-8 candidate, ``scale_grad=True``, was withdrawn after the held-out check);
 #: 9: stage 10: DANN's and CDAN's SGD recipes clip the global gradient norm at 100 (``METHOD_RECIPES``);
 #: 10: stage 17: the ``infomax`` method (:class:`da.align.InformationMaximizationLoss`, weight 2, the epoch of
-#: the lowest held-out source cross-entropy); the other names are unchanged.
-ALIGNMENT_DEFAULTS_REVISION = 10
+#: the lowest held-out source cross-entropy); the other names are unchanged; 11: stage 18: the ``infomax_coral``
+#: method (:data:`COMBINATIONS`: infomax at 2 plus CORAL at 1e4, the source cross-entropy's epoch); a list of
+#: exactly those two losses trains under its recipe (:func:`method_of_terms`); the other names are unchanged.
+ALIGNMENT_DEFAULTS_REVISION = 11
 
 #: bandwidth multipliers of the default MMD: 2^-4 .. 2^4 times the median distance
 _LAPLACIAN_MULTIPLIERS = tuple(2.0 ** k for k in range(-4, 5))
@@ -378,6 +381,8 @@ def as_terms(losses, *, in_features: int | None = None, n_classes: int | None = 
     ``(name, loss, weight)``, where ``loss`` may be a module or a name.
     Bare modules and names get ``weight``; ``None``: a bare name gets its
     method's recipe weight (:data:`METHOD_RECIPES`), a bare module 1.
+    A method of :data:`COMBINATIONS` (``"infomax_coral"``) stands for its terms, each at its
+    weight times the number given (1 for ``None``).
     Names are made unique (``mmd``, ``mmd_1``).
     """
     if losses is None:
@@ -404,6 +409,14 @@ def as_terms(losses, *, in_features: int | None = None, n_classes: int | None = 
         else:
             raise ValueError(f"cannot read loss term {item!r}: use a loss module, (loss, weight) or "
                              "(name, loss, weight)")
+        if isinstance(loss, str) and loss in COMBINATIONS:  # a sum of losses: each term, its weight times w
+            if not isinstance(w, numbers.Real) or isinstance(w, bool):
+                raise ValueError(f"the weight of {loss!r} multiplies each of its terms' weights, so it must be a "
+                                 f"number, got {w!r}; for a schedule give the terms as a list of (loss, weight)")
+            check_weight(w, f"weight of {loss!r}")
+            terms += as_terms([(t, tw * w) for t, tw in COMBINATIONS[loss]], in_features=in_features,
+                              n_classes=n_classes, seed=seed)
+            continue
         if isinstance(loss, str):
             if in_features is None or n_classes is None:
                 raise ValueError(f"alignment {loss!r} given by name needs in_features and n_classes")

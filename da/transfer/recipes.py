@@ -8,7 +8,7 @@ import copy
 
 from da._names import LOSS_CLASSES
 
-__all__ = ["METHOD_RECIPES", "method_of", "method_of_terms", "method_recipe"]
+__all__ = ["METHOD_RECIPES", "COMBINATIONS", "method_of", "method_of_terms", "method_recipe"]
 
 
 #: The method's own recipe: the weight of its term, the optimizer that trains it and the criterion that
@@ -40,7 +40,15 @@ METHOD_RECIPES = {
     # rev. 10, stage 17: weights 0.3-10 under both source criteria; 2 with the source loss's epoch gained most
     # (accuracy's epoch: at most +0.049), and it gained in the long regime too (docs/defaults.md)
     "infomax": {"weight": 2.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},
+    # rev. 11, stage 18: a combination (COMBINATIONS); its weight multiplies each term's
+    "infomax_coral": {"weight": 1.0, "optimizer": dict(_ADAM), "selection": "source_val_loss"},
 }
+
+#: Methods that are a sum of losses: method -> its ``(loss, weight)`` terms, each weight multiplied by the
+#: method's weight (the recipe's 1, or the user's number). ``infomax_coral`` (rev. 11, stage 18): infomax at its
+#: recipe weight with CORAL beside it at a third of CORAL's; matching the second moments keeps entropy
+#: minimisation from committing each target class to the wrong source neighbour (docs/defaults.md).
+COMBINATIONS = {"infomax_coral": (("infomax", 2.0), ("coral", 10000.0))}
 
 # loss class -> method name, for recipes of losses given as modules
 _CLASS_TO_METHOD = {cls: name for name, cls in LOSS_CLASSES.items()}
@@ -57,9 +65,13 @@ def method_of(loss) -> str | None:
 
 def method_of_terms(methods: list) -> str | None:
     """The method whose recipe a combination of losses (their method names) trains under: the first
-    adversarial one, whose game needs its optimizer; else the only one (None for several others)."""
+    adversarial one, whose game needs its optimizer; else the only one; else the :data:`COMBINATIONS`
+    method of exactly these losses (None for any other set)."""
     adversarial = [m for m in methods if m in ("dann", "cdan")]
-    return adversarial[0] if adversarial else (methods[0] if len(methods) == 1 else None)
+    if adversarial or len(methods) == 1:
+        return adversarial[0] if adversarial else methods[0]
+    same = [c for c, terms in COMBINATIONS.items() if sorted(t for t, _ in terms) == sorted(map(str, methods))]
+    return same[0] if same else None
 
 
 def method_recipe(name: str | None) -> dict:

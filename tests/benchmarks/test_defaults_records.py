@@ -95,8 +95,36 @@ def test_stage17_tables_in_the_docs_are_the_records():
         sys.path.remove(str(BENCHMARKS / "defaults"))
     assert len(pool) == 66 and all(len(r["candidate_target_acc"]) == 9 for r in pool)
     doc = (BENCHMARKS.parent / "docs" / "defaults.md").read_text().replace("−", "-")
-    section = doc[doc.index("#### Revision 10 (stage 17)"):doc.index("#### The long-game regime")]
+    section = doc[doc.index("#### Revision 10 (stage 17)"):doc.index("#### Revision 11 (stage 18)")]
     rows = [line for table in built for line in table.splitlines()[2:]]
     assert len(rows) == 11 + 4 + 7
     for line in rows:
+        assert "|" + "|".join(line.split("|")[2:]) in section, line
+
+
+def test_stage18_tables_in_the_docs_are_the_records_and_the_shipped_name_is_the_chosen_candidate():
+    """docs/defaults.md's stage-18 tables (infomax with a matching term beside it, short and long regimes, and the
+    best per pair beside skada's) carry the cells stage18_tables.py builds from the committed records; and
+    ``align="infomax_coral"`` as shipped (``infomax_coral_default``) reproduced the chosen candidate
+    ``im_coral_w10000`` on every pair-seed of both regimes, bit for bit in accuracy and kept epoch."""
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS / "defaults"))
+    try:
+        t = load_script("defaults/stage18_tables", "defaults_stage18_tables")
+        built = t.tables()
+        short, long = t.load("stage18."), t.load("stage18long")
+    finally:
+        sys.path.remove(str(BENCHMARKS / "defaults"))
+    for rows, n in ((short, 69), (long, 51)):
+        by = {}
+        for r in rows:
+            by.setdefault(r["config"], {})[(r["pair"], r["seed"])] = (r["target_acc"], r.get("best_epoch"))
+        assert len(by["infomax_coral_default"]) == n and by["infomax_coral_default"] == by["im_coral_w10000"]
+    doc = (BENCHMARKS.parent / "docs" / "defaults.md").read_text().replace("−", "-")
+    section = doc[doc.index("#### Revision 11 (stage 18)"):doc.index("#### The long-game regime")]
+    lines = [line for line in built.splitlines() if line.startswith("| ") and not line.startswith("| config")
+             and not line.startswith("| pair")]
+    assert len(lines) == 12 + 6 + 24
+    for line in lines:
         assert "|" + "|".join(line.split("|")[2:]) in section, line

@@ -197,8 +197,9 @@ def _recipe_part(cfg: dict) -> dict:
 
 @pytest.mark.parametrize("method, align", [
     ("source_only", None), ("mmd", None), ("dann", None), ("cdan", None), ("coral", None), ("jdot", None),
-    ("sinkhorn", None), ("swd", None), ("jan", None),
+    ("sinkhorn", None), ("swd", None), ("jan", None), ("infomax", None), ("infomax_coral", None),
     ("custom", ["mmd", "cdan"]), ("custom", ["mmd", "coral"]), ("custom", ["coral"]),
+    ("custom", ["coral", "infomax"]),
 ])
 def test_recipe_true_trains_a_method_as_the_one_liner_does(tiny, method, align):
     """``recipe: true`` fills what the config leaves out of ``train`` with the values that
@@ -286,6 +287,7 @@ def test_alignment_defaults_revision_matches_the_rules():
     expected_at[8] = {**expected_at[7], "sinkhorn": [{**r, "normalize": True} for r in expected_at[7]["sinkhorn"]]}
     expected_at[9] = expected_at[8]  # 9 changed the adversarial recipes' gradient clip only (METHOD_RECIPES)
     expected_at[10] = expected_at[9]  # 10 added infomax, whose class defaults are its name's (METHOD_RECIPES)
+    expected_at[11] = expected_at[10]  # 11 added infomax_coral, a sum of two names (COMBINATIONS)
     assert rules == expected_at[ALIGNMENT_DEFAULTS_REVISION]
 
 
@@ -303,6 +305,8 @@ def test_method_recipes_match_the_revision():
     expected_at[8] = {**expected_at[7], "sinkhorn": (1.0, adam)}  # stage 8: the normalised divergence at weight 1
     expected_at[9] = expected_at[8]  # 9 changed the gradient clip only (below)
     expected_at[10] = {**expected_at[9], "infomax": (2.0, adam)}  # stage 17: a new method, the others unchanged
+    # stage 18: a sum of two methods (its weight 1 multiplies its terms', COMBINATIONS, tested below)
+    expected_at[11] = {**expected_at[10], "infomax_coral": (1.0, adam)}
     got = {m: (r["weight"], tuple(r["optimizer"][k] for k in ("optimizer", "lr", "lr_schedule")))
            for m, r in METHOD_RECIPES.items()}
     assert got == expected_at[ALIGNMENT_DEFAULTS_REVISION]
@@ -310,6 +314,7 @@ def test_method_recipes_match_the_revision():
     # 9: stage 10: the adversarial SGD recipes clip the global gradient norm at 100 (above every converged run's)
     clip_at[9] = {**clip_at[8], "dann": 100.0, "cdan": 100.0}
     clip_at[10] = clip_at[9]
+    clip_at[11] = {**clip_at[10], "infomax_coral": None}
     assert {m: r["optimizer"]["grad_clip"] for m, r in METHOD_RECIPES.items()} == clip_at[ALIGNMENT_DEFAULTS_REVISION]
     selection_at = {r: dict.fromkeys(METHOD_RECIPES, "source_val") for r in (3, 4, 5)}
     # 6: stage 6 of the benchmark: the held-out source cross-entropy's epoch where it was better on both regimes
@@ -319,7 +324,30 @@ def test_method_recipes_match_the_revision():
     selection_at[7] = {**selection_at[6], "cdan": "source_val_drift"}
     selection_at[8] = selection_at[9] = selection_at[7]
     selection_at[10] = {**selection_at[9], "infomax": "source_val_loss"}  # stage 17
+    selection_at[11] = {**selection_at[10], "infomax_coral": "source_val_loss"}  # stage 18
     assert {m: r["selection"] for m, r in METHOD_RECIPES.items()} == selection_at[ALIGNMENT_DEFAULTS_REVISION]
+
+
+def test_combination_terms_match_the_revision():
+    """The terms of the sum-of-losses methods, guarded like the recipes above."""
+    from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION, COMBINATIONS
+
+    expected_at = {r: {} for r in range(3, 11)}
+    expected_at[11] = {"infomax_coral": (("infomax", 2.0), ("coral", 10000.0))}  # stage 18
+    assert COMBINATIONS == expected_at[ALIGNMENT_DEFAULTS_REVISION]
+
+
+def test_a_combination_preset_is_written_out_as_its_terms_and_lambda_scales_each(tiny):
+    """``method: infomax_coral`` resolves to its two terms at their weights; the global ``lambda``
+    multiplies each term's weight when the losses are built, as for every other preset."""
+    from da.align import CORALLoss, InformationMaximizationLoss
+    from da.experiments.build import build_losses
+
+    r = resolve_config(dict(tiny, method="infomax_coral", **{"lambda": 0.5}))
+    assert [(a["loss"], a["weight"]) for a in r["align"]] == [("infomax", 2.0), ("coral", 10000.0)]
+    terms = build_losses(r["align"], r["lambda"], 8, 3, 0)
+    assert [type(loss) for _, loss, _ in terms] == [InformationMaximizationLoss, CORALLoss]
+    assert [w(0.3) for _, _, w in terms] == [1.0, 5000.0]
 
 
 def test_the_auto_section_is_hashed_only_for_method_auto_and_matches_the_python_defaults(tiny):

@@ -201,3 +201,36 @@ def test_infomax_recipe_recovers_moons_rotated_by_35_degrees():
         acc[align] = float((clf.fit(Xs, ys, sp.target_train.X).predict(sp.target_test.X) == sp.eval_labels.test).mean())
     assert acc[None] < 0.85 and acc["infomax"] > 0.9
     assert clf.recipe_["weight"] == 2.0 and clf.selection_ == "source_val_loss"
+
+
+@pytest.mark.parametrize("weight, scale", [(None, 1.0), (0.5, 0.5)])
+def test_infomax_coral_is_its_two_terms_under_its_recipe_and_weight_scales_each(data, weight, scale):
+    """Revision 11's sum of two methods: the name trains bit for bit as the list of its terms does, under its
+    recipe (Adam, the source cross-entropy's epoch), and a number given as ``weight`` multiplies both terms."""
+    from da.transfer.recipes import COMBINATIONS
+
+    Xs, ys, Xt = data
+    clf = DomainAdaptationClassifier(align="infomax_coral", weight=weight, seed=3, **FAST).fit(Xs, ys, Xt)
+    terms = [(name, w * scale) for name, w in COMBINATIONS["infomax_coral"]]
+    assert terms == [("infomax", 2.0 * scale), ("coral", 1e4 * scale)]
+    as_list = DomainAdaptationClassifier(align=terms, seed=3, **FAST).fit(Xs, ys, Xt)
+    assert np.array_equal(clf.predict_proba(Xt), as_list.predict_proba(Xt))
+    for got in (clf.recipe_, as_list.recipe_):
+        assert got["method"] == "infomax_coral" and got["selection"] == "source_val_loss"
+        assert {k: got[k] for k in ("optimizer", "lr", "lr_schedule", "grad_clip")} == (
+            METHOD_RECIPES["infomax_coral"]["optimizer"])
+    assert clf.recipe_["weight"] == (1.0 if weight is None else weight)
+    assert [(t["name"], t["weight"]) for t in clf.result_.config["losses"]] == terms
+    last = clf.result_.history[-1]
+    assert (last["lambda/infomax"], last["lambda/coral"]) == (2.0 * scale, 1e4 * scale)
+
+
+@pytest.mark.parametrize("weight, match", [
+    ("ganin", r"weight of 'infomax_coral' multiplies each of its terms' weights, so it must be a number"),
+    (lambda p: p, r"so it must be a number"),
+    (-1.0, r"must be a finite number >= 0"), (float("nan"), r"must be a finite number >= 0"),
+])
+def test_infomax_coral_weight_must_be_a_number_at_least_zero(data, weight, match):
+    Xs, ys, Xt = data
+    with pytest.raises(ValueError, match=match):
+        DomainAdaptationClassifier(align="infomax_coral", weight=weight, **FAST).fit(Xs, ys, Xt)

@@ -60,6 +60,21 @@ def test_bare_names_get_their_method_weight_and_modules_weight_1():
     assert as_terms("mmd", in_features=8, n_classes=3, weight=2.0)[0].weight == 2.0
 
 
+def test_a_combination_name_expands_to_its_terms_and_a_number_scales_them():
+    from da.align import CORALLoss, InformationMaximizationLoss
+    from da.transfer.losses import as_terms, method_of_terms
+
+    terms = as_terms("infomax_coral", in_features=8, n_classes=3)
+    assert [(t.name, type(t.loss), t.weight) for t in terms] == [
+        ("infomax", InformationMaximizationLoss, 2.0), ("coral", CORALLoss, 1e4)]
+    assert [t.weight for t in as_terms([("infomax_coral", 0.1)], in_features=8, n_classes=3)] == [0.2, 1e3]
+    assert terms[0].loss.n_classes == 3
+    # the recipe of a list: only exactly the combination's losses (in any order) train under its recipe
+    assert method_of_terms(["coral", "infomax"]) == method_of_terms(["infomax", "coral"]) == "infomax_coral"
+    assert method_of_terms(["mmd", "coral"]) is None and method_of_terms(["infomax", "coral", "mmd"]) is None
+    assert method_of_terms(["coral", "dann"]) == "dann"
+
+
 def test_keyword_arguments_override_the_name_defaults():
     assert make_alignment("dann", 128, 10, hidden=(1024, 1024)).hidden == (1024, 1024)
     cdan = make_alignment("cdan", 128, 10, randomized=False)
