@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import warnings
 
-__all__ = ["LOSSES", "LOSS_CLASSES", "METHODS", "OPTIMIZERS", "LR_SCHEDULES", "WEIGHT_SCHEDULES",
+__all__ = ["LOSSES", "LOSS_CLASSES", "COMBINED_METHODS", "METHODS", "OPTIMIZERS", "LR_SCHEDULES", "WEIGHT_SCHEDULES",
            "SAMPLINGS", "CRITERIA", "AUTO_TRAININGS", "AUTO_RULES", "AUTO_POOL_SCORES", "STRATEGIES", "ARCHS",
            "ALIASES", "canonical"]
 
@@ -25,6 +25,9 @@ LOSSES = ("mmd", "dann", "cdan", "jdot", "coral", "sinkhorn", "swd", "infomax")
 LOSS_CLASSES = {"mmd": "MMDLoss", "dann": "DANNLoss", "cdan": "CDANLoss", "jdot": "JDOTLoss",
                 "coral": "CORALLoss", "sinkhorn": "SinkhornLoss", "swd": "SlicedWassersteinLoss",
                 "infomax": "InformationMaximizationLoss"}
+#: methods that are a sum of losses (``align="NAME"``, ``method: NAME``, an ``auto`` candidate's method); their
+#: terms and weights: :data:`da.transfer.recipes.COMBINATIONS`.
+COMBINED_METHODS = ("infomax_coral",)
 #: method presets of a config (``method: NAME``): no alignment, one loss each, JAN, a sum of losses
 #: (``infomax_coral``, :data:`da.transfer.recipes.COMBINATIONS`), ``auto``
 #: (a label-free choice among candidates, :mod:`da.transfer.auto`), or ``target_only``, the

@@ -17,6 +17,10 @@ def test_loss_registry_matches_the_align_classes_and_the_config():
     for name, cls in N.LOSS_CLASSES.items():
         assert hasattr(A, cls), name
     assert tuple(METHODS) == N.METHODS
+    from da.transfer.recipes import COMBINATIONS
+
+    assert tuple(COMBINATIONS) == N.COMBINED_METHODS and set(N.COMBINED_METHODS) < set(N.METHODS)
+    assert all(loss in N.LOSSES for terms in COMBINATIONS.values() for loss, _ in terms)
     # every one-loss method preset is named after its loss
     for m, entries in METHODS.items():
         if len(entries) == 1 and m != "jan":

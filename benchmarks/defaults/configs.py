@@ -263,3 +263,8 @@ for other, ws in (("mmd", (3.0, 10.0)), ("coral", (10000.0, 30000.0)), ("sinkhor
 for w in (1000.0, 3000.0):
     _add(f"im_coral_w{w:g}", [("infomax", 2.0), ("coral", w)], weight=None, est={"selection": "source_val_loss"})
 _add("im1_coral_w10000", [("infomax", 1.0), ("coral", 10000.0)], weight=None, est={"selection": "source_val_loss"})
+# stage 19 (issue #13, auto far from the oracle): stage 17's nine-candidate scratch pool with revision 11's
+# infomax_coral as a tenth candidate, outputs kept (for the ensembles and rules judged offline)
+CONFIGS["auto_pool10_scratch19"] = {**CONFIGS["auto_pool9_scratch17"], "auto": {
+    **CONFIGS["auto_pool9_scratch17"]["auto"],
+    "candidates": CONFIGS["auto_pool9_scratch17"]["auto"]["candidates"] + (("infomax_coral", "infomax_coral", None),)}}

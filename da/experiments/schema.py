@@ -13,8 +13,8 @@ import difflib
 import numbers
 from typing import Any
 
-from da._names import (ARCHS, AUTO_POOL_SCORES, AUTO_RULES, AUTO_TRAININGS, CRITERIA, LOSS_CLASSES, STRATEGIES,
-                      WEIGHT_SCHEDULES, canonical)
+from da._names import (ARCHS, AUTO_POOL_SCORES, AUTO_RULES, AUTO_TRAININGS, COMBINED_METHODS, CRITERIA,
+                      LOSS_CLASSES, STRATEGIES, WEIGHT_SCHEDULES, canonical)
 from da._schema import Bool, ConfigError, Custom, ListOf, Mapping, Num, Str
 from da.diagnostics.gap_specs import GAP_METRICS
 from da.diagnostics.label_shift import LABEL_SHIFT_METHODS
@@ -126,14 +126,15 @@ def _check_weight(value, path):
 
 
 def _loss_signature(loss: str):
-    """Keyword arguments a loss accepts from a config (``in_features``/``n_classes`` come from the model)."""
+    """Keyword arguments a loss accepts from a config (``in_features``/``n_classes`` come from the model, ``seed``
+    from the config's top-level ``seed``)."""
     import inspect
 
     import da.align as align
 
     cls = getattr(align, LOSSES[loss])
     params = inspect.signature(cls.__init__).parameters
-    return [p for p in params if p not in ("self", "in_features", "n_classes")
+    return [p for p in params if p not in ("self", "in_features", "n_classes", "seed")
             and params[p].kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)]
 
 
@@ -169,6 +170,9 @@ def _check_align_entry(value, path):
     except ImportError:  # da.align not importable here: checked when the run builds the loss
         allowed = None
     if allowed is not None:
+        if "seed" in out["params"]:
+            raise ConfigError(f"{path}.params.seed", "the loss is seeded by the config's top-level seed (which "
+                                                     "also seeds sampling and training); set that instead")
         _check_params(out["params"], allowed, f"{path}.params", f"da.align.{LOSSES[out['loss']]}")
     return out
 
@@ -332,8 +336,8 @@ def _check_auto_rule(value, path):
 
 _AUTO_CANDIDATE = {
     "name": Str(None, "the candidate's name in the records"),
-    "method": Str(None, "an alignment loss (null: source only, the reference)", choices=tuple(LOSS_CLASSES),
-                  optional=True),
+    "method": Str(None, "an alignment loss or a sum of losses (null: source only, the reference)",
+                  choices=tuple(LOSS_CLASSES) + COMBINED_METHODS, optional=True),
     "weight": Num(None, "its alignment weight (null: the method's recipe weight)", lo=0.0, optional=True),
 }
 

@@ -308,6 +308,9 @@ def make_alignment(name: str, in_features: int, n_classes: int, seed=0, **kwargs
     import da.align as A
 
     seed = int(seed) if seed is not None else None
+    if name in COMBINATIONS:
+        raise ValueError(f"{name!r} is a sum of losses ({', '.join(t for t, _ in COMBINATIONS[name])}), not one; "
+                         f"give it as align={name!r} (or as_terms({name!r}, ...)), or build each term by its name")
     if name not in ALIGN_METHODS:
         raise ValueError(f"unknown alignment {name!r}; valid: None, {', '.join(ALIGN_METHODS)}, a da.align "
                          "loss module or a list of (loss, weight) pairs")

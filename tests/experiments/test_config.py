@@ -28,6 +28,9 @@ def _err(cfg) -> str:
     ({"align": [{"loss": "mmdd"}]}, "align[0].loss: unknown value 'mmdd' (did you mean 'mmd'?)"),
     ({"align": [{"loss": "mmd", "params": {"bandwith": 1.0}}]},
      "align[0].params.bandwith: not a parameter of da.align.MMDLoss (did you mean 'bandwidth'?)"),
+    ({"align": [{"loss": "dann", "params": {"seed": 3}}]},
+     "align[0].params.seed: the loss is seeded by the config's top-level seed"),
+    ({"align": [{"loss": "cdan", "params": {"n_classes": 3}}]}, "align[0].params.n_classes: not a parameter"),
     ({"train": {"epoch": 3}}, "train.epoch: unknown key (did you mean 'epochs'?)"),
     ({"train": {"lr": "fast"}}, "train.lr: expected a number"),
     ({"train": {"epochs": 2.5}}, "train.epochs: expected an integer"),
@@ -371,6 +374,9 @@ def test_the_auto_section_is_hashed_only_for_method_auto_and_matches_the_python_
         given = resolve_config(dict(a, auto={"rule": ["dev", "iwcv"], "candidates": [
             {"name": "source_only"}, {"name": "j", "method": "deepjdot", "weight": 2}]}))["auto"]
     assert auto_candidates(given) == (("source_only", None, None), ("j", "jdot", 2.0))  # the alias is canonical
+    given = resolve_config(dict(a, auto={"candidates": [{"name": "source_only"}, {"name": "ic", "method":
+                                                                                   "infomax_coral"}]}))["auto"]
+    assert auto_candidates(given) == (("source_only", None, None), ("ic", "infomax_coral", None))  # a sum of losses
     from da.experiments.schema import _AUTO_CRITERIA
 
     for rule in (*AUTO_RULES, *_AUTO_CRITERIA, given["rule"]):

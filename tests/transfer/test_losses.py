@@ -73,6 +73,8 @@ def test_a_combination_name_expands_to_its_terms_and_a_number_scales_them():
     assert method_of_terms(["coral", "infomax"]) == method_of_terms(["infomax", "coral"]) == "infomax_coral"
     assert method_of_terms(["mmd", "coral"]) is None and method_of_terms(["infomax", "coral", "mmd"]) is None
     assert method_of_terms(["coral", "dann"]) == "dann"
+    with pytest.raises(ValueError, match=r"'infomax_coral' is a sum of losses \(infomax, coral\), not one"):
+        make_alignment("infomax_coral", 8, 3)
 
 
 def test_keyword_arguments_override_the_name_defaults():
