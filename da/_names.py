@@ -16,7 +16,8 @@ from __future__ import annotations
 import warnings
 
 __all__ = ["LOSSES", "LOSS_CLASSES", "COMBINED_METHODS", "METHODS", "OPTIMIZERS", "LR_SCHEDULES", "WEIGHT_SCHEDULES",
-           "SAMPLINGS", "CRITERIA", "AUTO_TRAININGS", "AUTO_RULES", "AUTO_POOL_SCORES", "STRATEGIES", "ARCHS",
+           "SAMPLINGS", "CRITERIA", "AUTO_TRAININGS", "AUTO_RULES", "AUTO_TOP_ENSEMBLE",
+           "AUTO_POOL_SCORES", "STRATEGIES", "ARCHS",
            "ALIASES", "canonical"]
 
 #: alignment losses (``align: [{loss: NAME}]``, ``align="NAME"``, ``loss/NAME`` records).
@@ -50,6 +51,9 @@ AUTO_TRAININGS = ("finetune", "scratch", "warmup")
 #: ``align="auto"``'s rules besides a criterion or a tuple of them: the rank sums
 #: (:data:`da.transfer.auto.RANK_RULES`) and the softmax ensembles (:data:`da.transfer.ensemble.ENSEMBLE_RULES`).
 AUTO_RULES = ("borda", "mixval", "ensemble", "ensemble_aligned")
+#: the prefix of ``align="auto"``'s top-k ensembles, ``"ensemble_top{k}:{criterion}"``: the mean softmax of the k
+#: guarded candidates with the highest label-free criterion (:func:`da.transfer.ensemble.parse_top_rule`).
+AUTO_TOP_ENSEMBLE = "ensemble_top"
 #: scores of an ``auto`` candidate measured against the whole pool (:mod:`da.transfer.probes`); a rule may name them.
 AUTO_POOL_SCORES = ("ensv", "ice_intra", "ice_inter")
 #: transfer strategies (:data:`da.transfer.strategies.STRATEGIES`).

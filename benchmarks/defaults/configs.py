@@ -268,3 +268,5 @@ _add("im1_coral_w10000", [("infomax", 1.0), ("coral", 10000.0)], weight=None, es
 CONFIGS["auto_pool10_scratch19"] = {**CONFIGS["auto_pool9_scratch17"], "auto": {
     **CONFIGS["auto_pool9_scratch17"]["auto"],
     "candidates": CONFIGS["auto_pool9_scratch17"]["auto"]["candidates"] + (("infomax_coral", "infomax_coral", None),)}}
+# ... and the same in the long-game regime, under its own name so that its kept outputs do not replace the short's
+CONFIGS["auto_pool10_scratch19long"] = dict(CONFIGS["auto_pool10_scratch19"])

@@ -70,14 +70,13 @@ def _members(r, rule, tol) -> list:
     """The candidates an ensemble rule averages (label-free: held-out source accuracy and target scores):
     ``ens_all``/``ens_guard``/``ens_aligned`` are :func:`da.transfer.ensemble.ensemble_members`'s sets."""
     from da.transfer.ensemble import ensemble_members
-    from da.transfer.source_guard import source_guard
 
     cands = r["auto"]["candidates"]
     if rule in ("ens_all", "ens_guard", "ens_aligned"):
         return ensemble_members(cands, rule="ensemble_aligned" if rule == "ens_aligned" else "ensemble",
                                 tolerance=None if rule == "ens_all" else tol)[0]
-    k, crit = rule[len("ens_top"):].split(":")
-    return [c["name"] for c in sorted(source_guard(cands, tol)[1], key=lambda c: -c["scores"][crit])[: int(k)]]
+    # ens_top{k}:{criterion} is the library's top-k ensemble (align="auto", rule="ensemble_top{k}:{criterion}")
+    return ensemble_members(cands, rule="ensemble_" + rule[len("ens_"):], tolerance=tol)[0]
 
 
 def target_acc(r, rule, tol) -> tuple:

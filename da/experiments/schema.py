@@ -13,8 +13,8 @@ import difflib
 import numbers
 from typing import Any
 
-from da._names import (ARCHS, AUTO_POOL_SCORES, AUTO_RULES, AUTO_TRAININGS, COMBINED_METHODS, CRITERIA,
-                      LOSS_CLASSES, STRATEGIES, WEIGHT_SCHEDULES, canonical)
+from da._names import (ARCHS, AUTO_POOL_SCORES, AUTO_RULES, AUTO_TOP_ENSEMBLE, AUTO_TRAININGS, COMBINED_METHODS,
+                      CRITERIA, LOSS_CLASSES, STRATEGIES, WEIGHT_SCHEDULES, canonical)
 from da._schema import Bool, ConfigError, Custom, ListOf, Mapping, Num, Str
 from da.diagnostics.gap_specs import GAP_METRICS
 from da.diagnostics.label_shift import LABEL_SHIFT_METHODS
@@ -331,6 +331,13 @@ def _check_auto_rule(value, path):
         if not value:
             raise ConfigError(path, "expected a criterion or a non-empty list of criteria, got []")
         return [Str(None, choices=_AUTO_CRITERIA).check(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str) and value.startswith(AUTO_TOP_ENSEMBLE):  # ensemble_top{k}:{criterion}
+        k, sep, crit = value[len(AUTO_TOP_ENSEMBLE):].partition(":")
+        if not (sep and k.isdigit() and int(k) >= 1):
+            raise ConfigError(path, f"spell a top-k ensemble {AUTO_TOP_ENSEMBLE}K:CRITERION with an integer K >= 1 "
+                                    f"(e.g. {AUTO_TOP_ENSEMBLE}3:bnm), got {value!r}")
+        Str(None, choices=_AUTO_CRITERIA).check(crit, f"{path} (its criterion)")
+        return value
     return Str(None, choices=_AUTO_CRITERIA + AUTO_RULES).check(value, path)
 
 
@@ -362,8 +369,10 @@ _AUTO = {
                                           "max(1, train.epochs // 5) epochs, then each for the rest; needs "
                                           "train.epochs >= 2)", choices=AUTO_TRAININGS),
     "rule": Custom("source_val", _check_auto_rule, "method: auto: the label-free choice (da.transfer.auto.choose): "
-                                                   "a criterion, a list of them, borda, mixval, or ensemble / "
-                                                   "ensemble_aligned (the mean softmax of the guarded candidates)"),
+                                                   "a criterion, a list of them, borda, mixval, ensemble / "
+                                                   "ensemble_aligned (the mean softmax of the guarded candidates), "
+                                                   "or ensemble_topK:CRITERION (of the K guarded candidates with "
+                                                   "the highest CRITERION)"),
     "tolerance": Num(0.02, "method: auto: source guard: candidates more than this below source-only's held-out "
                            "source accuracy are not chosen (null: no guard)", lo=0.0, optional=True),
     "finetune_epochs": Num(None, "method: auto, finetune only: each candidate's epochs (null: max(1, "

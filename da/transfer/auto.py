@@ -59,7 +59,7 @@ from da.transfer.auto_options import (AUTO_CANDIDATE_TRAINING, AUTO_CANDIDATES, 
                                       AUTO_RULE, AUTO_TOLERANCE, BORDA_CRITERIA, CANDIDATE_TRAININGS, MARGIN,
                                       MIXVAL_CRITERIA, RANK_RULES, SOURCE_TOLERANCE, WARMUP_DIVISOR,
                                       check_auto_params, check_options, check_rule)
-from da.transfer.ensemble import ENSEMBLE_RULES, ensemble_members
+from da.transfer.ensemble import ENSEMBLE_RULES, ensemble_members, is_ensemble_rule
 from da.transfer.probes import ensemble_agreement, mixup_probes
 from da.transfer.selection import get_criterion
 from da.transfer.source_guard import source_guard
@@ -273,7 +273,7 @@ def auto_select(start, split, *, config=None, candidates=None, candidate_trainin
 def _choice(records, models, split, rule, tolerance) -> tuple:
     """``(chosen, why, members)``: :func:`choose`'s pick (members None), or for a rule of
     :data:`ENSEMBLE_RULES` the ensemble of :func:`ensemble_members`, added to ``models`` as ``"ensemble"``."""
-    if not (isinstance(rule, str) and rule in ENSEMBLE_RULES):
+    if not is_ensemble_rule(rule):
         return (*choose(records, rule=rule, tolerance=tolerance), None)
     from da.transfer.ensemble import softmax_ensemble
     from da.transfer.inputs import example_rows

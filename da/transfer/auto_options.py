@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from da._names import AUTO_POOL_SCORES, AUTO_TRAININGS
-from da.transfer.ensemble import ENSEMBLE_RULES
+from da.transfer.ensemble import ENSEMBLE_RULES, TOP_PREFIX, is_ensemble_rule, parse_top_rule
 
 __all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_PARAMS", "AUTO_RULE",
            "AUTO_TOLERANCE", "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "MARGIN", "MIXVAL_CRITERIA", "RANK_RULES",
@@ -100,9 +100,12 @@ def check_rule(rule, candidates=AUTO_CANDIDATES) -> None:
         raise ValueError(f"only 'source_only' is trained without alignment (method None); got {extra} too, which "
                          "would be the same model under another name")
     known = {*AUTO_CRITERIA, *AUTO_POOL_SCORES}
-    if not ((isinstance(rule, str) and (rule in known or rule in RANK_RULES or rule in ENSEMBLE_RULES))
+    top = parse_top_rule(rule)  # a ValueError for a malformed 'ensemble_top...'
+    if top is not None and top[1] not in known:
+        raise ValueError(f"rule {rule!r}: {top[1]!r} is not a criterion; valid: {', '.join(sorted(known))}")
+    if not ((isinstance(rule, str) and (rule in known or rule in RANK_RULES or is_ensemble_rule(rule)))
             or (isinstance(rule, (tuple, list)) and rule and set(rule) <= known)):
-        raise ValueError(f"rule must be a criterion of {', '.join(sorted(known))}, a tuple of them, or one of "
-                         f"{', '.join([*RANK_RULES, *ENSEMBLE_RULES])}; got {rule!r}")
-    if rule in ENSEMBLE_RULES and "ensemble" in names:
+        raise ValueError(f"rule must be a criterion of {', '.join(sorted(known))}, a tuple of them, one of "
+                         f"{', '.join([*RANK_RULES, *ENSEMBLE_RULES])}, or '{TOP_PREFIX}K:CRITERION'; got {rule!r}")
+    if is_ensemble_rule(rule) and "ensemble" in names:
         raise ValueError(f"rule {rule!r} returns its model as 'ensemble': rename the candidate of that name")

@@ -15,14 +15,39 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from da._names import AUTO_TOP_ENSEMBLE
 from da.transfer.models import FeaturizerHead
 from da.transfer.source_guard import source_guard
 
-__all__ = ["ENSEMBLE_RULES", "ensemble_members", "softmax_ensemble"]
+__all__ = ["ENSEMBLE_RULES", "TOP_PREFIX", "ensemble_members", "is_ensemble_rule", "parse_top_rule",
+           "softmax_ensemble"]
 
 #: the rules of ``align="auto"`` that average the softmax outputs of the guarded candidates instead of
-#: choosing one (:func:`ensemble_members`): ``"ensemble"`` (source-only included), ``"ensemble_aligned"``
+#: choosing one (:func:`ensemble_members`): ``"ensemble"`` (source-only included), ``"ensemble_aligned"``;
+#: besides them, ``"ensemble_top{k}:{criterion}"`` (:func:`parse_top_rule`) averages the k guarded candidates
+#: with the highest label-free score
 ENSEMBLE_RULES = ("ensemble", "ensemble_aligned")
+TOP_PREFIX = AUTO_TOP_ENSEMBLE
+
+
+def parse_top_rule(rule):
+    """``(k, criterion)`` of a rule spelled ``"ensemble_top{k}:{criterion}"`` (``k >= 1``), else ``None``.
+
+    >>> parse_top_rule("ensemble_top3:bnm"), parse_top_rule("ensemble")
+    ((3, 'bnm'), None)
+    """
+    if not (isinstance(rule, str) and rule.startswith(TOP_PREFIX)):
+        return None
+    k, sep, criterion = rule[len(TOP_PREFIX):].partition(":")
+    if not (sep and k.isdigit() and int(k) >= 1 and criterion):
+        raise ValueError(f"rule {rule!r}: spell a top-k ensemble '{TOP_PREFIX}K:CRITERION' with an integer K >= 1, "
+                         f"e.g. '{TOP_PREFIX}3:bnm'")
+    return int(k), criterion
+
+
+def is_ensemble_rule(rule) -> bool:
+    """Whether ``rule`` averages candidates (:data:`ENSEMBLE_RULES` or a top-k ensemble) rather than picking one."""
+    return isinstance(rule, str) and (rule in ENSEMBLE_RULES or parse_top_rule(rule) is not None)
 
 
 class _Concat(nn.Module):
@@ -72,7 +97,8 @@ def softmax_ensemble(models, weights=None, *, example=None) -> FeaturizerHead:
 
     Examples
     --------
-    >>> from da.transfer.models import FeaturizerHead, mlp
+    >>> from da._names import AUTO_TOP_ENSEMBLE
+from da.transfer.models import FeaturizerHead, mlp
     >>> a, b = (FeaturizerHead(*mlp(4, hidden=(8,), n_classes=3, seed=s)) for s in (0, 1))
     >>> ens = softmax_ensemble([a, b])
     >>> p = torch.softmax(ens(torch.zeros(2, 4)), 1)
@@ -119,15 +145,28 @@ def ensemble_members(records: list, *, rule="ensemble", tolerance: float | None)
     ``"ensemble"``: every candidate whose held-out source accuracy is within ``tolerance`` of
     source-only's (the source guard of :func:`da.transfer.auto.choose`; ``None``: every candidate), source-only
     included; ``"ensemble_aligned"``: the same less source-only (source-only alone if no aligned
-    candidate passes). A diverged candidate is never a member.
+    candidate passes); ``"ensemble_top{k}:{criterion}"``: the k guarded candidates with the highest
+    ``criterion`` score (higher is better; a tie keeps the earlier candidate; all of them if fewer
+    than k pass), source-only among them if it ranks. A diverged candidate is never a member.
 
     Returns
     -------
     (names, reason) : (list of str, str)
     """
-    if rule not in ENSEMBLE_RULES:
-        raise ValueError(f"rule must be one of {', '.join(ENSEMBLE_RULES)}, got {rule!r}")
+    top = parse_top_rule(rule)
+    if rule not in ENSEMBLE_RULES and top is None:
+        raise ValueError(f"rule must be one of {', '.join(ENSEMBLE_RULES)} or '{TOP_PREFIX}K:CRITERION', "
+                         f"got {rule!r}")
     _, guarded, why = source_guard(records, tolerance)
+    if top is not None:
+        k, crit = top
+        missing = [r["name"] for r in guarded if crit not in r["scores"]]
+        if missing:
+            raise ValueError(f"rule {rule!r}: candidates {missing} have no {crit!r} score")
+        ranked = sorted(guarded, key=lambda r: -r["scores"][crit])[:k]  # stable: a tie keeps the earlier one
+        names = [r["name"] for r in ranked]
+        return names, why + (f"; {rule}: the mean softmax output of the {len(names)} highest by {crit} ("
+                             + ", ".join(f"{r['name']} {r['scores'][crit]:.4g}" for r in ranked) + ")")
     names = [r["name"] for r in guarded]
     if rule == "ensemble_aligned":
         names = [n for n in names if n != "source_only"] or ["source_only"]

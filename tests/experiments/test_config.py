@@ -48,6 +48,8 @@ def _err(cfg) -> str:
     ({"method": "auto", "auto": {"rule": "best"}}, "auto.rule: unknown value 'best'"),
     ({"method": "auto", "auto": {"rule": ["dev", "ensemble"]}}, "auto.rule[1]: unknown value 'ensemble'"),
     ({"method": "auto", "auto": {"rule": []}}, "auto.rule: expected a criterion or a non-empty list"),
+    ({"method": "auto", "auto": {"rule": "ensemble_top0:bnm"}}, "auto.rule: spell a top-k ensemble ensemble_topK"),
+    ({"method": "auto", "auto": {"rule": "ensemble_top3:acc"}}, "auto.rule (its criterion): unknown value 'acc'"),
     ({"method": "auto", "auto": {"tolerance": -0.1}}, "auto.tolerance: must be >= 0.0"),
     ({"method": "auto", "auto": {"candidate_training": "pretrain"}}, "auto.candidate_training: unknown value"),
     ({"method": "auto", "auto": {"candidates": [{"name": "mmd", "method": "mmd"}]}},
@@ -379,5 +381,6 @@ def test_the_auto_section_is_hashed_only_for_method_auto_and_matches_the_python_
     assert auto_candidates(given) == (("source_only", None, None), ("ic", "infomax_coral", None))  # a sum of losses
     from da.experiments.schema import _AUTO_CRITERIA
 
-    for rule in (*AUTO_RULES, *_AUTO_CRITERIA, given["rule"]):
+    top = resolve_config(dict(a, auto={"rule": "ensemble_top3:bnm"}))["auto"]["rule"]
+    for rule in (*AUTO_RULES, *_AUTO_CRITERIA, given["rule"], top):
         auto.check_rule(rule)  # every rule a config accepts, the choice accepts

@@ -302,6 +302,35 @@ def test_ensemble_rule_averages_the_guarded_candidates_softmax(data):
                  candidates=CANDS + (("ensemble", "coral", None),))
 
 
+def test_top_k_ensemble_averages_the_k_guarded_candidates_with_the_highest_criterion(data):
+    """rule="ensemble_top{k}:{criterion}": the members are the k guarded candidates with the highest score (a tie
+    keeps the earlier; fewer than k: all), and the model is their mean softmax (float64 loop)."""
+    import torch
+
+    from da.transfer.auto import ensemble_members, fit_auto
+
+    recs = [{"name": "source_only", "scores": {"source_val": 0.9, "bnm": 0.2}},
+            {"name": "a", "scores": {"source_val": 0.85, "bnm": 0.9}},
+            {"name": "b", "scores": {"source_val": 0.89, "bnm": 0.5}},
+            {"name": "c", "scores": {"source_val": 0.91, "bnm": 0.5}}, {"name": "d", "scores": None}]
+    assert ensemble_members(recs, rule="ensemble_top2:bnm", tolerance=None)[0] == ["a", "b"]  # b before c: a tie
+    assert ensemble_members(recs, rule="ensemble_top2:bnm", tolerance=0.02)[0] == ["b", "c"]  # a is out of the guard
+    assert ensemble_members(recs, rule="ensemble_top9:bnm", tolerance=None)[0] == ["a", "b", "c", "source_only"]
+    assert "the 1 highest by bnm (a 0.9)" in ensemble_members(recs, rule="ensemble_top1:bnm", tolerance=None)[1]
+    with pytest.raises(ValueError, match=r"candidates \['a', 'b', 'c'\] have no 'dev' score"):
+        ensemble_members([{**recs[0], "scores": {**recs[0]["scores"], "dev": 0.1}}, *recs[1:4]],
+                         rule="ensemble_top2:dev", tolerance=None)
+    Xs, ys, Xt, _ = data
+    clf = fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidates=CANDS,
+                   candidate_training="scratch", rule="ensemble_top2:bnm", tolerance=None)
+    sel = clf.selection_
+    scored = sorted(sel["candidates"], key=lambda c: -c["scores"]["bnm"])
+    assert sel["chosen"] == "ensemble" and sel["members"] == [c["name"] for c in scored[:2]]
+    p = np.mean([torch.softmax(torch.as_tensor(_logits(clf.candidates_[n], Xt), dtype=torch.float64), 1).numpy()
+                 for n in sel["members"]], 0)
+    assert np.allclose(clf.predict_proba(Xt), p, atol=1e-6)
+
+
 @pytest.mark.parametrize("rule", ["best", ("dev", "nope"), (), 3])
 def test_an_unknown_rule_is_refused_before_any_candidate_trains(data, rule, monkeypatch):
     from da.transfer import auto
@@ -311,9 +340,14 @@ def test_an_unknown_rule_is_refused_before_any_candidate_trains(data, rule, monk
 
     monkeypatch.setattr(auto, "_train_candidate", no_training)
     Xs, ys, Xt, _ = data
-    with pytest.raises(ValueError, match="rule must be a criterion of .*ensv.*, a tuple of them, or one of borda"):
+    with pytest.raises(ValueError, match="rule must be a criterion of .*ensv.*, a tuple of them, one of borda"):
         auto.fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidates=CANDS, rule=rule)
-    for valid in ("iwcv", ("iwcv", "dev"), ["iwcv", "dev"], "borda", "mixval", "ensemble", "ensemble_aligned"):
+    for bad, match in (("ensemble_top0:bnm", "integer K >= 1"), ("ensemble_top3", "integer K >= 1"),
+                       ("ensemble_top2:acc", "'acc' is not a criterion")):
+        with pytest.raises(ValueError, match=match):
+            auto.fit_auto(DomainAdaptationClassifier(align="auto", **FAST), Xs, ys, Xt, candidates=CANDS, rule=bad)
+    for valid in ("iwcv", ("iwcv", "dev"), ["iwcv", "dev"], "borda", "mixval", "ensemble", "ensemble_aligned",
+                  "ensemble_top3:bnm", "ensemble_top1:ensv"):
         auto.check_rule(valid, CANDS)  # every rule choose accepted before the check, lists included
 
 
