@@ -270,3 +270,7 @@ CONFIGS["auto_pool10_scratch19"] = {**CONFIGS["auto_pool9_scratch17"], "auto": {
     "candidates": CONFIGS["auto_pool9_scratch17"]["auto"]["candidates"] + (("infomax_coral", "infomax_coral", None),)}}
 # ... and the same in the long-game regime, under its own name so that its kept outputs do not replace the short's
 CONFIGS["auto_pool10_scratch19long"] = dict(CONFIGS["auto_pool10_scratch19"])
+# ... and the same ten as "finetune" candidates (each fine-tunes the one source-only fit for half the epochs, as
+# align="auto" ships), outputs kept: is the shared source fit as good a start for the rules as ten full fits?
+CONFIGS["auto_pool10_finetune19"] = {**CONFIGS["auto"], "save_probs": True, "auto": {
+    "candidate_training": "finetune", "candidates": CONFIGS["auto_pool10_scratch19"]["auto"]["candidates"]}}

@@ -6,7 +6,7 @@ The rules read held-out source labels and unlabelled target rows only; judging t
 labels (ORACLE: the gap is to the best of the ten candidates on each pair and seed). Seeds 0-1 are searched, seed 2
 is read only for the rules reported.
 
-Usage: PYTHONPATH=. python benchmarks/defaults/stage19_tables.py [--search]
+Usage: PYTHONPATH=. python benchmarks/defaults/stage19_tables.py [--search] [--harms]
 """
 
 from __future__ import annotations
@@ -66,6 +66,57 @@ def md_pool(rows, seed_sets=((0, 1), (2,))) -> str:
     return "\n".join(out)
 
 
+def long_rows() -> list:
+    """The same pool in the long-game regime (``auto_pool10_scratch19long``, 17 pairs x seeds 0-2, never searched)."""
+    return R.load_rows(POOL10 + "long", stage="stage19poollong.", pool=POOL10 + "long")
+
+
+def finetune_rows() -> list:
+    """The ten as ``"finetune"`` candidates (``auto_pool10_finetune19``; ``oracle``: the best of these ten)."""
+    return R.load_rows("auto_pool10_finetune19", stage="stage19ft.", pool="auto_pool10_finetune19")
+
+
+def md_long(rows) -> str:
+    """The reported rules on the long-game pool, all seeds: gain / harms / worst / gap to the best of the ten."""
+    rows9 = [_without(r, "infomax_coral") for r in rows]
+    out = ["| rule | source guard | long, seeds 0-2 (51 pair-seeds, fresh): gain / harms / worst / gap |", "|---|---|---|"]
+    for rule, tol in POOL_RULES:
+        rs, r_rule = (rows9, "ens_all") if rule == "ens_all9" else (rows, rule)
+        e = R.evaluate(rs, r_rule, tol, (0, 1, 2))
+        out.append(f"| {_name(rule) if rule != 'ens_all9' else rule} | {'none' if tol is None else tol} | "
+                   f"{e['gain']:+.3f} / {e['harms']} / {e['worst']:+.3f} / {e['gap']:+.3f} |")
+    g = np.mean([r["oracle"] - r["candidate_target_acc"]["source_only"] for r in rows])
+    out.append(f"| ORACLE: the best of the ten per pair-seed | -- | {g:+.3f} / 0 / -- / +0.000 |")
+    return "\n".join(out)
+
+
+def md_shipped_long(rows) -> str:
+    """``align="auto"`` as shipped (``auto``: five finetune candidates, source_val within 0.02) in the long-game
+    regime: gain over source-only per seed (harms, worst), and what it chose."""
+    from collections import Counter
+
+    out = ["| seed | gain over source-only | harms (< -0.01) | worst | chosen |", "|---:|---:|---:|---:|---|"]
+    for seed in (0, 1, 2):
+        rs = [r for r in rows if r["seed"] == seed and "auto" in r]
+        g = np.array([r["target_acc"] - r["candidate_target_acc"]["source_only"] for r in rs])
+        chosen = Counter(r["auto"]["chosen"] for r in rs)
+        out.append(f"| {seed} | {g.mean():+.3f} | {int((g < -0.01).sum())} of {len(g)} | {g.min():+.3f} | "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))) + " |")
+    return "\n".join(out)
+
+
+def shipped_long_rows() -> list:
+    from summarize import load
+
+    return [r for r in load("stage19autolong") if r["config"] == "auto"]
+
+
+def tables() -> str:
+    """Every stage-19 table of docs/defaults.md."""
+    return "\n\n".join([md_pool(pool_rows()), md_long(long_rows()), md_pool(finetune_rows()),
+                         md_shipped_long(shipped_long_rows())])
+
+
 def md_search(rows, top: int = 10) -> str:
     """stage16_rules.py's rule search (seeds 0-1) on the ten-candidate pool, its best ``top`` with seed 2's figures."""
     out = ["| rule | source guard | seeds 0-1 (searched) | seed 2 (fresh) |", "|---|---|---|---|"]
@@ -80,8 +131,9 @@ if __name__ == "__main__":
     pool = pool_rows()
     n, same = nine_reproduced(pool)
     print(f"{len(pool)} pool records; the nine shared candidates reproduce stage 17's on {same} of {n} pair-seeds\n")
-    print(md_search(pool) if "--search" in sys.argv else md_pool(pool))
+    print(md_search(pool) if "--search" in sys.argv else tables())
     if "--harms" in sys.argv:
-        for rule, tol in POOL_RULES[1:]:
-            if rule != "ens_all9":
-                print(_name(rule), tol, R.harms(pool, rule, tol))
+        for label, rs in (("short", pool), ("long", long_rows())):
+            for rule, tol in POOL_RULES[1:]:
+                if rule != "ens_all9":
+                    print(label, _name(rule), tol, R.harms(rs, rule, tol))

@@ -1,7 +1,7 @@
 r"""``align="auto"``: a label-free choice of alignment method and weight.
 
 Candidates (:data:`AUTO_CANDIDATES`: source-only, MMD at its recipe weight and
-at 30, SWD, JDOT, each under its method's recipe) are trained under one of three
+at 30, and SWD, each under its method's recipe; JDOT until revision 11) are trained under one of three
 **candidate trainings** (:func:`auto_select`); ``source_only`` is always the
 full source-only fit:
 
