@@ -105,16 +105,18 @@ def md_shipped_long(rows) -> str:
     return "\n".join(out)
 
 
-def shipped_long_rows() -> list:
+def shipped_long_rows(stage="stage19autolong") -> list:
+    """``align="auto"``'s long-regime records: revision 10's candidates (``stage19autolong``, JDOT among them) or
+    revision 11's (``stage19auto11long``)."""
     from summarize import load
 
-    return [r for r in load("stage19autolong") if r["config"] == "auto"]
+    return [r for r in load(stage) if r["config"] == "auto"]
 
 
 def tables() -> str:
     """Every stage-19 table of docs/defaults.md."""
     return "\n\n".join([md_pool(pool_rows()), md_long(long_rows()), md_pool(finetune_rows()),
-                         md_shipped_long(shipped_long_rows())])
+                         md_shipped_long(shipped_long_rows()), md_shipped_long(shipped_long_rows("stage19auto11long"))])
 
 
 def md_search(rows, top: int = 10) -> str:

@@ -190,7 +190,8 @@ _SMALL_FEATURES = 256
 #: 10: stage 17: the ``infomax`` method (:class:`da.align.InformationMaximizationLoss`, weight 2, the epoch of
 #: the lowest held-out source cross-entropy); the other names are unchanged; 11: stage 18: the ``infomax_coral``
 #: method (:data:`COMBINATIONS`: infomax at 2 plus CORAL at 1e4, the source cross-entropy's epoch); a list of
-#: exactly those two losses trains under its recipe (:func:`method_of_terms`); the other names are unchanged.
+#: exactly those two losses trains under its recipe (:func:`method_of_terms`); the other names are unchanged; and
+#: ``align="auto"``'s candidates leave JDOT out (stage 19, :data:`da.transfer.auto.AUTO_CANDIDATES`).
 ALIGNMENT_DEFAULTS_REVISION = 11
 
 #: bandwidth multipliers of the default MMD: 2^-4 .. 2^4 times the median distance

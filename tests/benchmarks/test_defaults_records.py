@@ -122,9 +122,47 @@ def test_stage18_tables_in_the_docs_are_the_records_and_the_shipped_name_is_the_
             by.setdefault(r["config"], {})[(r["pair"], r["seed"])] = (r["target_acc"], r.get("best_epoch"))
         assert len(by["infomax_coral_default"]) == n and by["infomax_coral_default"] == by["im_coral_w10000"]
     doc = (BENCHMARKS.parent / "docs" / "defaults.md").read_text().replace("−", "-")
-    section = doc[doc.index("#### Revision 11 (stage 18)"):doc.index("#### The long-game regime")]
+    section = doc[doc.index("#### Revision 11 (stage 18)"):doc.index("#### Stage 19 (revision 11)")]
     lines = [line for line in built.splitlines() if line.startswith("| ") and not line.startswith("| config")
              and not line.startswith("| pair")]
     assert len(lines) == 12 + 6 + 24
     for line in lines:
         assert "|" + "|".join(line.split("|")[2:]) in section, line
+
+
+def test_stage19_tables_in_the_docs_are_the_records_and_auto_without_jdot_changed_only_jdots_choices():
+    """docs/defaults.md's stage-19 tables (the ten-candidate pool in both regimes and as finetune candidates, and
+    auto in the long-game regime) are what stage19_tables.py builds from the committed records and kept outputs;
+    and revision 11's auto (JDOT out of its candidates) chose as revision 10's did on every pair-seed where
+    revision 10 did not choose JDOT, in both regimes (a refused constant target aside)."""
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS / "defaults"))
+    try:
+        t = load_script("defaults/stage19_tables", "defaults_stage19_tables")
+        built = t.tables()
+        old_long, new_long = t.shipped_long_rows(), t.shipped_long_rows("stage19auto11long")
+        summarize = load_script("defaults/summarize", "defaults_summarize")
+        # revision 5's records of the shipped auto (results/ensv.0.jsonl), which the docs cite
+        old_short = [r for r in summarize.load("ensv") if r["config"] == "auto" and r["pair"] != "digits_invert0.5"]
+        new_short = {(r["pair"], r["seed"]): r for r in summarize.load("stage19auto11.")
+                     if r["config"] == "auto" and "auto" in r}
+    finally:
+        sys.path.remove(str(BENCHMARKS / "defaults"))
+    doc = (BENCHMARKS.parent / "docs" / "defaults.md").read_text().replace("−", "-")
+    section = doc[doc.index("#### Stage 19 (revision 11)"):doc.index("#### The long-game regime")]
+    lines = [line for line in built.splitlines() if line.startswith("| ") and not line.startswith(("| rule", "| seed"))]
+    assert len(lines) == 9 + 9 + 9 + 3 + 3
+    for line in lines:
+        assert "|" + "|".join(line.split("|")[2:]) in section, line
+    by = {(r["pair"], r["seed"]): r for r in new_long}
+    assert len(old_long) == len(new_long) == 51
+    for r in old_long:
+        if r["auto"]["chosen"] != "jdot":
+            assert (by[(r["pair"], r["seed"])]["auto"]["chosen"], by[(r["pair"], r["seed"])]["target_acc"]) == (
+                r["auto"]["chosen"], r["target_acc"])
+    assert {r["auto"]["chosen"] for r in new_long} == {"source_only"}
+    assert len(old_short) == len(new_short) == 66 and "jdot" not in {r["auto"]["chosen"] for r in old_short}
+    for r in old_short:
+        assert new_short[(r["pair"], r["seed"])]["auto"]["chosen"] == r["auto"]["chosen"]
+        assert new_short[(r["pair"], r["seed"])]["target_acc"] == r["target_acc"]

@@ -342,6 +342,18 @@ def test_combination_terms_match_the_revision():
     assert COMBINATIONS == expected_at[ALIGNMENT_DEFAULTS_REVISION]
 
 
+def test_auto_candidates_match_the_revision():
+    """align="auto"'s default candidates, guarded like the recipes: revision 11 (stage 19) dropped JDOT, which the
+    shipped rule chose only in the long-game regime, twice, both harms."""
+    from da.transfer.auto import AUTO_CANDIDATES
+    from da.transfer.losses import ALIGNMENT_DEFAULTS_REVISION
+
+    expected_at = {r: (("source_only", None, None), ("mmd", "mmd", None), ("mmd_x3", "mmd", 30.0), ("swd", "swd", None),
+                       ("jdot", "jdot", None)) for r in range(5, 11)}
+    expected_at[11] = expected_at[10][:4]
+    assert AUTO_CANDIDATES == expected_at[ALIGNMENT_DEFAULTS_REVISION]
+
+
 def test_a_combination_preset_is_written_out_as_its_terms_and_lambda_scales_each(tiny):
     """``method: infomax_coral`` resolves to its two terms at their weights; the global ``lambda``
     multiplies each term's weight when the losses are built, as for every other preset."""
