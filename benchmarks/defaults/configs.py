@@ -274,3 +274,7 @@ CONFIGS["auto_pool10_scratch19long"] = dict(CONFIGS["auto_pool10_scratch19"])
 # align="auto" ships), outputs kept: is the shared source fit as good a start for the rules as ten full fits?
 CONFIGS["auto_pool10_finetune19"] = {**CONFIGS["auto"], "save_probs": True, "auto": {
     "candidate_training": "finetune", "candidates": CONFIGS["auto_pool10_scratch19"]["auto"]["candidates"]}}
+# ... and the option stage 19 documents, for the held-out check (run once, after the decision not to ship it):
+# the ten scratch candidates averaged by the top-3-by-BNM rule, no guard
+CONFIGS["auto_top3_bnm19"] = {**CONFIGS["auto_pool10_scratch19"], "save_probs": False, "auto": {
+    **CONFIGS["auto_pool10_scratch19"]["auto"], "rule": "ensemble_top3:bnm", "tolerance": None}}

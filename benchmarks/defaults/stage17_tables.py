@@ -29,18 +29,21 @@ def _mean(d, config, pair, seeds):
     return float(np.mean([a[s] for s in seeds])) if all(s in a for s in seeds) else np.nan
 
 
-def md_best_vs_skada(short, skada, seeds=(0, 1, 2), new="infomax_default") -> str:
+def md_best_vs_skada(short, skada, seeds=(0, 1, 2), new="infomax_default", base_extra=(),
+                     labels=("best ours, revision 9", "infomax", "best ours with infomax",
+                             "rev. 9 / with infomax")) -> str:
     """Per pair: skada's best method, ours at revision 9 (the shipped defaults, source-only and auto, as in
-    docs/benchmarks.md) and with ``new``
-    among them (means over ``seeds``; ORACLE: the best is chosen with target labels)."""
+    docs/benchmarks.md; with ``base_extra``'s configs too) and with ``new``
+    among them (means over ``seeds``; ORACLE: the best is chosen with target labels). ``labels`` name the
+    columns: the base's best, ``new``, the best with it, and the comparison."""
     d = per_pair(short + skada)
     pairs = sorted({p for (c, p) in d if c == "skada_SourceOnly"})
-    out = ["| pair | best skada | best ours, revision 9 | infomax | best ours with infomax | ours >= skada: rev. 9 / "
-           "with infomax |", "|---|---:|---:|---:|---:|---|"]
+    out = [f"| pair | best skada | {labels[0]} | {labels[1]} | {labels[2]} | ours >= skada: {labels[3]} |",
+           "|---|---:|---:|---:|---:|---|"]
     n9 = n10 = 0
     for p in pairs:
         bs = max(_mean(d, c, p, seeds) for c in SKADA)
-        b9 = max(_mean(d, c, p, seeds) for c in ["source_only"] + M.SHIPPED + ["auto"])
+        b9 = max(_mean(d, c, p, seeds) for c in ["source_only"] + M.SHIPPED + ["auto"] + list(base_extra))
         im = _mean(d, new, p, seeds)
         b10 = max(b9, im)
         ok9, ok10 = b9 >= bs, b10 >= bs

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_tables as M  # noqa: E402
-from stage17_tables import SKADA, _mean  # noqa: E402
-from summarize import load, per_pair  # noqa: E402
+from stage17_tables import md_best_vs_skada  # noqa: E402
+from summarize import load  # noqa: E402
 
 CANDIDATES = ["im_mmd_w3", "im_mmd_w10", "im_sinkhorn_w1", "im_coral_w1000", "im_coral_w3000", "im_coral_w10000",
               "im_coral_w30000", "im1_coral_w10000"]
@@ -29,22 +29,8 @@ IN_LONG = ["im_coral_w3000", "im_coral_w10000", "im1_coral_w10000", "infomax_def
 def md_best_vs_skada11(short, skada, seeds=(0, 1, 2), new="infomax_coral_default") -> str:
     """Per pair: skada's best method, ours at revision 10 (revision 9's shipped defaults, source-only, auto and
     infomax) and with ``new`` among them (means over ``seeds``; ORACLE: the best is chosen with target labels)."""
-    d = per_pair(short + skada)
-    pairs = sorted({p for (c, p) in d if c == "skada_SourceOnly"})
-    out = ["| pair | best skada | best ours, revision 10 | infomax_coral | best ours, revision 11 | ours >= skada: "
-           "rev. 10 / 11 |", "|---|---:|---:|---:|---:|---|"]
-    n10 = n11 = 0
-    for p in pairs:
-        bs = max(_mean(d, c, p, seeds) for c in SKADA)
-        b10 = max(_mean(d, c, p, seeds) for c in ["source_only"] + M.SHIPPED + ["auto", "infomax_default"])
-        new_acc = _mean(d, new, p, seeds)
-        b11 = max(b10, new_acc)
-        ok10, ok11 = b10 >= bs, b11 >= bs
-        n10, n11 = n10 + ok10, n11 + ok11
-        out.append(f"| {p} | {bs:.3f} | {b10:.3f} | {new_acc:.3f} | {b11:.3f} | {'yes' if ok10 else 'no'} / "
-                   f"{'yes' if ok11 else '**no**'} |")
-    out.append(f"| **pairs** | | | | | {n10} / {n11} of {len(pairs)} |")
-    return "\n".join(out)
+    labels = ("best ours, revision 10", "infomax_coral", "best ours, revision 11", "rev. 10 / 11")
+    return md_best_vs_skada(short, skada, seeds, new=new, base_extra=("infomax_default",), labels=labels)
 
 
 def tables() -> str:

@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stage16_rules as R  # noqa: E402
+from stage17_tables import md_search  # noqa: E402  (stage 16's rule search, its best with the fresh seed's figures)
 from stage9_rules import _name  # noqa: E402
 
 POOL10, POOL9 = "auto_pool10_scratch19", "auto_pool9_scratch17"
@@ -79,7 +80,8 @@ def finetune_rows() -> list:
 def md_long(rows) -> str:
     """The reported rules on the long-game pool, all seeds: gain / harms / worst / gap to the best of the ten."""
     rows9 = [_without(r, "infomax_coral") for r in rows]
-    out = ["| rule | source guard | long, seeds 0-2 (51 pair-seeds, fresh): gain / harms / worst / gap |", "|---|---|---|"]
+    out = ["| rule | source guard | long, seeds 0-2 (51 pair-seeds, fresh): gain / harms / worst / gap |",
+           "|---|---|---|"]
     for rule, tol in POOL_RULES:
         rs, r_rule = (rows9, "ens_all") if rule == "ens_all9" else (rows, rule)
         e = R.evaluate(rs, r_rule, tol, (0, 1, 2))
@@ -117,16 +119,6 @@ def tables() -> str:
     """Every stage-19 table of docs/defaults.md."""
     return "\n\n".join([md_pool(pool_rows()), md_long(long_rows()), md_pool(finetune_rows()),
                          md_shipped_long(shipped_long_rows()), md_shipped_long(shipped_long_rows("stage19auto11long"))])
-
-
-def md_search(rows, top: int = 10) -> str:
-    """stage16_rules.py's rule search (seeds 0-1) on the ten-candidate pool, its best ``top`` with seed 2's figures."""
-    out = ["| rule | source guard | seeds 0-1 (searched) | seed 2 (fresh) |", "|---|---|---|---|"]
-    for rule, tol, e in R.search(rows)[:top]:
-        f = R.evaluate(rows, rule, tol, R.FRESH_SEEDS)
-        out.append(f"| {_name(rule)} | {'none' if tol is None else tol} | " + " | ".join(
-            f"{x['gain']:+.3f} / {x['harms']} / {x['worst']:+.3f} / {x['gap']:+.3f}" for x in (e, f)) + " |")
-    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,9 @@ class DomainAdaptationClassifier(ClassifierMixin, BaseEstimator):
     auto_params : dict, optional
         With ``align="auto"`` only: options of :func:`da.transfer.auto.fit_auto`
         (``candidates``, ``candidate_training``, ``finetune_epochs``, ``rule``, ``tolerance``),
-        e.g. ``{"rule": "ensemble", "tolerance": None}``. ``None``: its defaults.
+        e.g. ``{"rule": "ensemble", "tolerance": None}`` or ``{"rule": "ensemble_top3:bnm", "tolerance": None,
+        "candidate_training": "scratch", "candidates": ...}`` (stage 19's option, docs/defaults.md).
+        ``None``: its defaults.
 
     Attributes
     ----------
