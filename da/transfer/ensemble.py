@@ -97,8 +97,7 @@ def softmax_ensemble(models, weights=None, *, example=None) -> FeaturizerHead:
 
     Examples
     --------
-    >>> from da._names import AUTO_TOP_ENSEMBLE
-from da.transfer.models import FeaturizerHead, mlp
+    >>> from da.transfer.models import FeaturizerHead, mlp
     >>> a, b = (FeaturizerHead(*mlp(4, hidden=(8,), n_classes=3, seed=s)) for s in (0, 1))
     >>> ens = softmax_ensemble([a, b])
     >>> p = torch.softmax(ens(torch.zeros(2, 4)), 1)
