@@ -44,7 +44,7 @@ class Dropout(nn.Dropout):
     >>> _ = torch.manual_seed(0)
     >>> Dropout(0.5)(torch.ones(2, 4))
     tensor([[0., 0., 2., 0.],
-            [0., 2., 0., 0.]])
+            [0., 0., 2., 2.]])
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

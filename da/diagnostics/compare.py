@@ -70,6 +70,7 @@ def compare(before, after):
 
     Examples
     --------
+    >>> from da.diagnostics.report import shift_report
     >>> rng = np.random.default_rng(0)
     >>> X, Y = rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 1
     >>> kw = dict(metrics=["energy_distance"], tests=[], n_bootstrap=0)
