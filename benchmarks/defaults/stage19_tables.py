@@ -49,11 +49,13 @@ def nine_reproduced(rows) -> tuple:
     return len(same), sum(same)
 
 
-def md_pool(rows, seed_sets=((0, 1), (2,))) -> str:
-    """Gain over source-only / harms (< -0.01) / worst / gap to the best of the ten (ORACLE), per seed set."""
+def md_pool(rows, seed_sets=((0, 1), (2,)), heads=None) -> str:
+    """Gain over source-only / harms (< -0.01) / worst / gap to the best of the ten (ORACLE), per seed set
+    (``heads``: the seed sets' column titles; default ``seeds 0-1`` and so on)."""
     rows9 = [_without(r, "infomax_coral") for r in rows]
-    out = ["| rule | source guard | " + " | ".join(f"seeds {'-'.join(map(str, s))}: gain / harms / worst / gap"
-                                                 for s in seed_sets) + " |", "|---|---|" + "---|" * len(seed_sets)]
+    heads = heads or [f"seeds {'-'.join(map(str, s))}" for s in seed_sets]
+    out = ["| rule | source guard | " + " | ".join(f"{h}: gain / harms / worst / gap" for h in heads) + " |",
+           "|---|---|" + "---|" * len(seed_sets)]
     for rule, tol in POOL_RULES:
         rs, r_rule = (rows9, "ens_all") if rule == "ens_all9" else (rows, rule)
         cells = [R.evaluate(rs, r_rule, tol, seeds) for seeds in seed_sets]
@@ -79,17 +81,7 @@ def finetune_rows() -> list:
 
 def md_long(rows) -> str:
     """The reported rules on the long-game pool, all seeds: gain / harms / worst / gap to the best of the ten."""
-    rows9 = [_without(r, "infomax_coral") for r in rows]
-    out = ["| rule | source guard | long, seeds 0-2 (51 pair-seeds, fresh): gain / harms / worst / gap |",
-           "|---|---|---|"]
-    for rule, tol in POOL_RULES:
-        rs, r_rule = (rows9, "ens_all") if rule == "ens_all9" else (rows, rule)
-        e = R.evaluate(rs, r_rule, tol, (0, 1, 2))
-        out.append(f"| {_name(rule) if rule != 'ens_all9' else rule} | {'none' if tol is None else tol} | "
-                   f"{e['gain']:+.3f} / {e['harms']} / {e['worst']:+.3f} / {e['gap']:+.3f} |")
-    g = np.mean([r["oracle"] - r["candidate_target_acc"]["source_only"] for r in rows])
-    out.append(f"| ORACLE: the best of the ten per pair-seed | -- | {g:+.3f} / 0 / -- / +0.000 |")
-    return "\n".join(out)
+    return md_pool(rows, ((0, 1, 2),), heads=["long, seeds 0-2 (51 pair-seeds, fresh)"])
 
 
 def md_shipped_long(rows) -> str:

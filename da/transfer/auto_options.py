@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from da._names import AUTO_POOL_SCORES, AUTO_TRAININGS
-from da.transfer.ensemble import ENSEMBLE_RULES, TOP_PREFIX, is_ensemble_rule, parse_top_rule
+from da._names import AUTO_POOL_SCORES, AUTO_TOP_ENSEMBLE, AUTO_TRAININGS
+from da.transfer.ensemble import ENSEMBLE_RULES, is_ensemble_rule, parse_top_rule
 
 __all__ = ["AUTO_CANDIDATES", "AUTO_CANDIDATE_TRAINING", "AUTO_CRITERIA", "AUTO_PARAMS", "AUTO_RULE",
            "AUTO_TOLERANCE", "BORDA_CRITERIA", "CANDIDATE_TRAININGS", "MARGIN", "MIXVAL_CRITERIA", "RANK_RULES",
@@ -108,6 +108,7 @@ def check_rule(rule, candidates=AUTO_CANDIDATES) -> None:
     if not ((isinstance(rule, str) and (rule in known or rule in RANK_RULES or is_ensemble_rule(rule)))
             or (isinstance(rule, (tuple, list)) and rule and set(rule) <= known)):
         raise ValueError(f"rule must be a criterion of {', '.join(sorted(known))}, a tuple of them, one of "
-                         f"{', '.join([*RANK_RULES, *ENSEMBLE_RULES])}, or '{TOP_PREFIX}K:CRITERION'; got {rule!r}")
+                         f"{', '.join([*RANK_RULES, *ENSEMBLE_RULES])}, or '{AUTO_TOP_ENSEMBLE}K:CRITERION'; "
+                         f"got {rule!r}")
     if is_ensemble_rule(rule) and "ensemble" in names:
         raise ValueError(f"rule {rule!r} returns its model as 'ensemble': rename the candidate of that name")

@@ -19,7 +19,7 @@ from da._names import AUTO_TOP_ENSEMBLE
 from da.transfer.models import FeaturizerHead
 from da.transfer.source_guard import source_guard
 
-__all__ = ["ENSEMBLE_RULES", "TOP_PREFIX", "ensemble_members", "is_ensemble_rule", "parse_top_rule",
+__all__ = ["ENSEMBLE_RULES", "ensemble_members", "is_ensemble_rule", "parse_top_rule",
            "softmax_ensemble"]
 
 #: the rules of ``align="auto"`` that average the softmax outputs of the guarded candidates instead of
@@ -27,7 +27,6 @@ __all__ = ["ENSEMBLE_RULES", "TOP_PREFIX", "ensemble_members", "is_ensemble_rule
 #: besides them, ``"ensemble_top{k}:{criterion}"`` (:func:`parse_top_rule`) averages the k guarded candidates
 #: with the highest label-free score
 ENSEMBLE_RULES = ("ensemble", "ensemble_aligned")
-TOP_PREFIX = AUTO_TOP_ENSEMBLE
 
 
 def parse_top_rule(rule):
@@ -36,12 +35,12 @@ def parse_top_rule(rule):
     >>> parse_top_rule("ensemble_top3:bnm"), parse_top_rule("ensemble")
     ((3, 'bnm'), None)
     """
-    if not (isinstance(rule, str) and rule.startswith(TOP_PREFIX)):
+    if not (isinstance(rule, str) and rule.startswith(AUTO_TOP_ENSEMBLE)):
         return None
-    k, sep, criterion = rule[len(TOP_PREFIX):].partition(":")
+    k, sep, criterion = rule[len(AUTO_TOP_ENSEMBLE):].partition(":")
     if not (sep and k.isdigit() and int(k) >= 1 and criterion):
-        raise ValueError(f"rule {rule!r}: spell a top-k ensemble '{TOP_PREFIX}K:CRITERION' with an integer K >= 1, "
-                         f"e.g. '{TOP_PREFIX}3:bnm'")
+        raise ValueError(f"spell a top-k ensemble {AUTO_TOP_ENSEMBLE}K:CRITERION with an integer K >= 1 "
+                         f"(e.g. {AUTO_TOP_ENSEMBLE}3:bnm), got {rule!r}")
     return int(k), criterion
 
 
@@ -154,7 +153,7 @@ def ensemble_members(records: list, *, rule="ensemble", tolerance: float | None)
     """
     top = parse_top_rule(rule)
     if rule not in ENSEMBLE_RULES and top is None:
-        raise ValueError(f"rule must be one of {', '.join(ENSEMBLE_RULES)} or '{TOP_PREFIX}K:CRITERION', "
+        raise ValueError(f"rule must be one of {', '.join(ENSEMBLE_RULES)} or '{AUTO_TOP_ENSEMBLE}K:CRITERION', "
                          f"got {rule!r}")
     _, guarded, why = source_guard(records, tolerance)
     if top is not None:

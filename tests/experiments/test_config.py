@@ -391,7 +391,7 @@ def test_the_auto_section_is_hashed_only_for_method_auto_and_matches_the_python_
     given = resolve_config(dict(a, auto={"candidates": [{"name": "source_only"}, {"name": "ic", "method":
                                                                                    "infomax_coral"}]}))["auto"]
     assert auto_candidates(given) == (("source_only", None, None), ("ic", "infomax_coral", None))  # a sum of losses
-    from da.experiments.schema import _AUTO_CRITERIA
+    from da.experiments.schema_auto import _AUTO_CRITERIA
 
     top = resolve_config(dict(a, auto={"rule": "ensemble_top3:bnm"}))["auto"]["rule"]
     for rule in (*AUTO_RULES, *_AUTO_CRITERIA, given["rule"], top):
